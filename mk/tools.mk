@@ -1,0 +1,127 @@
+# The kmigrate tool (tools/) and its host unit tests (tests/unit/).
+#
+#   make tools          -> $(BUILD)/bin/kmigrate and $(BUILD)/man/kmigrate.8
+#   make unit           builds and runs the unit tests twice: plain, then
+#                       under ASan+UBSan (with a sanitized kmigrate for the
+#                       tests that run the binary); TAP output, fails if any
+#                       test fails
+#   make install-tools  kmigrate to $(DESTDIR)$(PREFIX)/sbin, the man page to
+#                       $(DESTDIR)$(PREFIX)/share/man/man8 (PREFIX=/usr/local)
+#   make tools-clean
+#
+# Sources are found by wildcard: a new command is tools/kmigrate/<cmd>.c plus
+# its line in main.c; a new test program is tests/unit/test_<name>.c.
+
+include $(TOP)/mk/harness.mk
+
+.PHONY: tools unit install-tools tools-clean tools-version-force
+
+PREFIX		?= /usr/local
+TOOLS_SRC	:= $(TOP)/tools
+UNIT_SRC	:= $(TOP)/tests/unit
+TOOLS_OBJ	:= $(BUILD)/obj/tools
+TOOLS_BIN	:= $(BUILD)/bin/kmigrate
+TOOLS_MAN	:= $(BUILD)/man/kmigrate.8
+TOOLS_PKGS	:= libnl-genl-3.0 json-c
+
+TOOLS_CC	?= $(CC)
+TOOLS_CFLAGS	:= -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+		   -Wmissing-prototypes -Wstrict-prototypes -Wpointer-arith \
+		   -Wundef -Wvla -D_GNU_SOURCE \
+		   -I$(TOP)/include/uapi -I$(TOOLS_SRC)/lib \
+		   $(shell pkg-config --cflags $(TOOLS_PKGS) 2>/dev/null)
+TOOLS_LDLIBS	:= $(shell pkg-config --libs $(TOOLS_PKGS) 2>/dev/null)
+# The harness header is a system header here: its own code is not ours to
+# warn about; its macros declare functions without prototypes.
+UNIT_CFLAGS	:= -isystem $(KSFT_HARNESS_DIR) -I$(UNIT_SRC) -I$(TOOLS_SRC)/kmigrate \
+		   -Wno-missing-prototypes
+TOOLS_SANITIZE	:= -fsanitize=address,undefined -fno-sanitize-recover=all \
+		   -fno-omit-frame-pointer
+UNIT_ASAN_OPTIONS  ?= detect_leaks=1
+UNIT_UBSAN_OPTIONS ?= print_stacktrace=1
+
+TOOLS_LIB_SRCS	:= $(wildcard $(TOOLS_SRC)/lib/*.c)
+TOOLS_CMD_SRCS	:= $(wildcard $(TOOLS_SRC)/kmigrate/*.c)
+UNIT_TESTS	:= $(sort $(basename $(notdir $(wildcard $(UNIT_SRC)/test_*.c))))
+UNIT_HELPERS	:= $(filter-out $(UNIT_SRC)/test_%.c,$(wildcard $(UNIT_SRC)/*.c))
+
+# The version is compiled into version.o only, which a stamp file rebuilds
+# when VERSION changes (it does with every commit: 0.1.0+g<commit>).
+TOOLS_VERSION_STAMP := $(TOOLS_OBJ)/version.stamp
+TOOLS_VERSION	:= $(or $(VERSION),unknown)
+
+tools: $(TOOLS_BIN) $(TOOLS_MAN)
+
+$(TOOLS_VERSION_STAMP): tools-version-force
+	@mkdir -p $(@D)
+	@echo '$(TOOLS_VERSION)' | cmp -s - $@ || echo '$(TOOLS_VERSION)' > $@
+
+$(TOOLS_MAN): $(TOOLS_SRC)/man/kmigrate.8 $(TOOLS_VERSION_STAMP)
+	@mkdir -p $(@D)
+	sed 's/@VERSION@/$(TOOLS_VERSION)/g' $< > $@
+
+# $(call tools-objs,FLAVOR,SOURCES)
+tools-objs = $(patsubst $(TOOLS_SRC)/%.c,$(TOOLS_OBJ)/$(1)/%.o,$(filter $(TOOLS_SRC)/%,$(2))) \
+	     $(patsubst $(UNIT_SRC)/%.c,$(TOOLS_OBJ)/$(1)/unit/%.o,$(filter $(UNIT_SRC)/%,$(2)))
+
+# $(call tools-flavor,FLAVOR,EXTRA FLAGS,KMIGRATE BINARY): the rules of one
+# build flavor, with its objects under $(TOOLS_OBJ)/FLAVOR.
+define tools-flavor
+$(TOOLS_OBJ)/$(1)/%.o: $(TOOLS_SRC)/%.c
+	@mkdir -p $$(@D)
+	@pkg-config --exists $(TOOLS_PKGS) || { echo "tools: libnl-genl-3-dev or libjson-c-dev missing; run 'make deps'" >&2; exit 1; }
+	$$(TOOLS_CC) $$(TOOLS_CFLAGS) $$(TOOLS_DEFS) $(2) -MMD -MP -c -o $$@ $$<
+
+$(TOOLS_OBJ)/$(1)/unit/%.o: $(UNIT_SRC)/%.c $(KSFT_HARNESS_HDRS)
+	@mkdir -p $$(@D)
+	$$(TOOLS_CC) $$(TOOLS_CFLAGS) $$(UNIT_CFLAGS) $(2) -MMD -MP -c -o $$@ $$<
+
+$(TOOLS_OBJ)/$(1)/kmigrate/version.o: $(TOOLS_VERSION_STAMP)
+$(TOOLS_OBJ)/$(1)/kmigrate/version.o: TOOLS_DEFS = -DKMIGRATE_TOOL_VERSION='"$(TOOLS_VERSION)"'
+
+$(3): $(call tools-objs,$(1),$(TOOLS_LIB_SRCS) $(TOOLS_CMD_SRCS))
+	@mkdir -p $$(@D)
+	$$(TOOLS_CC) $(2) -o $$@ $$^ $$(TOOLS_LDLIBS)
+
+$(TOOLS_OBJ)/$(1)/unit/test_%: $(TOOLS_OBJ)/$(1)/unit/test_%.o \
+		$(call tools-objs,$(1),$(UNIT_HELPERS) $(TOOLS_LIB_SRCS))
+	$$(TOOLS_CC) $(2) -o $$@ $$^ $$(TOOLS_LDLIBS)
+
+# The commands run in-process: with them (not main.c), and with
+# km_genl_open() of the commands diverted to the test's fake module.
+$(TOOLS_OBJ)/$(1)/unit/test_commands: $(TOOLS_OBJ)/$(1)/unit/test_commands.o \
+		$(call tools-objs,$(1),$(UNIT_HELPERS) $(TOOLS_LIB_SRCS) \
+			$(filter-out %/main.c,$(TOOLS_CMD_SRCS)))
+	$$(TOOLS_CC) $(2) -Wl,--wrap=km_genl_open -o $$@ $$^ $$(TOOLS_LDLIBS)
+
+UNIT_BUILD_$(1) := $(3) $(addprefix $(TOOLS_OBJ)/$(1)/unit/,$(UNIT_TESTS))
+endef
+
+$(eval $(call tools-flavor,plain,,$(TOOLS_BIN)))
+$(eval $(call tools-flavor,san,$(TOOLS_SANITIZE),$(TOOLS_OBJ)/san/bin/kmigrate))
+
+# Every test program of both flavors runs, even after a failure; the
+# tests that run kmigrate find it in $KMIGRATE_BIN.
+unit: $(UNIT_BUILD_plain) $(UNIT_BUILD_san)
+	@fail=0; \
+	for flavor in plain san; do \
+		if [ $$flavor = plain ]; then bin=$(TOOLS_BIN); \
+		else bin=$(TOOLS_OBJ)/san/bin/kmigrate; fi; \
+		for t in $(UNIT_TESTS); do \
+			echo "# unit: $$t ($$flavor)"; \
+			KMIGRATE_BIN=$$bin ASAN_OPTIONS=$(UNIT_ASAN_OPTIONS) \
+			UBSAN_OPTIONS=$(UNIT_UBSAN_OPTIONS) \
+				$(TOOLS_OBJ)/$$flavor/unit/$$t || { fail=1; \
+				echo "# unit: $$t ($$flavor) FAILED"; }; \
+		done; \
+	done; \
+	exit $$fail
+
+install-tools: tools
+	install -D -m 0755 $(TOOLS_BIN) $(DESTDIR)$(PREFIX)/sbin/kmigrate
+	install -D -m 0644 $(TOOLS_MAN) $(DESTDIR)$(PREFIX)/share/man/man8/kmigrate.8
+
+tools-clean:
+	rm -rf $(TOOLS_OBJ) $(TOOLS_BIN) $(TOOLS_MAN)
+
+-include $(wildcard $(TOOLS_OBJ)/*/*/*.d)

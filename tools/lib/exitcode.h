@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Exit status of every kmigrate command.  Documented in kmigrate(8),
+ * section EXIT STATUS; scripts rely on these values, so never renumber.
+ */
+#ifndef KM_EXITCODE_H
+#define KM_EXITCODE_H
+
+enum km_exit {
+	KM_EXIT_OK		= 0,	/* success */
+	KM_EXIT_FAIL		= 1,	/* the operation failed */
+	KM_EXIT_USAGE		= 2,	/* bad command line */
+	KM_EXIT_NO_MODULE	= 3,	/* kmigrate.ko is not loaded */
+	KM_EXIT_PERM		= 4,	/* permission denied (needs CAP_NET_ADMIN) */
+};
+
+#endif /* KM_EXITCODE_H */
