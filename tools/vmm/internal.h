@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* libvmm: private structures shared by the library's files. */
+#ifndef KMIGRATE_VMM_INTERNAL_H
+#define KMIGRATE_VMM_INTERNAL_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include "vmm.h"
+
+#define VMM_MAX_IO_HANDLERS	16
+#define VMM_CONSOLE_LINE	160
+
+struct vmm_io_handler {
+	uint16_t port, count;
+	vmm_io_fn fn;
+	void *opaque;
+};
+
+struct vmm_vcpu {
+	struct vmm_vm *vm;
+	unsigned int idx;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	struct kvm_cpuid2 *cpuid;
+
+	pthread_t thread;
+	bool thread_started;
+	bool active;		/* thread running its loop (vm->lock) */
+	bool parked;		/* (vm->lock) */
+	bool io_pending;	/* last exit was I/O: complete it before saving state */
+	enum vmm_vcpu_exit exit;
+
+	/* dirty ring */
+	struct kvm_dirty_gfn *ring;
+	uint32_t ring_fetch;	/* harvester's next index (harvest_lock) */
+	uint64_t ring_gen_seen;	/* vm->ring_reset_gen before the last KVM_RUN */
+
+	struct vmm_vcpu_stats stats;
+
+	char console[VMM_CONSOLE_LINE];
+	unsigned int console_len;
+};
+
+struct vmm_slot {
+	struct vmm_mem_region r;
+	uint64_t base_gfn, npages;
+	uint64_t *bitmap;	/* bitmap mode: KVM_GET_DIRTY_LOG buffer */
+};
+
+struct vmm_vm {
+	struct vmm_config cfg;
+	FILE *log;
+	int kvm_fd, vm_fd;
+	int kick_signal;
+	uint32_t tsc_khz;
+
+	/* memory */
+	int ram_fd;
+	uint8_t *ram;
+	uint64_t ram_size;
+	struct vmm_slot slots[VMM_MAX_REGIONS];
+	struct vmm_mem_region regions[VMM_MAX_REGIONS];
+	unsigned int nr_slots;
+	uint64_t gfn_end;
+	uint64_t *soft_dirty;	/* pages written by the VMM (atomic bits) */
+
+	/* vCPUs */
+	unsigned int nr_vcpus;
+	struct vmm_vcpu *vcpus;
+	struct kvm_msr_list *msr_list;
+	size_t xsave_size;	/* 0: no XSAVE; else bytes for (GET_)XSAVE(2) */
+	bool has_xsave2, has_xcrs, has_debugregs, has_tsc_control;
+
+	/* run control (lock) */
+	pthread_mutex_t lock;
+	pthread_cond_t run_cond;	/* vCPUs wait here while paused */
+	pthread_cond_t parked_cond;	/* pause waits here for vCPUs to park/end */
+	pthread_cond_t ring_cond;	/* ring-full vCPUs wait here for a reset */
+	pthread_cond_t full_cond;	/* harvester waits here for ring-full vCPUs */
+	bool started, pause_req, quit;
+	unsigned int nr_active, nr_parked, nr_ring_waiters;
+	uint64_t ring_reset_gen;
+
+	/* I/O */
+	struct vmm_io_handler io[VMM_MAX_IO_HANDLERS];
+	unsigned int nr_io;
+	vmm_event_fn event_fn;
+	void *event_opaque;
+
+	/* dirty tracking */
+	enum vmm_dirty_mode dirty_mode;
+	uint32_t ring_entries;
+	bool ring_acq_rel;
+	bool manual_protect;
+	bool dirty_active;
+	uint64_t ring_overflows;	/* harvests that found a ring full/out of step */
+	uint64_t ring_mismatches;	/* for rate-limiting messages */
+	pthread_mutex_t harvest_lock;
+};
+
+void vmm_logf(const struct vmm_vm *vm, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int vmm_ioctl_err(const struct vmm_vm *vm, const char *what);
+
+/* memory.c */
+int vmm_mem_init(struct vmm_vm *vm);
+void vmm_mem_free(struct vmm_vm *vm);
+int vmm_mem_set_slot_flags(struct vmm_vm *vm, uint32_t flags);
+struct vmm_slot *vmm_slot_by_id(struct vmm_vm *vm, uint32_t id);
+
+/* cpu.c */
+int vmm_vcpus_create(struct vmm_vm *vm);
+void vmm_vcpus_free(struct vmm_vm *vm);
+
+/* ioport.c */
+void vmm_io_dispatch(struct vmm_vcpu *vcpu);
+void vmm_io_init_default(struct vmm_vm *vm);
+
+/* dirty.c */
+int vmm_dirty_init_vm(struct vmm_vm *vm);	/* before vCPUs */
+int vmm_dirty_init_vcpu(struct vmm_vcpu *vcpu);
+void vmm_dirty_free(struct vmm_vm *vm);
+void vmm_dirty_ring_full_wait(struct vmm_vcpu *vcpu);
+
+#endif

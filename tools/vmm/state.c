@@ -1,0 +1,789 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libvmm: vCPU and VM state, saved into and loaded from a serialised,
+ * self-describing form (see struct vmm_state_hdr in vmm.h).
+ *
+ * Save order follows the kernel's vcpu_save_state() selftest helper; load
+ * order follows vcpu_load_state(): CPUID, (TSC frequency), sregs, MSRs,
+ * XCRs, XSAVE, events, MP state, debug registers, regs; the LAPIC right
+ * after sregs (its base MSR lives there).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include "internal.h"
+
+#define MSR_IA32_TSC	0x10
+/* Hyper-V counters that advance with time: the vCPU's run time and the
+ * partition reference counter. */
+#define HV_X64_MSR_VP_RUNTIME		0x40000010
+#define HV_X64_MSR_TIME_REF_COUNT	0x40000020
+
+/* MSRs whose value is a clock: they never read back equal. */
+static bool msr_is_clock(uint32_t index)
+{
+	return index == MSR_IA32_TSC || index == HV_X64_MSR_VP_RUNTIME ||
+	       index == HV_X64_MSR_TIME_REF_COUNT;
+}
+
+/* -------------------------------------------------------- serialising -- */
+
+static const char *const type_names[] = {
+	[VMM_ST_CPUID] = "cpuid", [VMM_ST_REGS] = "regs", [VMM_ST_SREGS] = "sregs",
+	[VMM_ST_FPU] = "fpu", [VMM_ST_XSAVE] = "xsave", [VMM_ST_XCRS] = "xcrs",
+	[VMM_ST_MSRS] = "msrs", [VMM_ST_EVENTS] = "events",
+	[VMM_ST_MP_STATE] = "mp_state", [VMM_ST_DEBUGREGS] = "debugregs",
+	[VMM_ST_LAPIC] = "lapic", [VMM_ST_TSC] = "tsc", [VMM_ST_CLOCK] = "clock",
+	[VMM_ST_IRQCHIP] = "irqchip", [VMM_ST_PIT2] = "pit2",
+	[VMM_ST_VMINFO] = "vminfo",
+};
+
+const char *vmm_state_type_name(uint32_t type)
+{
+	if (type < sizeof(type_names) / sizeof(type_names[0]) && type_names[type])
+		return type_names[type];
+	return "?";
+}
+
+static size_t pad8(size_t n)
+{
+	return (n + 7) & ~(size_t)7;
+}
+
+void vmm_state_free(struct vmm_state *st)
+{
+	free(st->buf);
+	st->buf = NULL;
+	st->size = st->cap = 0;
+}
+
+static int st_reserve(struct vmm_state *st, size_t more)
+{
+	size_t need = st->size + more, cap = st->cap ? st->cap : 4096;
+	uint8_t *p;
+
+	if (need <= st->cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	p = realloc(st->buf, cap);
+	if (!p)
+		return -ENOMEM;
+	memset(p + st->cap, 0, cap - st->cap);
+	st->buf = p;
+	st->cap = cap;
+	return 0;
+}
+
+static int st_begin(struct vmm_state *st, uint16_t kind, uint32_t index)
+{
+	struct vmm_state_hdr *h;
+
+	st->size = 0;
+	if (st_reserve(st, sizeof(*h)))
+		return -ENOMEM;
+	h = (struct vmm_state_hdr *)st->buf;
+	memset(h, 0, sizeof(*h));
+	h->magic = VMM_STATE_MAGIC;
+	h->version = VMM_STATE_VERSION;
+	h->hdr_size = sizeof(*h);
+	h->arch = VMM_STATE_ARCH_X86_64;
+	h->kind = kind;
+	h->index = index;
+	st->size = sizeof(*h);
+	h->total_size = (uint32_t)st->size;
+	return 0;
+}
+
+static int st_add(struct vmm_state *st, uint32_t type, const void *data,
+		  size_t size, uint32_t count)
+{
+	struct vmm_state_hdr *h;
+	struct vmm_state_sec *s;
+
+	if (size > UINT32_MAX / 2 || st_reserve(st, sizeof(*s) + pad8(size)))
+		return -ENOMEM;
+	s = (struct vmm_state_sec *)(st->buf + st->size);
+	s->type = type;
+	s->size = (uint32_t)size;
+	s->count = count;
+	s->flags = 0;
+	memcpy(s + 1, data, size);
+	memset((uint8_t *)(s + 1) + size, 0, pad8(size) - size);
+	st->size += sizeof(*s) + pad8(size);
+	h = (struct vmm_state_hdr *)st->buf;
+	h->nr_sections++;
+	h->total_size = (uint32_t)st->size;
+	return 0;
+}
+
+int vmm_state_check(const void *buf, size_t len)
+{
+	const struct vmm_state_hdr *h = buf;
+	size_t off;
+	uint32_t i;
+
+	if (len < sizeof(*h) || h->magic != VMM_STATE_MAGIC ||
+	    h->version != VMM_STATE_VERSION || h->hdr_size != sizeof(*h) ||
+	    h->arch != VMM_STATE_ARCH_X86_64 || h->total_size > len ||
+	    h->total_size < sizeof(*h))
+		return -EBADMSG;
+	off = sizeof(*h);
+	for (i = 0; i < h->nr_sections; i++) {
+		const struct vmm_state_sec *s = (const void *)((const uint8_t *)buf + off);
+
+		if (h->total_size - off < sizeof(*s))
+			return -EBADMSG;
+		off += sizeof(*s);
+		if (h->total_size - off < pad8(s->size))
+			return -EBADMSG;
+		off += pad8(s->size);
+	}
+	return off == h->total_size ? 0 : -EBADMSG;
+}
+
+int vmm_state_from_buf(struct vmm_state *st, const void *buf, size_t len)
+{
+	int r = vmm_state_check(buf, len);
+
+	if (r)
+		return r;
+	len = ((const struct vmm_state_hdr *)buf)->total_size;
+	st->size = 0;
+	if (st_reserve(st, len))
+		return -ENOMEM;
+	memcpy(st->buf, buf, len);
+	st->size = len;
+	return 0;
+}
+
+const struct vmm_state_hdr *vmm_state_hdr(const struct vmm_state *st)
+{
+	return st->size >= sizeof(struct vmm_state_hdr) ? (const void *)st->buf : NULL;
+}
+
+const void *vmm_state_find(const struct vmm_state *st, uint32_t type,
+			   uint32_t *size, uint32_t *count)
+{
+	const struct vmm_state_hdr *h = vmm_state_hdr(st);
+	size_t off = sizeof(*h);
+	uint32_t i;
+
+	if (!h)
+		return NULL;
+	for (i = 0; i < h->nr_sections; i++) {
+		const struct vmm_state_sec *s = (const void *)(st->buf + off);
+
+		if (s->type == type) {
+			if (size)
+				*size = s->size;
+			if (count)
+				*count = s->count;
+			return s + 1;
+		}
+		off += sizeof(*s) + pad8(s->size);
+	}
+	return NULL;
+}
+
+/* A fixed-size section of exactly the expected size, or NULL. */
+static const void *st_get(const struct vmm_state *st, uint32_t type, size_t size)
+{
+	uint32_t sz;
+	const void *p = vmm_state_find(st, type, &sz, NULL);
+
+	return p && sz == size ? p : NULL;
+}
+
+/* --------------------------------------------------------------- MSRs -- */
+
+/*
+ * Read every MSR of the index list.  KVM_GET_MSRS stops at the first MSR
+ * it cannot read and returns how many it did: skip that one, go on.
+ */
+static int vmm_get_msrs(struct vmm_vcpu *v, struct kvm_msr_entry **out, uint32_t *nout)
+{
+	const struct kvm_msr_list *l = v->vm->msr_list;
+	struct kvm_msrs *m;
+	struct kvm_msr_entry *res;
+	uint32_t pos = 0, n = 0, i;
+	int r;
+
+	m = calloc(1, sizeof(*m) + l->nmsrs * sizeof(m->entries[0]));
+	res = calloc(l->nmsrs ? l->nmsrs : 1, sizeof(*res));
+	if (!m || !res) {
+		free(m);
+		free(res);
+		return -ENOMEM;
+	}
+	while (pos < l->nmsrs) {
+		m->nmsrs = l->nmsrs - pos;
+		for (i = 0; i < m->nmsrs; i++) {
+			m->entries[i].index = l->indices[pos + i];
+			m->entries[i].reserved = 0;
+			m->entries[i].data = 0;
+		}
+		r = ioctl(v->fd, KVM_GET_MSRS, m);
+		if (r < 0) {
+			free(m);
+			free(res);
+			return vmm_ioctl_err(v->vm, "KVM_GET_MSRS");
+		}
+		memcpy(&res[n], m->entries, (size_t)r * sizeof(*res));
+		n += (uint32_t)r;
+		pos += (uint32_t)r;
+		if (pos < l->nmsrs)
+			pos++;	/* unreadable: leave it out */
+	}
+	free(m);
+	*out = res;
+	*nout = n;
+	return 0;
+}
+
+/* Write MSRs; those KVM refuses are skipped and counted in *skipped. */
+static int vmm_set_msrs(struct vmm_vcpu *v, const struct kvm_msr_entry *e,
+			uint32_t n, uint32_t *skipped)
+{
+	struct kvm_msrs *m;
+	uint32_t pos = 0;
+	int r;
+
+	*skipped = 0;
+	m = calloc(1, sizeof(*m) + n * sizeof(m->entries[0]));
+	if (!m)
+		return -ENOMEM;
+	while (pos < n) {
+		m->nmsrs = n - pos;
+		memcpy(m->entries, &e[pos], m->nmsrs * sizeof(*e));
+		r = ioctl(v->fd, KVM_SET_MSRS, m);
+		if (r < 0) {
+			free(m);
+			return vmm_ioctl_err(v->vm, "KVM_SET_MSRS");
+		}
+		pos += (uint32_t)r;
+		if (pos < n) {
+			struct { struct kvm_msrs h; struct kvm_msr_entry e; } cur = {
+				.h.nmsrs = 1, .e.index = e[pos].index,
+			};
+
+			/* refused, but already holding that value: nothing lost */
+			if (ioctl(v->fd, KVM_GET_MSRS, &cur) != 1 || cur.e.data != e[pos].data) {
+				vmm_logf(v->vm, "vcpu %u: MSR %#x = %#llx refused", v->idx,
+					 e[pos].index, (unsigned long long)e[pos].data);
+				(*skipped)++;
+			}
+			pos++;
+		}
+	}
+	free(m);
+	return 0;
+}
+
+/*
+ * A host write of MSR_IA32_TSC that lands within a second of what KVM
+ * expects from an earlier write is taken as an attempt to synchronise the
+ * vCPUs and replaced by KVM's own value (kvm_synchronize_tsc(); softened in
+ * later kernels).  Read it back and, if KVM moved it, set the offset through
+ * KVM_VCPU_TSC_OFFSET (5.16+), which KVM takes literally.
+ */
+static void vmm_tsc_fixup(struct vmm_vcpu *v, uint64_t want)
+{
+	struct { struct kvm_msrs h; struct kvm_msr_entry e; } cur = {
+		.h.nmsrs = 1, .e.index = MSR_IA32_TSC,
+	};
+	uint64_t off, slack = (uint64_t)(v->vm->tsc_khz ? v->vm->tsc_khz : 1000000) * 10;
+	struct kvm_device_attr attr = {
+		.group = KVM_VCPU_TSC_CTRL, .attr = KVM_VCPU_TSC_OFFSET,
+		.addr = (uintptr_t)&off,
+	};
+	int64_t delta;
+
+	if (ioctl(v->fd, KVM_GET_MSRS, &cur) != 1)
+		return;
+	delta = (int64_t)(cur.e.data - want);
+	if (delta >= 0 && (uint64_t)delta < slack)	/* just the time since the write */
+		return;
+	if (ioctl(v->fd, KVM_HAS_DEVICE_ATTR, &attr) || ioctl(v->fd, KVM_GET_DEVICE_ATTR, &attr)) {
+		vmm_logf(v->vm, "vcpu %u: TSC is %lld ticks off and cannot be corrected",
+			 v->idx, (long long)delta);
+		return;
+	}
+	off -= (uint64_t)delta;
+	if (ioctl(v->fd, KVM_SET_DEVICE_ATTR, &attr))
+		vmm_logf(v->vm, "vcpu %u: KVM_VCPU_TSC_OFFSET: %m", v->idx);
+}
+
+/* ---------------------------------------------------------- vCPU save -- */
+
+static bool vmm_vcpu_quiescent(struct vmm_vcpu *v)
+{
+	bool ok;
+
+	pthread_mutex_lock(&v->vm->lock);
+	ok = !v->thread_started || !v->active || v->parked;
+	pthread_mutex_unlock(&v->vm->lock);
+	return ok;
+}
+
+#define GET(ioc, what, obj)						\
+	do {								\
+		if (ioctl(v->fd, ioc, obj) < 0) {			\
+			r = vmm_ioctl_err(vm, what);			\
+			goto out;					\
+		}							\
+	} while (0)
+
+int vmm_vcpu_state_save(struct vmm_vcpu *v, struct vmm_state *st)
+{
+	struct vmm_vm *vm = v->vm;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_xcrs xcrs;
+	struct kvm_vcpu_events ev;
+	struct kvm_mp_state mp;
+	struct kvm_debugregs dr;
+	struct vmm_state_tsc tsc;
+	struct kvm_msr_entry *msrs = NULL;
+	uint32_t nmsrs = 0, i;
+	void *xs = NULL;
+	int r, khz;
+
+	if (!vmm_vcpu_quiescent(v)) {
+		vmm_logf(vm, "vcpu %u: state save while running", v->idx);
+		return -EBUSY;
+	}
+	r = st_begin(st, VMM_STATE_VCPU, v->idx);
+	if (r)
+		return r;
+
+	/* TSC first, alone, with a host timestamp around it */
+	{
+		struct { struct kvm_msrs h; struct kvm_msr_entry e; } one = {
+			.h.nmsrs = 1, .e.index = MSR_IA32_TSC,
+		};
+		uint64_t t0 = vmm_realtime_ns(), t1;
+
+		if (ioctl(v->fd, KVM_GET_MSRS, &one) != 1) {
+			r = vmm_ioctl_err(vm, "KVM_GET_MSRS(TSC)");
+			goto out;
+		}
+		t1 = vmm_realtime_ns();
+		memset(&tsc, 0, sizeof(tsc));
+		tsc.tsc = one.e.data;
+		tsc.realtime_ns = (int64_t)(t0 + (t1 - t0) / 2);
+		khz = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
+		tsc.tsc_khz = khz > 0 ? (uint32_t)khz : vm->tsc_khz;
+	}
+
+	r = st_add(st, VMM_ST_CPUID, v->cpuid->entries,
+		   v->cpuid->nent * sizeof(v->cpuid->entries[0]), v->cpuid->nent);
+	if (r)
+		goto out;
+	GET(KVM_GET_VCPU_EVENTS, "KVM_GET_VCPU_EVENTS", &ev);
+	GET(KVM_GET_MP_STATE, "KVM_GET_MP_STATE", &mp);
+	GET(KVM_GET_REGS, "KVM_GET_REGS", &regs);
+	GET(KVM_GET_SREGS, "KVM_GET_SREGS", &sregs);
+	if ((r = st_add(st, VMM_ST_REGS, &regs, sizeof(regs), 1)) ||
+	    (r = st_add(st, VMM_ST_SREGS, &sregs, sizeof(sregs), 1)))
+		goto out;
+	if (vm->xsave_size) {
+		xs = calloc(1, vm->xsave_size);
+		if (!xs) {
+			r = -ENOMEM;
+			goto out;
+		}
+		if (vm->has_xsave2)
+			GET(KVM_GET_XSAVE2, "KVM_GET_XSAVE2", xs);
+		else
+			GET(KVM_GET_XSAVE, "KVM_GET_XSAVE", xs);
+		r = st_add(st, VMM_ST_XSAVE, xs, vm->xsave_size, 1);
+	} else {
+		struct kvm_fpu fpu;
+
+		GET(KVM_GET_FPU, "KVM_GET_FPU", &fpu);
+		r = st_add(st, VMM_ST_FPU, &fpu, sizeof(fpu), 1);
+	}
+	if (r)
+		goto out;
+	if (vm->has_xcrs) {
+		GET(KVM_GET_XCRS, "KVM_GET_XCRS", &xcrs);
+		r = st_add(st, VMM_ST_XCRS, &xcrs, sizeof(xcrs), 1);
+		if (r)
+			goto out;
+	}
+	r = vmm_get_msrs(v, &msrs, &nmsrs);
+	if (r)
+		goto out;
+	/* the TSC as read above, so that MSR and timestamp agree */
+	for (i = 0; i < nmsrs; i++)
+		if (msrs[i].index == MSR_IA32_TSC)
+			msrs[i].data = tsc.tsc;
+	if ((r = st_add(st, VMM_ST_MSRS, msrs, nmsrs * sizeof(*msrs), nmsrs)) ||
+	    (r = st_add(st, VMM_ST_EVENTS, &ev, sizeof(ev), 1)) ||
+	    (r = st_add(st, VMM_ST_MP_STATE, &mp, sizeof(mp), 1)))
+		goto out;
+	if (vm->has_debugregs) {
+		GET(KVM_GET_DEBUGREGS, "KVM_GET_DEBUGREGS", &dr);
+		r = st_add(st, VMM_ST_DEBUGREGS, &dr, sizeof(dr), 1);
+		if (r)
+			goto out;
+	}
+	if (vm->cfg.irqchip) {
+		struct kvm_lapic_state lapic;
+
+		GET(KVM_GET_LAPIC, "KVM_GET_LAPIC", &lapic);
+		r = st_add(st, VMM_ST_LAPIC, &lapic, sizeof(lapic), 1);
+		if (r)
+			goto out;
+	}
+	r = st_add(st, VMM_ST_TSC, &tsc, sizeof(tsc), 1);
+out:
+	free(msrs);
+	free(xs);
+	return r;
+}
+
+/* ---------------------------------------------------------- vCPU load -- */
+
+#define SET(ioc, what, obj)						\
+	do {								\
+		if (ioctl(v->fd, ioc, obj) < 0) {			\
+			r = vmm_ioctl_err(vm, what);			\
+			goto out;					\
+		}							\
+	} while (0)
+
+static int vmm_load_cpuid(struct vmm_vcpu *v, const struct vmm_state *st)
+{
+	struct vmm_vm *vm = v->vm;
+	struct kvm_cpuid2 *c;
+	uint32_t size, count;
+	const void *p = vmm_state_find(st, VMM_ST_CPUID, &size, &count);
+
+	if (!p)
+		return 0;	/* keep the vCPU's */
+	if (size != count * sizeof(struct kvm_cpuid_entry2))
+		return -EBADMSG;
+	c = calloc(1, sizeof(*c) + size);
+	if (!c)
+		return -ENOMEM;
+	c->nent = count;
+	memcpy(c->entries, p, size);
+	if (ioctl(v->fd, KVM_SET_CPUID2, c) < 0) {
+		free(c);
+		return vmm_ioctl_err(vm, "KVM_SET_CPUID2 (restore)");
+	}
+	free(v->cpuid);
+	v->cpuid = c;
+	return 0;
+}
+
+static int vmm_load_state_at(struct vmm_vcpu *v, const struct vmm_state *st,
+			     bool tsc_advance, int64_t now_ns)
+{
+	struct vmm_vm *vm = v->vm;
+	const struct vmm_state_hdr *h = vmm_state_hdr(st);
+	const struct vmm_state_tsc *tsc;
+	const struct kvm_msr_entry *msrs;
+	struct kvm_msr_entry *m = NULL;
+	const void *p;
+	uint32_t size, count, skipped, i;
+	void *xs = NULL;
+	int r;
+
+	if (!h || vmm_state_check(st->buf, st->size) || h->kind != VMM_STATE_VCPU)
+		return -EBADMSG;
+	if (!vmm_vcpu_quiescent(v))
+		return -EBUSY;
+	r = vmm_load_cpuid(v, st);
+	if (r)
+		return r;
+
+	tsc = st_get(st, VMM_ST_TSC, sizeof(*tsc));
+	if (tsc && tsc->tsc_khz && vm->has_tsc_control) {
+		int cur = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
+
+		if (cur > 0 && (uint32_t)cur != tsc->tsc_khz &&
+		    ioctl(v->fd, KVM_SET_TSC_KHZ, (unsigned long)tsc->tsc_khz) < 0)
+			vmm_logf(vm, "vcpu %u: KVM_SET_TSC_KHZ %u (host %d): %m",
+				 v->idx, tsc->tsc_khz, cur);
+	}
+
+	p = st_get(st, VMM_ST_SREGS, sizeof(struct kvm_sregs));
+	if (!p)
+		return -EBADMSG;
+	SET(KVM_SET_SREGS, "KVM_SET_SREGS", (void *)p);
+	if (vm->cfg.irqchip && (p = st_get(st, VMM_ST_LAPIC, sizeof(struct kvm_lapic_state))))
+		SET(KVM_SET_LAPIC, "KVM_SET_LAPIC", (void *)p);
+
+	msrs = vmm_state_find(st, VMM_ST_MSRS, &size, &count);
+	if (msrs) {
+		if (size != count * sizeof(*msrs)) {
+			r = -EBADMSG;
+			goto out;
+		}
+		m = malloc(size ? size : 1);
+		if (!m) {
+			r = -ENOMEM;
+			goto out;
+		}
+		memcpy(m, msrs, size);
+		for (i = 0; i < count; i++) {
+			if (m[i].index == MSR_IA32_TSC && tsc && tsc_advance &&
+			    now_ns > tsc->realtime_ns)
+				m[i].data += (uint64_t)((unsigned __int128)(now_ns - tsc->realtime_ns) *
+							tsc->tsc_khz / 1000000);
+		}
+		r = vmm_set_msrs(v, m, count, &skipped);
+		if (r)
+			goto out;
+		for (i = 0; i < count; i++)
+			if (m[i].index == MSR_IA32_TSC && tsc)
+				vmm_tsc_fixup(v, m[i].data);
+		if (skipped)
+			vmm_logf(vm, "vcpu %u: %u MSRs not restored", v->idx, skipped);
+	}
+	if (vm->has_xcrs && (p = st_get(st, VMM_ST_XCRS, sizeof(struct kvm_xcrs))))
+		SET(KVM_SET_XCRS, "KVM_SET_XCRS", (void *)p);
+	p = vmm_state_find(st, VMM_ST_XSAVE, &size, NULL);
+	if (p && vm->xsave_size) {
+		size_t n = vm->xsave_size > size ? vm->xsave_size : size;
+
+		for (i = (uint32_t)vm->xsave_size; i < size; i++) {
+			if (((const uint8_t *)p)[i]) {
+				vmm_logf(vm, "vcpu %u: XSAVE state of %u bytes does not fit %zu",
+					 v->idx, size, vm->xsave_size);
+				r = -E2BIG;
+				goto out;
+			}
+		}
+		xs = calloc(1, n);
+		if (!xs) {
+			r = -ENOMEM;
+			goto out;
+		}
+		memcpy(xs, p, size);
+		SET(KVM_SET_XSAVE, "KVM_SET_XSAVE", xs);
+	} else if ((p = st_get(st, VMM_ST_FPU, sizeof(struct kvm_fpu)))) {
+		SET(KVM_SET_FPU, "KVM_SET_FPU", (void *)p);
+	} else if (p) {
+		vmm_logf(vm, "vcpu %u: XSAVE state but no XSAVE here", v->idx);
+		r = -ENOTSUP;
+		goto out;
+	}
+	if ((p = st_get(st, VMM_ST_EVENTS, sizeof(struct kvm_vcpu_events))))
+		SET(KVM_SET_VCPU_EVENTS, "KVM_SET_VCPU_EVENTS", (void *)p);
+	if ((p = st_get(st, VMM_ST_MP_STATE, sizeof(struct kvm_mp_state))))
+		SET(KVM_SET_MP_STATE, "KVM_SET_MP_STATE", (void *)p);
+	if (vm->has_debugregs &&
+	    (p = st_get(st, VMM_ST_DEBUGREGS, sizeof(struct kvm_debugregs))))
+		SET(KVM_SET_DEBUGREGS, "KVM_SET_DEBUGREGS", (void *)p);
+	p = st_get(st, VMM_ST_REGS, sizeof(struct kvm_regs));
+	if (!p) {
+		r = -EBADMSG;
+		goto out;
+	}
+	SET(KVM_SET_REGS, "KVM_SET_REGS", (void *)p);
+	r = 0;
+out:
+	free(m);
+	free(xs);
+	return r;
+}
+
+int vmm_vcpu_state_load(struct vmm_vcpu *v, const struct vmm_state *st,
+			const struct vmm_load_opts *opts)
+{
+	int64_t now = opts && opts->now_ns ? opts->now_ns : (int64_t)vmm_realtime_ns();
+
+	return vmm_load_state_at(v, st, opts && opts->tsc_advance, now);
+}
+
+int vmm_vcpus_state_load(struct vmm_vm *vm, const struct vmm_state *states,
+			 const struct vmm_load_opts *opts)
+{
+	int64_t now = opts && opts->now_ns ? opts->now_ns : (int64_t)vmm_realtime_ns();
+	unsigned int i;
+	int r;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		r = vmm_load_state_at(&vm->vcpus[i], &states[i],
+				      opts && opts->tsc_advance, now);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ VM state -- */
+
+int vmm_vm_state_save(struct vmm_vm *vm, struct vmm_state *st)
+{
+	struct vmm_state_vminfo info;
+	struct kvm_clock_data clk;
+	unsigned int i;
+	int r;
+
+	r = st_begin(st, VMM_STATE_VM, 0);
+	if (r)
+		return r;
+	memset(&info, 0, sizeof(info));
+	info.mem_bytes = vm->ram_size;
+	info.nr_vcpus = vm->nr_vcpus;
+	info.nr_regions = vm->nr_slots;
+	for (i = 0; i < vm->nr_slots; i++) {
+		info.regions[i].gpa = vm->slots[i].r.gpa;
+		info.regions[i].size = vm->slots[i].r.size;
+		info.regions[i].ram_offset = vm->slots[i].r.ram_offset;
+	}
+	r = st_add(st, VMM_ST_VMINFO, &info, sizeof(info), 1);
+	if (r)
+		return r;
+	memset(&clk, 0, sizeof(clk));
+	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &clk) == 0) {
+		r = st_add(st, VMM_ST_CLOCK, &clk, sizeof(clk), 1);
+		if (r)
+			return r;
+	}
+	if (vm->cfg.irqchip) {
+		struct kvm_irqchip chips[3];
+		struct kvm_pit_state2 pit;
+
+		for (i = 0; i < 3; i++) {
+			memset(&chips[i], 0, sizeof(chips[i]));
+			chips[i].chip_id = i;
+			if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &chips[i]) < 0)
+				return vmm_ioctl_err(vm, "KVM_GET_IRQCHIP");
+		}
+		if (ioctl(vm->vm_fd, KVM_GET_PIT2, &pit) < 0)
+			return vmm_ioctl_err(vm, "KVM_GET_PIT2");
+		if ((r = st_add(st, VMM_ST_IRQCHIP, chips, sizeof(chips), 3)) ||
+		    (r = st_add(st, VMM_ST_PIT2, &pit, sizeof(pit), 1)))
+			return r;
+	}
+	return 0;
+}
+
+int vmm_vm_state_load(struct vmm_vm *vm, const struct vmm_state *st)
+{
+	const struct vmm_state_hdr *h = vmm_state_hdr(st);
+	const struct vmm_state_vminfo *info;
+	const struct kvm_clock_data *clk;
+	const struct kvm_irqchip *chips;
+	const void *p;
+	unsigned int i;
+
+	if (!h || vmm_state_check(st->buf, st->size) || h->kind != VMM_STATE_VM)
+		return -EBADMSG;
+	info = st_get(st, VMM_ST_VMINFO, sizeof(*info));
+	if (!info || info->mem_bytes != vm->ram_size || info->nr_regions != vm->nr_slots ||
+	    info->nr_vcpus != vm->nr_vcpus) {
+		vmm_logf(vm, "VM state: memory layout or vCPU count differs");
+		return -EINVAL;
+	}
+	for (i = 0; i < vm->nr_slots; i++) {
+		if (info->regions[i].gpa != vm->slots[i].r.gpa ||
+		    info->regions[i].size != vm->slots[i].r.size ||
+		    info->regions[i].ram_offset != vm->slots[i].r.ram_offset) {
+			vmm_logf(vm, "VM state: region %u differs", i);
+			return -EINVAL;
+		}
+	}
+	clk = st_get(st, VMM_ST_CLOCK, sizeof(*clk));
+	if (clk) {
+		struct kvm_clock_data c = { .clock = clk->clock };
+
+		if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &c) < 0)
+			return vmm_ioctl_err(vm, "KVM_SET_CLOCK");
+	}
+	chips = st_get(st, VMM_ST_IRQCHIP, 3 * sizeof(struct kvm_irqchip));
+	if (chips && vm->cfg.irqchip) {
+		for (i = 0; i < 3; i++)
+			if (ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &chips[i]) < 0)
+				return vmm_ioctl_err(vm, "KVM_SET_IRQCHIP");
+	}
+	p = st_get(st, VMM_ST_PIT2, sizeof(struct kvm_pit_state2));
+	if (p && vm->cfg.irqchip && ioctl(vm->vm_fd, KVM_SET_PIT2, p) < 0)
+		return vmm_ioctl_err(vm, "KVM_SET_PIT2");
+	return 0;
+}
+
+/* ---------------------------------------------------------- comparing -- */
+
+static int vmm_compare_msrs(const struct kvm_msr_entry *a, uint32_t na,
+			    const struct kvm_msr_entry *b, uint32_t nb, FILE *out)
+{
+	uint32_t i, j;
+	int diffs = 0;
+
+	for (i = 0; i < na; i++) {
+		if (msr_is_clock(a[i].index))
+			continue;
+		for (j = 0; j < nb && b[j].index != a[i].index; j++)
+			;
+		if (j == nb || b[j].data != a[i].data) {
+			if (out && diffs < 16)
+				fprintf(out, "  msr %#x: %#llx vs %s%#llx\n", a[i].index,
+					(unsigned long long)a[i].data, j == nb ? "missing " : "",
+					j == nb ? 0ULL : (unsigned long long)b[j].data);
+			diffs++;
+		}
+	}
+	if (na != nb) {
+		if (out)
+			fprintf(out, "  msr count %u vs %u\n", na, nb);
+		diffs++;
+	}
+	return diffs;
+}
+
+int vmm_state_compare(const struct vmm_state *a, const struct vmm_state *b, FILE *out)
+{
+	const struct vmm_state_hdr *h = vmm_state_hdr(a);
+	size_t off;
+	uint32_t i;
+	int sections = 0;
+
+	if (!h || !vmm_state_hdr(b))
+		return -EINVAL;
+	off = sizeof(*h);
+	for (i = 0; i < h->nr_sections; i++) {
+		const struct vmm_state_sec *s = (const void *)(a->buf + off);
+		const void *pa = s + 1, *pb;
+		uint32_t sb, cb, k;
+
+		off += sizeof(*s) + pad8(s->size);
+		if (s->type == VMM_ST_TSC)
+			continue;
+		pb = vmm_state_find(b, s->type, &sb, &cb);
+		if (!pb) {
+			if (out)
+				fprintf(out, "  %s: missing\n", vmm_state_type_name(s->type));
+			sections++;
+			continue;
+		}
+		if (s->type == VMM_ST_MSRS) {
+			if (vmm_compare_msrs(pa, s->count, pb, cb, out)) {
+				if (out)
+					fprintf(out, "  msrs: differ\n");
+				sections++;
+			}
+			continue;
+		}
+		if (sb != s->size || memcmp(pa, pb, sb)) {
+			if (out) {
+				fprintf(out, "  %s: differs (%u vs %u bytes)", vmm_state_type_name(s->type),
+					s->size, sb);
+				for (k = 0; k < s->size && k < sb; k++)
+					if (((const uint8_t *)pa)[k] != ((const uint8_t *)pb)[k]) {
+						fprintf(out, ", first at byte %u", k);
+						break;
+					}
+				fputc('\n', out);
+			}
+			sections++;
+		}
+	}
+	return sections;
+}

@@ -1,0 +1,482 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * libvmm: the small KVM VMM core of kmigrate (`kmigrate run` builds on it).
+ *
+ *   kvm.c       /dev/kvm, the VM, capabilities, CPUID
+ *   memory.c    guest RAM: one memfd, mapped once, split into memslots
+ *   cpu.c       vCPUs, their threads, the run/exit loop, pause/resume (kick)
+ *   ioport.c    port I/O dispatch and the workload's hypercall device
+ *   dirty.c     dirty tracking: per-vCPU dirty ring or dirty bitmap
+ *   state.c     vCPU / VM state save and restore, serialised form
+ *   x86.c       long-mode boot state (GDT, page tables, control registers)
+ *   workload.c  the built-in workload guest: load, control, status, verify
+ *
+ * Threading: one thread per vCPU once vmm_start() ran.  Everything else
+ * (pause/resume, harvesting, state save/load, guest memory access) is called
+ * from any other single controlling thread; vmm_dirty_harvest() may run in
+ * its own thread (it serialises itself).
+ *
+ * Errors: functions return 0 (or a count) on success and -errno on failure;
+ * a message is written to the VM's log stream (vmm_config.log, stderr).
+ */
+#ifndef KMIGRATE_VMM_H
+#define KMIGRATE_VMM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <linux/kvm.h>
+
+#define VMM_PAGE_SIZE		4096ULL
+#define VMM_PAGE_SHIFT		12
+#define VMM_MAX_VCPUS		64
+#define VMM_MAX_REGIONS		8
+
+struct vmm_vm;
+struct vmm_vcpu;
+
+/* ------------------------------------------------------------------ VM -- */
+
+enum vmm_dirty_mode {
+	VMM_DIRTY_AUTO = 0,	/* ring where offered, else bitmap */
+	VMM_DIRTY_RING,		/* KVM_CAP_DIRTY_LOG_RING(_ACQ_REL); fails if absent */
+	VMM_DIRTY_BITMAP,	/* KVM_GET_DIRTY_LOG (+ KVM_CLEAR_DIRTY_LOG) */
+};
+
+struct vmm_config {
+	uint64_t mem_bytes;		/* guest RAM; multiple of 2 MiB */
+	unsigned int nr_vcpus;		/* 1..VMM_MAX_VCPUS */
+	enum vmm_dirty_mode dirty_mode;
+	uint32_t ring_entries;		/* per vCPU, power of 2; 0: 4096 */
+	bool no_manual_protect;		/* bitmap: don't use MANUAL_DIRTY_LOG_PROTECT2 */
+	uint64_t slot_max_bytes;	/* split RAM into slots of at most this (2 MiB
+					 * multiple); 0: only at the PCI hole (3 GiB) */
+	bool irqchip;			/* in-kernel LAPIC/IOAPIC/PIC + PIT */
+	int kick_signal;		/* signal used to kick vCPUs; 0: SIGRTMIN */
+	FILE *log;			/* messages; NULL: stderr */
+	FILE *console;			/* guest console output; NULL: log */
+	bool quiet_console;		/* drop guest console output */
+};
+
+int vmm_vm_create(const struct vmm_config *cfg, struct vmm_vm **out);
+/* Stops the vCPU threads (if any), frees everything. */
+void vmm_vm_destroy(struct vmm_vm *vm);
+
+int vmm_kvm_fd(const struct vmm_vm *vm);
+int vmm_vm_fd(const struct vmm_vm *vm);
+unsigned int vmm_nr_vcpus(const struct vmm_vm *vm);
+struct vmm_vcpu *vmm_vcpu(struct vmm_vm *vm, unsigned int idx);
+int vmm_vcpu_fd(const struct vmm_vcpu *vcpu);
+unsigned int vmm_vcpu_index(const struct vmm_vcpu *vcpu);
+struct kvm_run *vmm_vcpu_kvm_run(struct vmm_vcpu *vcpu);
+/* Guest TSC frequency as KVM reports it (KVM_GET_TSC_KHZ), 0 if unknown. */
+uint32_t vmm_tsc_khz(const struct vmm_vm *vm);
+/* KVM_CHECK_EXTENSION on the VM fd (falls back to /dev/kvm). */
+int vmm_check_cap(const struct vmm_vm *vm, long cap);
+/* The CPUID given to the vCPUs (host KVM_GET_SUPPORTED_CPUID + APIC ids). */
+const struct kvm_cpuid2 *vmm_vcpu_cpuid(const struct vmm_vcpu *vcpu);
+FILE *vmm_log(const struct vmm_vm *vm);
+
+/* -------------------------------------------------------------- memory -- */
+
+struct vmm_mem_region {
+	uint64_t gpa;		/* guest-physical start */
+	uint64_t size;		/* bytes */
+	uint64_t ram_offset;	/* offset in the RAM mapping / memfd */
+	uint8_t *hva;		/* host address */
+	uint32_t slot;		/* KVM memslot id */
+};
+
+/* The whole RAM: one shared mapping of one memfd, in RAM order. */
+uint8_t *vmm_ram(const struct vmm_vm *vm);
+uint64_t vmm_ram_size(const struct vmm_vm *vm);
+int vmm_ram_fd(const struct vmm_vm *vm);
+unsigned int vmm_mem_regions(const struct vmm_vm *vm,
+			     const struct vmm_mem_region **regions);
+/* One past the highest guest frame number of RAM (size of gfn bitmaps). */
+uint64_t vmm_gfn_end(const struct vmm_vm *vm);
+/* gfn -> RAM page index (offset / 4096), -1 if the gfn is not RAM */
+int64_t vmm_gfn_to_ram_page(const struct vmm_vm *vm, uint64_t gfn);
+/* RAM page index -> gfn, -1 if out of range */
+int64_t vmm_ram_page_to_gfn(const struct vmm_vm *vm, uint64_t page);
+/* Host address of [gpa, gpa + len) if it lies in one region, else NULL. */
+void *vmm_gpa_to_hva(const struct vmm_vm *vm, uint64_t gpa, uint64_t len);
+/*
+ * Writes by the VMM itself into guest memory are invisible to KVM's dirty
+ * tracking: use these so that the next harvest reports the pages.
+ */
+int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *src, uint64_t len);
+void vmm_mark_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t len);
+
+/* ---------------------------------------------------------------- vCPUs -- */
+
+/*
+ * Port I/O handler.  data holds size bytes (1, 2, 4) for one access; for IN
+ * the handler fills it.  String I/O calls the handler once per element.
+ */
+typedef void (*vmm_io_fn)(struct vmm_vcpu *vcpu, uint16_t port, bool out,
+			  void *data, unsigned int size, void *opaque);
+int vmm_io_register(struct vmm_vm *vm, uint16_t port, uint16_t count,
+		    vmm_io_fn fn, void *opaque);
+
+/* Events the workload guest reports through its hypercall port. */
+typedef void (*vmm_event_fn)(struct vmm_vcpu *vcpu, uint32_t code, uint32_t arg,
+			     void *opaque);
+void vmm_set_event_handler(struct vmm_vm *vm, vmm_event_fn fn, void *opaque);
+
+enum vmm_vcpu_exit {
+	VMM_VCPU_NOT_STARTED = 0,
+	VMM_VCPU_RUNNING,
+	VMM_VCPU_HALTED,	/* HLT without in-kernel irqchip: the vCPU is done */
+	VMM_VCPU_STOPPED,	/* vmm_stop() */
+	VMM_VCPU_SHUTDOWN,	/* triple fault */
+	VMM_VCPU_FAIL_ENTRY,
+	VMM_VCPU_INTERNAL_ERROR,
+	VMM_VCPU_SYSTEM_EVENT,
+	VMM_VCPU_ERROR,		/* KVM_RUN failed, unknown exit */
+};
+const char *vmm_vcpu_exit_name(enum vmm_vcpu_exit e);
+
+struct vmm_vcpu_stats {
+	uint64_t runs;			/* KVM_RUN calls */
+	uint64_t exits_io;
+	uint64_t exits_mmio;
+	uint64_t exits_intr;		/* kicked out by a signal */
+	uint64_t exits_ring_full;	/* KVM_EXIT_DIRTY_RING_FULL */
+	uint64_t ring_full_wait_ns;	/* time spent waiting for a ring reset */
+	uint64_t exits_other;
+	uint64_t events;		/* hypercall events */
+	uint32_t last_event;		/* (arg << 8) | code */
+	enum vmm_vcpu_exit exit;
+};
+void vmm_vcpu_stats(struct vmm_vcpu *vcpu, struct vmm_vcpu_stats *st);
+
+/* Start one thread per vCPU; they run the guest until paused/stopped. */
+int vmm_start(struct vmm_vm *vm);
+/*
+ * Stop all vCPUs outside KVM_RUN (signal kick + immediate_exit), with any
+ * pending port I/O completed so their state is consistent; returns once
+ * every vCPU thread is parked (or has ended).  Safe to call when paused.
+ */
+int vmm_pause(struct vmm_vm *vm);
+int vmm_resume(struct vmm_vm *vm);
+bool vmm_paused(const struct vmm_vm *vm);
+/* Wait until every vCPU thread has ended (timeout_ms < 0: forever). */
+int vmm_wait(struct vmm_vm *vm, int timeout_ms);
+/* End all vCPU threads and join them. */
+void vmm_stop(struct vmm_vm *vm);
+/* Number of vCPU threads that ended abnormally (shutdown, errors). */
+unsigned int vmm_failed_vcpus(struct vmm_vm *vm);
+/* Print regs/sregs of a vCPU (paused or ended) to the log. */
+void vmm_vcpu_dump(struct vmm_vcpu *vcpu, const char *why);
+
+/* --------------------------------------------------------- dirty pages -- */
+
+/* A set of guest frame numbers: one bit per gfn, [0, vmm_gfn_end()). */
+struct vmm_dirty_bitmap {
+	uint64_t *bits;
+	uint64_t nbits;
+};
+
+int vmm_dirty_bitmap_init(const struct vmm_vm *vm, struct vmm_dirty_bitmap *bm);
+void vmm_dirty_bitmap_free(struct vmm_dirty_bitmap *bm);
+void vmm_dirty_bitmap_clear(struct vmm_dirty_bitmap *bm);
+uint64_t vmm_dirty_bitmap_count(const struct vmm_dirty_bitmap *bm);
+static inline bool vmm_dirty_test(const struct vmm_dirty_bitmap *bm, uint64_t gfn)
+{
+	return gfn < bm->nbits && (bm->bits[gfn / 64] >> (gfn % 64)) & 1;
+}
+/* Next set gfn >= from, or bm->nbits. */
+uint64_t vmm_dirty_next(const struct vmm_dirty_bitmap *bm, uint64_t from);
+
+/* The mode in use (RING or BITMAP). */
+enum vmm_dirty_mode vmm_dirty_mode(const struct vmm_vm *vm);
+const char *vmm_dirty_mode_name(enum vmm_dirty_mode m);
+/* Details: ring entries per vCPU, whether _ACQ_REL / manual protect are used. */
+uint32_t vmm_dirty_ring_entries(const struct vmm_vm *vm);
+bool vmm_dirty_ring_acq_rel(const struct vmm_vm *vm);
+bool vmm_dirty_manual_protect(const struct vmm_vm *vm);
+/* Harvests so far that found a ring overflowed (and reported all pages). */
+uint64_t vmm_dirty_ring_overflows(const struct vmm_vm *vm);
+
+/*
+ * Start/stop logging (KVM_MEM_LOG_DIRTY_PAGES on every slot).  Start before
+ * the first full copy of memory; every page written afterwards is reported
+ * by a later harvest.  Stop drops whatever is still logged.
+ */
+int vmm_dirty_start(struct vmm_vm *vm);
+int vmm_dirty_stop(struct vmm_vm *vm);
+bool vmm_dirty_active(const struct vmm_vm *vm);
+
+struct vmm_harvest_stats {
+	uint64_t entries;	/* ring entries / bitmap bits collected (incl. VMM writes) */
+	uint64_t new_pages;	/* bits that were not yet set in the output bitmap */
+	uint64_t reset;		/* ring: entries KVM_RESET_DIRTY_RINGS re-armed */
+	uint64_t ns;		/* time taken */
+	uint32_t ring_waiters;	/* vCPUs that were waiting on a full ring */
+	uint32_t overflows;	/* rings found completely full: entries may have
+				 * been lost, so every RAM page was reported */
+};
+
+typedef void (*vmm_dirty_fn)(uint64_t gfn, void *opaque);
+
+/*
+ * Collect the pages dirtied since the previous harvest (or since
+ * vmm_dirty_start()) and re-arm tracking for them: the ring entries are
+ * marked KVM_DIRTY_GFN_F_RESET and KVM_RESET_DIRTY_RINGS is issued, or
+ * the bitmap is fetched with KVM_GET_DIRTY_LOG and cleared with
+ * KVM_CLEAR_DIRTY_LOG.  The gfns are OR-ed into out (if given) and passed
+ * to fn (if given; in ring mode a gfn may come more than once).
+ *
+ * Pages are write-protected again only when this returns: copy their
+ * contents afterwards, never from inside fn.  Returns the number of
+ * entries collected, or -errno.
+ *
+ * Ring mode: should a ring be found completely full, or KVM's count of
+ * re-armed entries disagree with ours (KVM pushes one entry per emulated
+ * store when it emulates guest code, and can then overrun a ring), entries
+ * may be lost: every RAM page is reported (st->overflows) and the rings are
+ * put back in step.  A larger ring avoids the full copy.
+ */
+int64_t vmm_dirty_harvest(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
+			  vmm_dirty_fn fn, void *opaque,
+			  struct vmm_harvest_stats *st);
+/* Ring mode: wait until some vCPU waits on a full ring (1) or timeout (0). */
+int vmm_dirty_wait_full(struct vmm_vm *vm, int timeout_ms);
+
+/* --------------------------------------------------------------- state -- */
+
+/*
+ * A serialised state: a header followed by typed sections, every field
+ * fixed-width little-endian; KVM structures are stored as their uapi
+ * layout.  Can be written to a file or a socket as is and checked with
+ * vmm_state_check() on the way in.
+ *
+ *   struct vmm_state_hdr;  { struct vmm_state_sec; payload; pad to 8 } ...
+ */
+#define VMM_STATE_MAGIC		0x53564d4bu	/* "KMVS" */
+#define VMM_STATE_VERSION	1
+#define VMM_STATE_ARCH_X86_64	1
+
+enum vmm_state_kind {
+	VMM_STATE_VCPU = 1,
+	VMM_STATE_VM = 2,
+};
+
+struct vmm_state_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t hdr_size;	/* sizeof(struct vmm_state_hdr) */
+	uint32_t total_size;	/* header + all sections */
+	uint32_t nr_sections;
+	uint16_t arch;		/* VMM_STATE_ARCH_* */
+	uint16_t kind;		/* enum vmm_state_kind */
+	uint32_t index;		/* vCPU index */
+	uint64_t reserved;
+};
+
+struct vmm_state_sec {
+	uint32_t type;		/* enum vmm_state_type */
+	uint32_t size;		/* payload bytes (without padding) */
+	uint32_t count;		/* elements, for arrays; else 1 */
+	uint32_t flags;
+};
+
+enum vmm_state_type {
+	/* vCPU */
+	VMM_ST_CPUID = 1,	/* struct kvm_cpuid_entry2[count] */
+	VMM_ST_REGS,		/* struct kvm_regs */
+	VMM_ST_SREGS,		/* struct kvm_sregs */
+	VMM_ST_FPU,		/* struct kvm_fpu (only without XSAVE) */
+	VMM_ST_XSAVE,		/* struct kvm_xsave, size bytes (XSAVE2: may be > 4096) */
+	VMM_ST_XCRS,		/* struct kvm_xcrs */
+	VMM_ST_MSRS,		/* struct kvm_msr_entry[count] */
+	VMM_ST_EVENTS,		/* struct kvm_vcpu_events */
+	VMM_ST_MP_STATE,	/* struct kvm_mp_state */
+	VMM_ST_DEBUGREGS,	/* struct kvm_debugregs */
+	VMM_ST_LAPIC,		/* struct kvm_lapic_state (irqchip only) */
+	VMM_ST_TSC,		/* struct vmm_state_tsc */
+	/* VM */
+	VMM_ST_CLOCK = 32,	/* struct kvm_clock_data */
+	VMM_ST_IRQCHIP,		/* struct kvm_irqchip[count]: PIC master, slave, IOAPIC */
+	VMM_ST_PIT2,		/* struct kvm_pit_state2 */
+	VMM_ST_VMINFO,		/* struct vmm_state_vminfo */
+};
+
+struct vmm_state_tsc {
+	uint64_t tsc;		/* guest TSC (MSR 0x10) at save time */
+	uint32_t tsc_khz;	/* guest TSC frequency */
+	uint32_t reserved;
+	int64_t realtime_ns;	/* host CLOCK_REALTIME when tsc was read */
+};
+
+struct vmm_state_vminfo {
+	uint64_t mem_bytes;
+	uint32_t nr_vcpus;
+	uint32_t nr_regions;
+	struct {
+		uint64_t gpa, size, ram_offset;
+	} regions[VMM_MAX_REGIONS];
+};
+
+struct vmm_state {
+	uint8_t *buf;		/* the serialised form: hdr + sections */
+	size_t size;		/* bytes used */
+	size_t cap;
+};
+
+void vmm_state_free(struct vmm_state *st);
+/* Validate a serialised state (sizes, magic, section bounds). */
+int vmm_state_check(const void *buf, size_t len);
+/* Adopt a validated copy of buf. */
+int vmm_state_from_buf(struct vmm_state *st, const void *buf, size_t len);
+const struct vmm_state_hdr *vmm_state_hdr(const struct vmm_state *st);
+/* Payload of the first section of that type, NULL if absent. */
+const void *vmm_state_find(const struct vmm_state *st, uint32_t type,
+			   uint32_t *size, uint32_t *count);
+const char *vmm_state_type_name(uint32_t type);
+
+/*
+ * Save the full architectural state of a vCPU that is paused or not yet
+ * started: CPUID, regs, sregs, XSAVE (KVM_GET_XSAVE2 if offered) or FPU,
+ * XCRs, every MSR of KVM_GET_MSR_INDEX_LIST that reads back, events, MP
+ * state, debug registers, LAPIC (with irqchip) and the TSC with a host
+ * timestamp.
+ */
+int vmm_vcpu_state_save(struct vmm_vcpu *vcpu, struct vmm_state *st);
+
+struct vmm_load_opts {
+	/*
+	 * Advance the guest TSC by the host time elapsed since the save
+	 * (CLOCK_REALTIME), so the guest sees the real length of the pause.
+	 * Without it the TSC resumes where it stopped.
+	 */
+	bool tsc_advance;
+	int64_t now_ns;		/* the "now" for tsc_advance; 0: read the clock */
+};
+
+/*
+ * Load a state into a vCPU that has not run yet (the CPUID is set first)
+ * or is paused (then the CPUID must be identical).
+ */
+int vmm_vcpu_state_load(struct vmm_vcpu *vcpu, const struct vmm_state *st,
+			const struct vmm_load_opts *opts);
+/* Same for every vCPU with one clock reading for all (states[i] -> vCPU i). */
+int vmm_vcpus_state_load(struct vmm_vm *vm, const struct vmm_state *states,
+			 const struct vmm_load_opts *opts);
+
+/* VM-wide state: RAM layout, kvmclock, irqchip + PIT (when in-kernel). */
+int vmm_vm_state_save(struct vmm_vm *vm, struct vmm_state *st);
+int vmm_vm_state_load(struct vmm_vm *vm, const struct vmm_state *st);
+
+/*
+ * Compare two vCPU states section by section, for checks after a
+ * restore.  Differences are printed to out (if given); the TSC MSR and
+ * the TSC section are skipped.  Returns the number of differing sections.
+ */
+int vmm_state_compare(const struct vmm_state *a, const struct vmm_state *b,
+		      FILE *out);
+
+/* ----------------------------------------------------------- x86 boot -- */
+
+/*
+ * Put a vCPU straight into 64-bit mode: the GDT, TSS and identity page
+ * tables (2 MiB pages over all RAM) at the fixed addresses of the workload
+ * layout (guest/wl_abi.h) are written by vmm_x86_setup_tables(); then
+ * each vCPU gets CR0/CR4/EFER/CR3, flat segments, XCR0 and the given
+ * rip/rsp/rdi/rsi/rdx.
+ */
+int vmm_x86_setup_tables(struct vmm_vm *vm);
+int vmm_x86_setup_longmode(struct vmm_vcpu *vcpu, uint64_t rip, uint64_t rsp,
+			   uint64_t rdi, uint64_t rsi, uint64_t rdx);
+
+/* ------------------------------------------------------------ workload -- */
+
+enum vmm_wl_pattern {
+	VMM_WL_SEQ = 0,
+	VMM_WL_RANDOM = 1,
+	VMM_WL_HOTCOLD = 2,
+};
+
+struct vmm_wl_config {
+	enum vmm_wl_pattern pattern;
+	uint64_t rate;		/* pages/s per vCPU; 0: as fast as it can */
+	uint64_t ws_pages;	/* working set per vCPU in pages; 0: all work
+				 * memory (split evenly unless shared) */
+	bool shared;		/* all vCPUs write one set (atomic page claim) */
+	bool header_only;	/* stamp 32 bytes instead of the whole page */
+	bool no_fpu_check;	/* don't keep the SSE counter (xmm15) */
+	uint32_t hot_pct;	/* hot/cold: hot set, % of working set (0: 10) */
+	uint32_t hot_prob;	/* hot/cold: % of writes to it (0: 90) */
+	uint64_t seed;
+};
+
+int vmm_wl_parse_pattern(const char *s, enum vmm_wl_pattern *p);
+const char *vmm_wl_pattern_name(enum vmm_wl_pattern p);
+
+/*
+ * Load the built-in workload guest into a fresh VM: image, tables,
+ * parameters and the boot state of every vCPU.  Then vmm_start().
+ */
+int vmm_wl_load(struct vmm_vm *vm, const struct vmm_wl_config *cfg);
+/* Ask the guest to stop (it reports DONE and halts); tracked as dirty. */
+int vmm_wl_request_stop(struct vmm_vm *vm);
+/* Reset the guest's "longest pause" records (new epoch). */
+int vmm_wl_reset_gaps(struct vmm_vm *vm);
+
+struct vmm_wl_vcpu_status {
+	uint64_t seq;		/* page writes done */
+	uint64_t max_gap_tsc;
+	uint64_t max_gap_us;	/* longest pause the guest observed */
+	uint64_t max_gap_end_tsc;
+	uint64_t stalls;	/* pauses > 100 us */
+	uint64_t stall_us;	/* their sum */
+	uint64_t collisions;
+	uint64_t last_tsc;
+	uint32_t state;		/* 0 init, 1 running, 2 done, 3 panic */
+	uint32_t errors;	/* FPU check failures */
+};
+
+/* Read the guest's status page (from live memory or a copy of RAM). */
+int vmm_wl_status(const struct vmm_vm *vm, unsigned int vcpu,
+		  struct vmm_wl_vcpu_status *st);
+int vmm_wl_status_from(const void *ram, uint64_t ram_size, unsigned int vcpu,
+		       struct vmm_wl_vcpu_status *st);
+
+#define VMM_WL_VERIFY_REPLAY	(1u << 0)	/* exact check against a replay */
+#define VMM_WL_VERIFY_QUIET	(1u << 1)
+
+struct vmm_wl_report {
+	uint64_t pages;		/* work pages examined */
+	uint64_t untouched;	/* all zero */
+	uint64_t stamped;	/* consistent stamp */
+	uint64_t in_progress;	/* being written when the vCPU stopped (allowed) */
+	uint64_t bad;		/* inconsistent, foreign, future or stale */
+	uint64_t replayed;	/* writes replayed for the exact check */
+	uint64_t first_bad_gfn;
+	char first_bad[192];
+};
+
+/*
+ * Check a copy of guest RAM (RAM order, as vmm_ram()) taken while the
+ * guest was stopped: every work page is all zero or carries a whole,
+ * self-consistent stamp for its own gfn, from a vCPU that exists, not newer
+ * than that vCPU's counter (read from the status page in the same copy).
+ * With VMM_WL_VERIFY_REPLAY (split working sets only) the guest's page
+ * choices are replayed from its parameters: each page must hold exactly
+ * the last write that chose it (the page being written at the stop may be
+ * torn or one write ahead).  Returns 0 if all pages pass, else -EBADMSG.
+ */
+int vmm_wl_verify(const void *ram, uint64_t ram_size, unsigned int flags,
+		  struct vmm_wl_report *rep, FILE *out);
+
+/* The embedded guest image. */
+const void *vmm_wl_image(size_t *size);
+
+/* -------------------------------------------------------------- helpers -- */
+
+uint64_t vmm_now_ns(void);		/* CLOCK_MONOTONIC */
+uint64_t vmm_realtime_ns(void);		/* CLOCK_REALTIME */
+
+#endif
