@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Convergence: when to stop the guest and copy the rest (stop-and-copy).
+ *
+ * After each live round the sender reports what the round did (struct
+ * kmc_round).  kmc_update() folds it into smoothed estimates of the link
+ * rate and the guest's dirty rate and predicts the downtime of stopping
+ * now:
+ *
+ *   bytes    = remaining pages, each costing a gfn entry plus its page, or
+ *              only a gfn entry if it is a zero page (the zero fraction is
+ *              the one observed so far), plus record headers, plus the
+ *              vCPU state, plus the END record
+ *   downtime = bytes / rate + handoff (destination set-up, state load)
+ *              + rtt (END -> READY -> COMMIT)
+ *   rate     = smoothed measured link rate, at most the bandwidth cap
+ *
+ * and decides:
+ *
+ *   KMC_STOP            downtime <= limit less the safety margin: stop now
+ *   KMC_CONTINUE        another live round should shrink the dirty set
+ *   KMC_NOT_CONVERGING  it will not get there: the dirty rate has been at
+ *                       or above the link rate for stall_rounds rounds, the
+ *                       round or time budget is spent, or the fixed costs
+ *                       alone exceed the limit; the caller throttles the
+ *                       guest, raises the limit, or fails clearly
+ *
+ * Everything is integer arithmetic on the caller's numbers: no clock, no
+ * I/O, deterministic.  Times in nanoseconds, rates in bytes per second.
+ */
+#ifndef KM_CONVERGE_H
+#define KM_CONVERGE_H
+
+#include <stdint.h>
+
+struct kmc_config {
+	uint64_t downtime_limit_ns;	/* > 0 */
+	uint32_t margin_pct;		/* predictions must fit limit * (100 - m) / 100 */
+	uint32_t smoothing_pct;		/* weight of the newest sample, 1..100 */
+	uint64_t bandwidth_cap;		/* bytes/s; 0: none */
+	uint64_t state_bytes;		/* vCPU state to send while stopped */
+	uint64_t handoff_ns;		/* destination set-up and state load */
+	uint64_t rtt_ns;		/* round trip on the migration link */
+	uint32_t page_size;		/* guest page, normally 4096 */
+	uint32_t max_rounds;		/* 0: no limit */
+	uint64_t max_time_ns;		/* 0: no limit */
+	uint32_t stall_rounds;		/* rounds of dirty rate >= link rate; >= 1 */
+};
+
+/* Fills @c with defaults for a downtime limit (margin 10 %, smoothing
+ * 50 %, 4 KiB pages, 30 rounds, stall after 3 rounds, no time limit). */
+void kmc_config_default(struct kmc_config *c, uint64_t downtime_limit_ns);
+
+/* What one round did, measured by the sender. */
+struct kmc_round {
+	uint64_t bytes_sent;		/* wire bytes of the round */
+	uint64_t pages_sent;		/* pages of the round, zero pages included */
+	uint64_t zero_pages;		/* of which sent as zero markers */
+	uint64_t duration_ns;		/* time the round took */
+	uint64_t dirty_pages;		/* dirty pages harvested after the round */
+	uint64_t dirty_interval_ns;	/* over which they were dirtied; 0: duration */
+};
+
+enum kmc_decision {
+	KMC_CONTINUE,
+	KMC_STOP,
+	KMC_NOT_CONVERGING,
+};
+
+enum kmc_reason {
+	KMC_R_NONE,		/* CONTINUE or STOP */
+	KMC_R_DIRTY_RATE,	/* dirty rate >= link rate for stall_rounds rounds */
+	KMC_R_MAX_ROUNDS,
+	KMC_R_MAX_TIME,
+	KMC_R_FIXED_COSTS,	/* state + handoff + rtt alone exceed the limit */
+};
+
+struct kmc_state {
+	uint32_t rounds;		/* rounds seen */
+	uint64_t elapsed_ns;		/* sum of round durations */
+	uint64_t link_rate;		/* smoothed bytes/s, 0 until measured */
+	uint64_t dirty_rate;		/* smoothed dirty pages/s */
+	uint32_t dirty_samples;		/* rounds that measured it */
+	uint64_t pages_total;		/* pages sent, for the zero fraction */
+	uint64_t zero_total;
+	uint32_t stalled;		/* consecutive rounds dirty >= link */
+};
+
+struct kmc_verdict {
+	enum kmc_decision decision;
+	enum kmc_reason reason;
+	uint64_t rate;			/* effective bytes/s used (capped) */
+	uint64_t dirty_bytes_rate;	/* dirty rate in wire bytes/s */
+	uint64_t remaining_pages;
+	uint64_t predicted_bytes;	/* to send while stopped */
+	uint64_t predicted_ns;		/* predicted downtime */
+	uint64_t budget_ns;		/* limit less the margin */
+	/* link rate at which stopping now would fit the budget; 0: none does */
+	uint64_t needed_rate;
+};
+
+void kmc_init(struct kmc_state *s);
+
+/* Folds round @r into @s and decides; returns v->decision. */
+enum kmc_decision kmc_update(struct kmc_state *s, const struct kmc_config *c,
+			     const struct kmc_round *r, struct kmc_verdict *v);
+
+/* Wire bytes to send @pages dirty pages plus the state and END. */
+uint64_t kmc_stop_bytes(const struct kmc_state *s, const struct kmc_config *c,
+			uint64_t pages);
+/* Predicted downtime of stopping with @pages dirty, at @rate bytes/s. */
+uint64_t kmc_predict_ns(const struct kmc_state *s, const struct kmc_config *c,
+			uint64_t pages, uint64_t rate);
+/* The smoothed link rate, capped; the cap (or 0) before any measurement. */
+uint64_t kmc_rate(const struct kmc_state *s, const struct kmc_config *c);
+
+const char *kmc_decision_name(enum kmc_decision d);
+const char *kmc_reason_name(enum kmc_reason r);
+
+#endif /* KM_CONVERGE_H */
