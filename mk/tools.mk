@@ -28,9 +28,12 @@ TOOLS_CC	?= $(CC)
 TOOLS_CFLAGS	:= -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2 \
 		   -Wmissing-prototypes -Wstrict-prototypes -Wpointer-arith \
 		   -Wundef -Wvla -D_GNU_SOURCE \
-		   -I$(TOP)/include/uapi -I$(TOOLS_SRC)/lib \
+		   -I$(TOP)/include/uapi -I$(TOOLS_SRC)/lib -I$(TOOLS_SRC)/migrate \
+		   -I$(TOOLS_SRC)/vmm \
 		   $(shell pkg-config --cflags $(TOOLS_PKGS) 2>/dev/null)
-TOOLS_LDLIBS	:= $(shell pkg-config --libs $(TOOLS_PKGS) 2>/dev/null)
+TOOLS_LDLIBS	:= $(shell pkg-config --libs $(TOOLS_PKGS) 2>/dev/null) -lxxhash -pthread
+# `kmigrate run` is built on libvmm (mk/vmm.mk, with its guest blob).
+TOOLS_VMM_LIB	:= $(BUILD)/vmm/libvmm.a
 # The harness header is a system header here: its own code is not ours to
 # warn about; its macros declare functions without prototypes.
 UNIT_CFLAGS	:= -isystem $(KSFT_HARNESS_DIR) -I$(UNIT_SRC) -I$(TOOLS_SRC)/kmigrate \
@@ -40,7 +43,7 @@ TOOLS_SANITIZE	:= -fsanitize=address,undefined -fno-sanitize-recover=all \
 UNIT_ASAN_OPTIONS  ?= detect_leaks=1
 UNIT_UBSAN_OPTIONS ?= print_stacktrace=1
 
-TOOLS_LIB_SRCS	:= $(wildcard $(TOOLS_SRC)/lib/*.c)
+TOOLS_LIB_SRCS	:= $(sort $(wildcard $(TOOLS_SRC)/lib/*.c $(TOOLS_SRC)/migrate/*.c) $(TOOLS_SRC)/migrate/ctl.c)
 TOOLS_CMD_SRCS	:= $(wildcard $(TOOLS_SRC)/kmigrate/*.c)
 UNIT_TESTS	:= $(sort $(basename $(notdir $(wildcard $(UNIT_SRC)/test_*.c))))
 UNIT_HELPERS	:= $(filter-out $(UNIT_SRC)/test_%.c,$(wildcard $(UNIT_SRC)/*.c))
@@ -79,7 +82,7 @@ $(TOOLS_OBJ)/$(1)/unit/%.o: $(UNIT_SRC)/%.c $(KSFT_HARNESS_HDRS)
 $(TOOLS_OBJ)/$(1)/kmigrate/version.o: $(TOOLS_VERSION_STAMP)
 $(TOOLS_OBJ)/$(1)/kmigrate/version.o: TOOLS_DEFS = -DKMIGRATE_TOOL_VERSION='"$(TOOLS_VERSION)"'
 
-$(3): $(call tools-objs,$(1),$(TOOLS_LIB_SRCS) $(TOOLS_CMD_SRCS))
+$(3): $(call tools-objs,$(1),$(TOOLS_LIB_SRCS) $(TOOLS_CMD_SRCS)) $(TOOLS_VMM_LIB)
 	@mkdir -p $$(@D)
 	$$(TOOLS_CC) $(2) -o $$@ $$^ $$(TOOLS_LDLIBS)
 
@@ -91,7 +94,7 @@ $(TOOLS_OBJ)/$(1)/unit/test_%: $(TOOLS_OBJ)/$(1)/unit/test_%.o \
 # km_genl_open() of the commands diverted to the test's fake module.
 $(TOOLS_OBJ)/$(1)/unit/test_commands: $(TOOLS_OBJ)/$(1)/unit/test_commands.o \
 		$(call tools-objs,$(1),$(UNIT_HELPERS) $(TOOLS_LIB_SRCS) \
-			$(filter-out %/main.c,$(TOOLS_CMD_SRCS)))
+			$(filter-out %/main.c,$(TOOLS_CMD_SRCS))) $(TOOLS_VMM_LIB)
 	$$(TOOLS_CC) $(2) -Wl,--wrap=km_genl_open -o $$@ $$^ $$(TOOLS_LDLIBS)
 
 UNIT_BUILD_$(1) := $(3) $(addprefix $(TOOLS_OBJ)/$(1)/unit/,$(UNIT_TESTS))

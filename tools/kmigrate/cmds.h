@@ -9,5 +9,11 @@ extern const char km_tool_version[];
 int version_main(int argc, char **argv);
 int status_main(int argc, char **argv);
 int limits_main(int argc, char **argv);
+int run_main(int argc, char **argv);
+int vms_main(int argc, char **argv);
+int pause_main(int argc, char **argv);
+int resume_main(int argc, char **argv);
+int stop_main(int argc, char **argv);
+int vmctl_main(int argc, char **argv);
 
 #endif /* KM_CMDS_H */

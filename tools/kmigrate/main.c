@@ -12,6 +12,12 @@ static const struct km_cmd km_cmds[] = {
 	{ "version",	version_main,	"show tool, module and ABI versions" },
 	{ "status",	status_main,	"show the module and its migration sessions" },
 	{ "limits",	limits_main,	"show or set host-wide migration limits" },
+	{ "run",	run_main,	"run a guest on this host, with a control socket" },
+	{ "vms",	vms_main,	"list the guests that 'kmigrate run' runs here" },
+	{ "pause",	pause_main,	"pause a guest of 'kmigrate run'" },
+	{ "resume",	resume_main,	"resume a paused guest" },
+	{ "stop",	stop_main,	"shut a guest of 'kmigrate run' down" },
+	{ "vmctl",	vmctl_main,	"send a raw request to a guest's control socket" },
 };
 
 int main(int argc, char **argv)

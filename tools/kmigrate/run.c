@@ -1,0 +1,576 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kmigrate run: run the built-in workload guest on this host with libvmm,
+ * served by a per-VM control socket (tools/migrate/ctl.h).
+ *
+ * The process is single-threaded apart from the vCPU threads: one poll()
+ * loop waits on the signals (signalfd), the control socket and its
+ * clients, and is the one controlling thread libvmm asks for.
+ *
+ * Control requests (one JSON object a line):
+ *   info    name, pid, memory, vcpus, dirty_mode, ring_entries, state
+ *           (running/paused), workload, rate, working_set, uptime_ms,
+ *           progress (page writes of all vCPUs), max_pause_us (the longest
+ *           pause a vCPU observed), vcpus_status [{vcpu, progress,
+ *           max_pause_us, stalls, state}]
+ *   pause   stop the vCPUs (state "paused")
+ *   resume  run them again
+ *   stop    clean shutdown: reply, stop the guest, remove the socket, exit 0
+ *   verify  pause (if running), check every work page of live memory with
+ *           vmm_wl_verify(), resume; {"replay":false} skips the exact
+ *           replay check.  Reply: pages, stamped, untouched, in_progress,
+ *           bad, replayed, passed, first_bad, ms
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmds.h"
+#include "ctl.h"
+#include "exitcode.h"
+#include "vmm.h"
+
+#define RUN_MIN_MEM	(8ULL << 20)	/* the workload's layout + 4 MiB of work */
+#define RUN_MAX_MEM	(64ULL << 30)
+#define RUN_WORK_GPA	(4ULL << 20)	/* WL_WORK_GPA: work pages from here */
+#define RUN_MAX_RATE	100000000ULL
+
+struct run_opts {
+	const char *name;
+	uint64_t mem;
+	unsigned int vcpus;
+	enum vmm_dirty_mode mode;
+	enum vmm_wl_pattern pattern;
+	uint64_t rate;
+	uint64_t ws_bytes;
+	uint32_t ring_entries;
+	bool detach;
+};
+
+struct run_state {
+	const struct run_opts *o;
+	struct vmm_vm *vm;
+	bool stop;
+	uint64_t start_ns;
+	uint64_t pauses;
+};
+
+static const struct option run_longopts[] = {
+	{ "memory", required_argument, NULL, 'm' },
+	{ "vcpus", required_argument, NULL, 'c' },
+	{ "dirty-log", required_argument, NULL, 'd' },
+	{ "ring-entries", required_argument, NULL, 'R' },
+	{ "workload", required_argument, NULL, 'w' },
+	{ "rate", required_argument, NULL, 'r' },
+	{ "working-set", required_argument, NULL, 's' },
+	{ "detach", no_argument, NULL, 'D' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct km_usage run_usage = {
+	.args = "NAME [OPTIONS]",
+	.options =
+	"  -m, --memory SIZE        guest RAM, a multiple of 2 MiB (8M-64G; default 256M)\n"
+	"  -c, --vcpus N            vCPUs (1-64; default 1)\n"
+	"  -d, --dirty-log MODE     ring, bitmap or auto (default: ring where offered)\n"
+	"      --ring-entries N     dirty ring entries per vCPU, a power of 2 (default 4096)\n"
+	"  -w, --workload PATTERN   seq, random or hotcold (default seq)\n"
+	"  -r, --rate PAGES/s       page writes per second per vCPU; 0: unlimited\n"
+	"                           (default 1000)\n"
+	"  -s, --working-set SIZE   pages each vCPU writes (default: its share of RAM)\n"
+	"  -D, --detach             run in the background once the VM is up\n",
+	.notes =
+	"Runs the built-in workload guest until stopped (SIGTERM, SIGINT or\n"
+	"'kmigrate stop NAME').  NAME is [A-Za-z0-9._-]{1,64}; the VM's control\n"
+	"socket is $KMIGRATE_RUN_DIR/NAME.sock (default /run/kmigrate/vms).\n"
+	"SIZE takes K, M, G, T suffixes (powers of 1024).  With --detach the log\n"
+	"goes to $KMIGRATE_RUN_DIR/NAME.log.\n",
+};
+
+/* "256M", "1G", "65536", "1.5G" -> bytes (binary suffixes). */
+static int run_parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	double v;
+	uint64_t mult = 1;
+
+	errno = 0;
+	if (!*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': mult = 1ULL << 10; end++; break;
+	case 'm': case 'M': mult = 1ULL << 20; end++; break;
+	case 'g': case 'G': mult = 1ULL << 30; end++; break;
+	case 't': case 'T': mult = 1ULL << 40; end++; break;
+	default: break;
+	}
+	if (mult > 1 && (!strcmp(end, "iB") || !strcmp(end, "ib") || !strcmp(end, "B")))
+		end += strlen(end);
+	else if (mult == 1 && (!strcmp(end, "B") || !strcmp(end, "b")))
+		end++;
+	if (*end)
+		return -EINVAL;
+	if (v * (double)mult > 1.8e19)
+		return -ERANGE;
+	*out = (uint64_t)(v * (double)mult);
+	return 0;
+}
+
+static int run_parse(int argc, char **argv, struct run_opts *o)
+{
+	char why[256];
+	uint32_t u;
+	int c;
+
+	while ((c = km_getopt(argc, argv, "m:c:d:w:r:s:D", run_longopts,
+			      &run_usage)) != KM_OPT_END) {
+		switch (c) {
+		case 'm':
+			if (run_parse_size(optarg, &o->mem))
+				return km_usage_error("invalid --memory '%s': expected a size like 256M or 1G",
+						      optarg), KM_OPT_EXIT_USAGE;
+			if (o->mem < RUN_MIN_MEM || o->mem > RUN_MAX_MEM)
+				return km_usage_error("invalid --memory '%s': must be 8M to 64G", optarg),
+				       KM_OPT_EXIT_USAGE;
+			if (o->mem % (2ULL << 20))
+				return km_usage_error("invalid --memory '%s': must be a multiple of 2 MiB",
+						      optarg), KM_OPT_EXIT_USAGE;
+			break;
+		case 'c':
+			if (km_parse_u32(optarg, 1, VMM_MAX_VCPUS, &u, why, sizeof(why)))
+				return km_usage_error("invalid --vcpus: %s", why), KM_OPT_EXIT_USAGE;
+			o->vcpus = u;
+			break;
+		case 'd':
+			if (!strcmp(optarg, "ring"))
+				o->mode = VMM_DIRTY_RING;
+			else if (!strcmp(optarg, "bitmap"))
+				o->mode = VMM_DIRTY_BITMAP;
+			else if (!strcmp(optarg, "auto"))
+				o->mode = VMM_DIRTY_AUTO;
+			else
+				return km_usage_error("invalid --dirty-log '%s': expected ring, bitmap or auto",
+						      optarg), KM_OPT_EXIT_USAGE;
+			break;
+		case 'R':
+			if (km_parse_u32(optarg, 64, 65536, &u, why, sizeof(why)))
+				return km_usage_error("invalid --ring-entries: %s", why), KM_OPT_EXIT_USAGE;
+			if (u & (u - 1))
+				return km_usage_error("invalid --ring-entries '%s': must be a power of 2",
+						      optarg), KM_OPT_EXIT_USAGE;
+			o->ring_entries = u;
+			break;
+		case 'w':
+			if (vmm_wl_parse_pattern(optarg, &o->pattern))
+				return km_usage_error("invalid --workload '%s': expected seq, random or hotcold",
+						      optarg), KM_OPT_EXIT_USAGE;
+			break;
+		case 'r': {
+			char *end;
+			unsigned long long v;
+
+			errno = 0;
+			v = strtoull(optarg, &end, 10);
+			if (end != optarg && !strcmp(end, "/s"))
+				end += 2;
+			if (errno || end == optarg || *end || optarg[0] == '-' || v > RUN_MAX_RATE)
+				return km_usage_error("invalid --rate '%s': expected page writes per second (0-%llu)",
+						      optarg, RUN_MAX_RATE), KM_OPT_EXIT_USAGE;
+			o->rate = v;
+			break;
+		}
+		case 's':
+			if (run_parse_size(optarg, &o->ws_bytes) || o->ws_bytes < VMM_PAGE_SIZE)
+				return km_usage_error("invalid --working-set '%s': expected a size of at least 4K",
+						      optarg), KM_OPT_EXIT_USAGE;
+			break;
+		case 'D':
+			o->detach = true;
+			break;
+		default:
+			return c;
+		}
+	}
+	if (optind >= argc)
+		return km_usage_error("missing the VM's NAME"), KM_OPT_EXIT_USAGE;
+	o->name = argv[optind++];
+	if (!km_ctl_name_valid(o->name))
+		return km_usage_error("invalid NAME '%s': use 1-64 of A-Z a-z 0-9 . _ -", o->name),
+		       KM_OPT_EXIT_USAGE;
+	if (km_no_args(argc, argv))
+		return KM_OPT_EXIT_USAGE;
+	if (o->ws_bytes) {
+		uint64_t work = (o->mem - RUN_WORK_GPA) / VMM_PAGE_SIZE;
+
+		if (o->ws_bytes / VMM_PAGE_SIZE * o->vcpus > work)
+			return km_usage_error("invalid --working-set: %u vCPUs x %" PRIu64
+					      " pages exceed the %" PRIu64 " work pages of the guest",
+					      o->vcpus, (uint64_t)(o->ws_bytes / VMM_PAGE_SIZE), work),
+			       KM_OPT_EXIT_USAGE;
+	}
+	return KM_OPT_END;
+}
+
+/* ----------------------------------------------------------- requests -- */
+
+#define JADD(o, k, v)	json_object_object_add((o), (k), (v))
+#define JU64(v)		json_object_new_int64((int64_t)(v))
+
+static struct json_object *run_info(struct run_state *rs)
+{
+	const struct run_opts *o = rs->o;
+	struct json_object *r = json_object_new_object(), *arr = json_object_new_array();
+	uint64_t total = 0, maxgap = 0;
+	unsigned int i;
+
+	if (!r || !arr) {
+		json_object_put(r);
+		json_object_put(arr);
+		return NULL;
+	}
+	for (i = 0; i < o->vcpus; i++) {
+		struct vmm_wl_vcpu_status st;
+		struct json_object *v = json_object_new_object();
+
+		memset(&st, 0, sizeof(st));
+		vmm_wl_status(rs->vm, i, &st);
+		total += st.seq;
+		if (st.max_gap_us > maxgap)
+			maxgap = st.max_gap_us;
+		JADD(v, "vcpu", JU64(i));
+		JADD(v, "progress", JU64(st.seq));
+		JADD(v, "max_pause_us", JU64(st.max_gap_us));
+		JADD(v, "stalls", JU64(st.stalls));
+		JADD(v, "guest_state", json_object_new_string(
+			st.state == 0 ? "init" : st.state == 1 ? "running" :
+			st.state == 2 ? "done" : "panic"));
+		json_object_array_add(arr, v);
+	}
+	JADD(r, "name", json_object_new_string(o->name));
+	JADD(r, "pid", JU64(getpid()));
+	JADD(r, "state", json_object_new_string(vmm_paused(rs->vm) ? "paused" : "running"));
+	JADD(r, "memory", JU64(o->mem));
+	JADD(r, "vcpus", JU64(o->vcpus));
+	JADD(r, "dirty_mode", json_object_new_string(vmm_dirty_mode_name(vmm_dirty_mode(rs->vm))));
+	JADD(r, "ring_entries", vmm_dirty_mode(rs->vm) == VMM_DIRTY_RING ?
+	     JU64(vmm_dirty_ring_entries(rs->vm)) : NULL);
+	JADD(r, "workload", json_object_new_string(vmm_wl_pattern_name(o->pattern)));
+	JADD(r, "rate", JU64(o->rate));
+	JADD(r, "working_set", JU64(o->ws_bytes));
+	JADD(r, "uptime_ms", JU64((vmm_now_ns() - rs->start_ns) / 1000000));
+	JADD(r, "pauses", JU64(rs->pauses));
+	JADD(r, "progress", JU64(total));
+	JADD(r, "max_pause_us", JU64(maxgap));
+	JADD(r, "failed_vcpus", JU64(vmm_failed_vcpus(rs->vm)));
+	JADD(r, "vcpus_status", arr);
+	return r;
+}
+
+static struct json_object *run_verify(struct run_state *rs, struct json_object *req,
+				      char *err, size_t errlen)
+{
+	struct json_object *r, *jr;
+	struct vmm_wl_report rep;
+	bool was_paused = vmm_paused(rs->vm), replay = true;
+	uint64_t t0 = vmm_now_ns();
+	int ret;
+
+	if (json_object_object_get_ex(req, "replay", &jr))
+		replay = json_object_get_boolean(jr);
+	if (!was_paused && vmm_pause(rs->vm)) {
+		snprintf(err, errlen, "could not pause the guest");
+		return NULL;
+	}
+	memset(&rep, 0, sizeof(rep));
+	ret = vmm_wl_verify(vmm_ram(rs->vm), vmm_ram_size(rs->vm),
+			    VMM_WL_VERIFY_QUIET | (replay ? VMM_WL_VERIFY_REPLAY : 0),
+			    &rep, NULL);
+	if (!was_paused)
+		vmm_resume(rs->vm);
+	r = json_object_new_object();
+	if (!r)
+		return NULL;
+	JADD(r, "passed", json_object_new_boolean(ret == 0));
+	JADD(r, "replay", json_object_new_boolean(replay));
+	JADD(r, "pages", JU64(rep.pages));
+	JADD(r, "stamped", JU64(rep.stamped));
+	JADD(r, "untouched", JU64(rep.untouched));
+	JADD(r, "in_progress", JU64(rep.in_progress));
+	JADD(r, "bad", JU64(rep.bad));
+	JADD(r, "replayed", JU64(rep.replayed));
+	JADD(r, "first_bad", rep.bad ? json_object_new_string(rep.first_bad) : NULL);
+	JADD(r, "ms", JU64((vmm_now_ns() - t0) / 1000000));
+	return r;
+}
+
+static struct json_object *run_state_reply(struct run_state *rs)
+{
+	struct json_object *r = json_object_new_object();
+
+	if (r)
+		JADD(r, "state", json_object_new_string(rs->stop ? "stopping" :
+				 vmm_paused(rs->vm) ? "paused" : "running"));
+	return r;
+}
+
+static struct json_object *run_handle(const char *cmd, struct json_object *req,
+				      void *opaque, char *err, size_t errlen)
+{
+	struct run_state *rs = opaque;
+
+	if (!strcmp(cmd, "info"))
+		return run_info(rs);
+	if (!strcmp(cmd, "verify"))
+		return run_verify(rs, req, err, errlen);
+	if (!strcmp(cmd, "pause")) {
+		if (!vmm_paused(rs->vm)) {
+			if (vmm_pause(rs->vm)) {
+				snprintf(err, errlen, "could not pause the guest");
+				return NULL;
+			}
+			rs->pauses++;
+		}
+		return run_state_reply(rs);
+	}
+	if (!strcmp(cmd, "resume")) {
+		if (vmm_paused(rs->vm) && vmm_resume(rs->vm)) {
+			snprintf(err, errlen, "could not resume the guest");
+			return NULL;
+		}
+		return run_state_reply(rs);
+	}
+	if (!strcmp(cmd, "stop")) {
+		struct json_object *r;
+
+		rs->stop = true;
+		r = run_state_reply(rs);
+		if (r)
+			JADD(r, "pid", JU64(getpid()));
+		return r;
+	}
+	snprintf(err, errlen, "unknown command '%.64s' (info, pause, resume, stop, verify)", cmd);
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- run -- */
+
+/* Stops the guest: asks the workload to finish, then ends the vCPU threads. */
+static void run_shutdown(struct run_state *rs)
+{
+	if (!vmm_paused(rs->vm) && !vmm_wl_request_stop(rs->vm))
+		vmm_wait(rs->vm, 1000);
+	vmm_stop(rs->vm);
+}
+
+/* The daemon's end of --detach: tell the parent how the start went. */
+static void run_notify(int *fd, unsigned char status)
+{
+	if (*fd < 0)
+		return;
+	if (write(*fd, &status, 1) != 1) {
+		/* the parent is gone: nothing to tell */
+	}
+	close(*fd);
+	*fd = -1;
+}
+
+/* The --detach parent: waits for the daemon's status byte. */
+static int run_wait_child(int fd, pid_t pid)
+{
+	unsigned char status;
+	ssize_t n;
+
+	do {
+		n = read(fd, &status, 1);
+	} while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n == 1)
+		return status;
+	km_err("%s: the VM process (pid %d) ended before the VM was up", "run", (int)pid);
+	return KM_EXIT_FAIL;
+}
+
+static void run_redirect(const char *name)
+{
+	char path[256];
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		close(fd);
+	}
+	if (km_ctl_path(name, ".log", path, sizeof(path)))
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		dup2(fd, 2);
+		close(fd);
+	}
+}
+
+static int run_loop(struct run_state *rs, struct km_ctl_server *srv, int sfd)
+{
+	struct pollfd pfds[2 + KM_CTL_MAX_CLIENTS];
+
+	while (!rs->stop) {
+		unsigned int n = km_ctl_server_pollfds(srv, pfds + 1);
+		int r;
+
+		pfds[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		r = poll(pfds, n + 1, 500);
+		if (r < 0 && errno != EINTR) {
+			km_err("run: poll: %s", strerror(errno));
+			return KM_EXIT_FAIL;
+		}
+		if (r > 0 && (pfds[0].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				fprintf(stderr, "kmigrate run: %s: %s, stopping\n",
+					rs->o->name, strsignal(si.ssi_signo));
+			rs->stop = true;
+		}
+		if (r > 0)
+			km_ctl_server_serve(srv, pfds + 1, n, run_handle, rs);
+		if (vmm_failed_vcpus(rs->vm)) {
+			km_err("run: %s: %u vCPU(s) failed; stopping the VM", rs->o->name,
+			       vmm_failed_vcpus(rs->vm));
+			return KM_EXIT_FAIL;
+		}
+		if (!vmm_wait(rs->vm, 0)) {
+			km_err("run: %s: the guest stopped by itself", rs->o->name);
+			return KM_EXIT_FAIL;
+		}
+	}
+	return KM_EXIT_OK;
+}
+
+int run_main(int argc, char **argv)
+{
+	struct run_opts o = {
+		.mem = 256ULL << 20, .vcpus = 1, .mode = VMM_DIRTY_AUTO,
+		.pattern = VMM_WL_SEQ, .rate = 1000,
+	};
+	struct run_state rs = { .o = &o };
+	struct km_ctl_server srv;
+	struct vmm_config cfg;
+	struct vmm_wl_config wl;
+	char err[512];
+	sigset_t sigs;
+	int ret, sfd = -1, notify = -1;
+
+	ret = run_parse(argc, argv, &o);
+	if (ret != KM_OPT_END)
+		return km_opt_exit(ret);
+
+	ret = km_ctl_server_open(&srv, o.name, err, sizeof(err));
+	if (ret) {
+		km_err("run: %s", err);
+		return KM_EXIT_FAIL;
+	}
+	fflush(NULL);
+	if (o.detach) {
+		int p[2];
+		pid_t pid;
+
+		if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+			km_err("run: starting the VM process: %s", strerror(errno));
+			km_ctl_server_close(&srv);
+			return KM_EXIT_FAIL;
+		}
+		if (pid > 0) {
+			/* the daemon owns the socket and the lock now */
+			close(p[1]);
+			close(srv.listen_fd);
+			close(srv.lock_fd);
+			ret = run_wait_child(p[0], pid);
+			if (!ret)
+				printf("%s: running (pid %d), control socket %s\n",
+				       o.name, (int)pid, srv.sock_path);
+			return ret;
+		}
+		close(p[0]);
+		notify = p[1];
+		setsid();
+	}
+
+	/* Before any thread exists, so that the vCPU threads inherit it. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sfd < 0) {
+		km_err("run: signalfd: %s", strerror(errno));
+		ret = KM_EXIT_FAIL;
+		goto out_srv;
+	}
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.mem_bytes = o.mem;
+	cfg.nr_vcpus = o.vcpus;
+	cfg.dirty_mode = o.mode;
+	cfg.ring_entries = o.ring_entries;
+	cfg.quiet_console = true;
+	ret = vmm_vm_create(&cfg, &rs.vm);
+	if (ret) {
+		km_err("run: %s: creating the VM: %s%s", o.name, strerror(-ret),
+		       access("/dev/kvm", R_OK | W_OK) ? " (is /dev/kvm there and usable?)" : "");
+		ret = KM_EXIT_FAIL;
+		goto out_srv;
+	}
+	memset(&wl, 0, sizeof(wl));
+	wl.pattern = o.pattern;
+	wl.rate = o.rate;
+	wl.ws_pages = o.ws_bytes / VMM_PAGE_SIZE;
+	wl.seed = vmm_realtime_ns() ^ ((uint64_t)getpid() << 32);
+	ret = vmm_wl_load(rs.vm, &wl);
+	if (!ret)
+		ret = vmm_start(rs.vm);
+	if (ret) {
+		km_err("run: %s: starting the guest: %s", o.name, strerror(-ret));
+		ret = KM_EXIT_FAIL;
+		goto out_vm;
+	}
+	rs.start_ns = vmm_now_ns();
+	if (o.detach) {
+		run_redirect(o.name);
+		run_notify(&notify, KM_EXIT_OK);
+	} else {
+		printf("%s: running (pid %d), %" PRIu64 " MiB, %u vCPU(s), dirty %s; control socket %s\n",
+		       o.name, (int)getpid(), o.mem >> 20, o.vcpus,
+		       vmm_dirty_mode_name(vmm_dirty_mode(rs.vm)), srv.sock_path);
+		fflush(stdout);
+	}
+	fprintf(stderr, "kmigrate run: %s: up: pid %d, %" PRIu64 " MiB, %u vCPU(s), dirty %s\n",
+		o.name, (int)getpid(), o.mem >> 20, o.vcpus,
+		vmm_dirty_mode_name(vmm_dirty_mode(rs.vm)));
+
+	ret = run_loop(&rs, &srv, sfd);
+	run_shutdown(&rs);
+	fprintf(stderr, "kmigrate run: %s: stopped\n", o.name);
+out_vm:
+	vmm_vm_destroy(rs.vm);
+out_srv:
+	km_ctl_server_close(&srv);
+	if (sfd >= 0)
+		close(sfd);
+	run_notify(&notify, (unsigned char)ret);
+	if (o.detach)
+		exit(ret);	/* the daemon: nothing of the CLI's to flush */
+	return ret;
+}
