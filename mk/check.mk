@@ -1,0 +1,53 @@
+# make check, make demo, and the per-kernel lab payloads they boot.
+
+.PHONY: check demo payload lab-kselftest
+
+LAB_KERNEL	?= 6.1
+lab_rel		= $(shell $(TOP)/scripts/lab-kernel.sh $(1))
+
+# payload KREL=<release>: what a lab host running <release> gets in /opt/kmigrate.
+payload: tools kselftest module-lab
+	@test -n "$(KREL)" || { echo "payload: set KREL=<kernel release>" >&2; exit 2; }
+	rm -rf $(BUILD)/payload/$(KREL)
+	mkdir -p $(BUILD)/payload/$(KREL)/bin
+	cp $(BUILD)/bin/kmigrate $(BUILD)/payload/$(KREL)/bin/
+	cp $(BUILD)/kmod/$(KREL)/kmod/kmigrate.ko $(BUILD)/payload/$(KREL)/
+	cp -r $(BUILD)/kselftest $(BUILD)/payload/$(KREL)/kselftest
+	cp $(TOP)/tests/demo/demo-host.sh $(BUILD)/payload/$(KREL)/bin/
+
+# The kernel selftests inside one lab host of kernel line LAB_KERNEL.
+lab-kselftest: deps
+	@rel=$$($(TOP)/scripts/lab-kernel.sh $(LAB_KERNEL)) && \
+	$(MAKE) -s payload KREL=$$rel && \
+	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 1 \
+		--payload $(BUILD)/payload/$$rel --timeout 900 -- sh kselftest/run.sh
+
+check: deps
+	@$(TOP)/tests/check.sh
+
+# The main job: two emulated hypervisor hosts on a management and a
+# dedicated migration network, kmigrate.ko loaded on both.
+demo: deps
+	@rel=$$($(TOP)/scripts/lab-kernel.sh $(LAB_KERNEL)) && \
+	$(MAKE) -s payload KREL=$$rel && \
+	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
+		--payload $(BUILD)/payload/$$rel --timeout 300 -- sh bin/demo-host.sh
+
+.PHONY: lab-vmm
+# The VMM selftest (dirty harvesting loses no page, local migration of the
+# workload guest) on real KVM inside one lab host of kernel line LAB_KERNEL.
+lab-vmm: deps vmm
+	rm -rf $(BUILD)/payload-vmm
+	mkdir -p $(BUILD)/payload-vmm/bin
+	cp $(BUILD)/vmm/vmm_selftest $(BUILD)/payload-vmm/bin/
+	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 1 \
+		--payload $(BUILD)/payload-vmm --timeout 600 -- vmm_selftest --seconds 3
+
+.PHONY: lab-vm
+# `kmigrate run` and its control socket on real KVM inside one lab host.
+lab-vm: deps tools
+	rm -rf $(BUILD)/payload-vm
+	mkdir -p $(BUILD)/payload-vm/bin
+	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-vm/run_test.sh $(BUILD)/payload-vm/bin/
+	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 1 \
+		--payload $(BUILD)/payload-vm --timeout 600 -- sh bin/run_test.sh

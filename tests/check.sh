@@ -1,0 +1,69 @@
+#!/bin/bash
+# Run every kmigrate test suite and sum the results.
+#
+# Each step is a command whose output holds TAP-style result lines
+# ("ok ..." / "not ok ...", possibly behind a lab host prefix "a| ").  The
+# step's output is kept in build/check/<step>.log; a step that exits non-zero
+# without reporting a failure of its own counts as one failed test, so a
+# crash can never pass silently.  The last line is "N passed, N failed".
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+logdir=${CHECK_LOG_DIR:-$top/build/check}
+mkdir -p "$logdir"
+: "${LAB_KERNELS:=6.1 6.12}"
+
+passed=0 failed=0 skipped=0
+failures=()
+
+# step NAME COMMAND...: run one step and add its results to the totals.
+step() {
+	local name=$1 log="$logdir/$1.log" rc p f s t0
+	shift
+	t0=$(date +%s)
+	echo "== $name"
+	"$@" >"$log" 2>&1 </dev/null &
+	local pid=$!
+	tail -n +1 --pid=$pid -f "$log" 2>/dev/null | sed -u 's/^/   /'
+	wait $pid
+	rc=$?
+	# Strip a lab host prefix, then count result lines.
+	p=$(sed -E 's/^[ab]\| //' "$log" | grep -E '^ok ' | grep -vc '# SKIP')
+	s=$(sed -E 's/^[ab]\| //' "$log" | grep -E '^ok ' | grep -c '# SKIP')
+	f=$(sed -E 's/^[ab]\| //' "$log" | grep -cE '^not ok ')
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		# A crash or a failed build: one failure, never a silent pass.
+		f=1
+		echo "not ok - $name exited $rc without reporting a failure (see $log)"
+	elif [ "$rc" -eq 0 ] && [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$s" -eq 0 ]; then
+		# A step with no result lines of its own (a build check) is one test.
+		p=1
+	fi
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	[ "$f" -gt 0 ] && failures+=("$name")
+	printf '== %s: %d passed, %d failed, %d skipped (%ds)\n' \
+		"$name" "$p" "$f" "$s" $(( $(date +%s) - t0 ))
+}
+
+cd "$top" || exit 1
+step unit make -s unit
+step vmm-host bash -c 'make -s vmm && build/vmm/wl_hosttest'
+for k in $LAB_KERNELS; do
+	rel=$(scripts/lab-kernel.sh "$k") || { failed=$((failed + 1)); continue; }
+	step "module-checks-$k" make -s module-checks KREL="$rel"
+	step "dkms-$k" make -s dkms-check KREL="$rel"
+	step "lab-selftest-$k" make -s lab-selftest LAB_KERNELS="$k"
+	step "kselftest-$k" make -s lab-kselftest LAB_KERNEL="$k"
+	step "vmm-$k" make -s lab-vmm LAB_KERNEL="$k"
+	step "vm-$k" make -s lab-vm LAB_KERNEL="$k"
+done
+
+if [ ${#failures[@]} -gt 0 ]; then
+	echo "failed steps: ${failures[*]} (logs in $logdir)"
+fi
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
