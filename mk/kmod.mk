@@ -91,7 +91,8 @@ kmod-checks-dir = $(BUILD)/kmod-checks/$(KREL)
 
 # A clean build with W=1 and C=1 compiles and checks every file; any
 # compiler, sparse or modpost diagnostic fails, and so does a build in
-# which sparse did not check every source file.
+# which sparse did not check every source file (counted from kbuild's
+# "CHECK" lines, hence MAKEFLAGS= : a silent `make -s` would hide them).
 module-checks: $(kmod-checkpatch-files)
 	@$(kmod-need-krel)
 	@$(call kmod-need-kdir,$(KREL_KDIR),$(KREL))
@@ -100,7 +101,7 @@ module-checks: $(kmod-checkpatch-files)
 	$(call kmod-stage,$(kmod-checks-dir))
 	@$(MAKE) -s -C $(KREL_KDIR) M=$(kmod-checks-dir) clean
 	@log=$(kmod-checks-dir).log; \
-	$(call kmod-kbuild,$(KREL_KDIR),$(kmod-checks-dir)) W=1 C=1 CHECK=sparse modules >$$log 2>&1 || { \
+	MAKEFLAGS= $(call kmod-kbuild,$(KREL_KDIR),$(kmod-checks-dir)) W=1 C=1 CHECK=sparse modules >$$log 2>&1 || { \
 		cat $$log; echo "module-checks: $(KREL): W=1 C=1 build failed" >&2; exit 1; }; \
 	if grep -E '(warning|error|WARNING|ERROR):' $$log; then \
 		echo "module-checks: $(KREL): W=1 C=1 build has the diagnostics above (log: $$log)" >&2; exit 1; fi; \
