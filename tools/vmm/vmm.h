@@ -474,6 +474,75 @@ int vmm_wl_verify(const void *ram, uint64_t ram_size, unsigned int flags,
 /* The embedded guest image. */
 const void *vmm_wl_image(size_t *size);
 
+/* ----------------------------------------- multiboot v1 (multiboot.c) -- */
+/*
+ * Boot a multiboot (v1) kernel the way QEMU's -kernel does: the header is
+ * searched in the first 8192 bytes (4-byte aligned); ELF32 executables are
+ * loaded by their PT_LOAD segments at p_paddr (bss zeroed), or by the a.out
+ * kludge (header flag bit 16, which takes precedence, as in QEMU).  ELF64
+ * is refused.  The multiboot info (mem, cmdline, mmap with the 640K-1M
+ * hole, boot loader name "kmigrate"), the command line, the memory map and
+ * a flat GDT go into one low-memory window below 640 KiB that the kernel
+ * does not use.  vCPU 0 enters in 32-bit protected mode (flat 4 GiB CS/DS/
+ * ES/FS/GS/SS, CR0 = PE|ET, paging off, EFLAGS = 0x2) with EAX = 0x2BADB002
+ * and EBX = the info's address.  Other vCPUs need the in-kernel irqchip:
+ * they wait for INIT/SIPI (KVM_MP_STATE_UNINITIALIZED), as on QEMU.
+ */
+#define VMM_MB_HEADER_MAGIC	0x1BADB002u
+#define VMM_MB_BOOT_MAGIC	0x2BADB002u
+#define VMM_MB_SEARCH		8192
+#define VMM_MB_MAX_SEGS		16
+#define VMM_MB_CMDLINE_MAX	4096
+/* header flags */
+#define VMM_MB_F_PAGE_ALIGN	(1u << 0)	/* modules page aligned (none given) */
+#define VMM_MB_F_MEMINFO	(1u << 1)	/* mem_* required */
+#define VMM_MB_F_VIDEO		(1u << 2)	/* video mode: ignored (QEMU too) */
+#define VMM_MB_F_AOUT_KLUDGE	(1u << 16)	/* load addresses in the header */
+/* info flags set */
+#define VMM_MB_INFO_MEM		(1u << 0)
+#define VMM_MB_INFO_CMDLINE	(1u << 2)
+#define VMM_MB_INFO_MMAP	(1u << 6)
+#define VMM_MB_INFO_LOADER	(1u << 9)
+
+struct vmm_mb_seg {
+	uint64_t file_off;	/* bytes from the file ... */
+	uint64_t file_size;
+	uint64_t gpa;		/* ... copied here, then zero up to mem_size */
+	uint64_t mem_size;
+};
+
+struct vmm_mb_image {
+	uint32_t header_off;	/* offset of the multiboot header in the file */
+	uint32_t header_flags;
+	uint32_t entry;		/* guest-physical entry point */
+	bool aout_kludge;	/* loaded by the header's addresses, not as ELF */
+	bool video_ignored;	/* flag bit 2 was set: no video info given */
+	unsigned int nr_segs;
+	struct vmm_mb_seg segs[VMM_MB_MAX_SEGS];
+	uint64_t lo, hi;	/* guest-physical span [lo, hi) of all segments */
+};
+
+/*
+ * Parse a kernel file (no KVM needed): finds and checks the header, the
+ * ELF32 program headers or the a.out kludge fields, and every segment
+ * against [0, ram_top) (ram_top 0: 4 GiB) and the 640K-1M hole.  Returns
+ * 0, or -ENOEXEC (not a usable multiboot kernel) / -EINVAL / -ERANGE with
+ * a message in err.
+ */
+int vmm_mb_parse(const void *buf, size_t len, uint64_t ram_top,
+		 struct vmm_mb_image *img, char *err, size_t errlen);
+/*
+ * Load a kernel into a fresh VM (before vmm_start()): segments, info,
+ * vCPU 0's boot state.  cmdline may be NULL (an empty command line is
+ * passed).  Messages go to the VM's log.
+ */
+int vmm_mb_load(struct vmm_vm *vm, const void *buf, size_t len, const char *cmdline);
+int vmm_mb_load_file(struct vmm_vm *vm, const char *path, const char *cmdline);
+/* Put a vCPU into 32-bit flat protected mode at eip (GDT at gdt_gpa: null, code 0x08, data 0x10). */
+int vmm_x86_setup_protmode32(struct vmm_vcpu *vcpu, uint32_t gdt_gpa, uint32_t eip,
+			     uint32_t eax, uint32_t ebx);
+/* ------------------------------------------------- end multiboot v1 -- */
+
 /* -------------------------------------------------------------- helpers -- */
 
 uint64_t vmm_now_ns(void);		/* CLOCK_MONOTONIC */
