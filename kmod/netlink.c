@@ -141,8 +141,8 @@ err_cancel:
  * KMIGRATE_CMD_GET_SESSION: one message per session, in id order.  Each
  * part of the dump is filled under kmigrate_lock and remembers in
  * cb->args[0] the id to resume from.  The registry generation goes into
- * cb->seq, so a part that sees a different set of sessions than the one
- * before is flagged NLM_F_DUMP_INTR.  The owner pid is given as seen from
+ * cb->seq; when it changed since the previous part the dump ends at once,
+ * flagged NLM_F_DUMP_INTR, so a dump under churn is bounded.  The owner pid is given as seen from
  * the pid namespace of the process reading the dump (0 when not visible).
  *
  * Context: process context; takes kmigrate_lock.
@@ -153,9 +153,22 @@ static int kmigrate_nl_get_session_dump(struct sk_buff *skb,
 	struct kmigrate_session *session;
 	unsigned long id = cb->args[0];
 	int err = 0;
+	u32 gen;
 
 	mutex_lock(&kmigrate_lock);
-	cb->seq = kmigrate_session_generation();
+	gen = kmigrate_session_generation();
+	if (cb->seq && cb->seq != gen) {
+		/*
+		 * Sessions came or went since the last part.  End the dump
+		 * here: NLMSG_DONE carries NLM_F_DUMP_INTR and the reader
+		 * starts again.  Going on would let a dump chase sessions
+		 * created behind it for ever.
+		 */
+		cb->seq = gen;
+		mutex_unlock(&kmigrate_lock);
+		return 0;
+	}
+	cb->seq = gen;
 	while ((session = kmigrate_session_next(&id))) {
 		err = kmigrate_nl_fill_session(skb, cb, session);
 		if (err)

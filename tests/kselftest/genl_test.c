@@ -517,12 +517,15 @@ TEST_F_TIMEOUT(genl, dump_while_sessions_churn, 90)
 		}
 	}
 	for (round = 0; round < 300; round++) {
+		/* EXPECT and break, not ASSERT: the children must be reaped. */
 		err = kmt_dump_sessions(&self->nl, &self->d, &ack);
-		ASSERT_EQ(0, err) {
+		EXPECT_EQ(0, err) {
 			TH_LOG("round %d: dump failed: %d (%s)", round, err, ack.msg);
 		}
-		ASSERT_EQ(0, self->d.no_nest);
-		ASSERT_GE(self->d.max, self->d.n);
+		EXPECT_EQ(0, self->d.no_nest);
+		EXPECT_GE(self->d.max, self->d.n);
+		if (!_metadata->passed)
+			break;
 		/*
 		 * A dump in several parts may see sessions come and go between
 		 * parts, but then it must say so (NLM_F_DUMP_INTR); a dump not
