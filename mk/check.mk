@@ -39,9 +39,10 @@ demo: deps
 lab-vmm: deps vmm
 	rm -rf $(BUILD)/payload-vmm
 	mkdir -p $(BUILD)/payload-vmm/bin
-	cp $(BUILD)/vmm/vmm_selftest $(BUILD)/payload-vmm/bin/
+	cp $(BUILD)/vmm/vmm_selftest $(BUILD)/vmm/mb_test $(VMM_MB_KERNEL) $(BUILD)/payload-vmm/bin/
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 1 \
-		--payload $(BUILD)/payload-vmm --timeout 600 -- vmm_selftest --seconds 3
+		--payload $(BUILD)/payload-vmm --timeout 600 -- \
+		'vmm_selftest --seconds 3; a=$$?; mb_test bin/$(notdir $(VMM_MB_KERNEL)); b=$$?; [ $$a = 0 ] && [ $$b = 0 ]'
 
 .PHONY: lab-vm
 # `kmigrate run` and its control socket on real KVM inside one lab host.
@@ -51,3 +52,13 @@ lab-vm: deps tools
 	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-vm/run_test.sh $(BUILD)/payload-vm/bin/
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 1 \
 		--payload $(BUILD)/payload-vm --timeout 600 -- sh bin/run_test.sh
+
+.PHONY: lab-migrate
+# Live migration between two lab hosts (`kmigrate listen`/`start`/`cancel`,
+# tests/lab-migrate/migrate_test.sh; docs/MIGRATION.md).
+lab-migrate: deps tools
+	rm -rf $(BUILD)/payload-mig
+	mkdir -p $(BUILD)/payload-mig/bin
+	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-migrate/migrate_test.sh $(BUILD)/payload-mig/bin/
+	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
+		--payload $(BUILD)/payload-mig --timeout 400 -- sh bin/migrate_test.sh

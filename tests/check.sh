@@ -47,7 +47,7 @@ step() {
 
 cd "$top" || exit 1
 step unit make -s unit
-step vmm-host bash -c 'make -s vmm && build/vmm/wl_hosttest'
+step vmm-host bash -c 'make -s vmm && build/vmm/wl_hosttest && build/vmm/mb_parse_test build/vmm/mb_guest.elf'
 for k in $LAB_KERNELS; do
 	rel=$(scripts/lab-kernel.sh "$k") || { failed=$((failed + 1)); continue; }
 	step "module-checks-$k" make -s module-checks KREL="$rel"
@@ -56,6 +56,7 @@ for k in $LAB_KERNELS; do
 	step "kselftest-$k" make -s lab-kselftest LAB_KERNEL="$k"
 	step "vmm-$k" make -s lab-vmm LAB_KERNEL="$k"
 	step "vm-$k" make -s lab-vm LAB_KERNEL="$k"
+	step "migrate-$k" make -s lab-migrate LAB_KERNEL="$k"
 done
 
 if [ ${#failures[@]} -gt 0 ]; then
