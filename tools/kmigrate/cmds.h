@@ -15,5 +15,8 @@ int pause_main(int argc, char **argv);
 int resume_main(int argc, char **argv);
 int stop_main(int argc, char **argv);
 int vmctl_main(int argc, char **argv);
+int listen_main(int argc, char **argv);
+int start_main(int argc, char **argv);
+int cancel_main(int argc, char **argv);
 
 #endif /* KM_CMDS_H */

@@ -18,6 +18,9 @@ static const struct km_cmd km_cmds[] = {
 	{ "resume",	resume_main,	"resume a paused guest" },
 	{ "stop",	stop_main,	"shut a guest of 'kmigrate run' down" },
 	{ "vmctl",	vmctl_main,	"send a raw request to a guest's control socket" },
+	{ "listen",	listen_main,	"accept live migrations from other hosts" },
+	{ "start",	start_main,	"live-migrate a guest of 'kmigrate run' to another host" },
+	{ "cancel",	cancel_main,	"cancel a running migration (the guest stays here)" },
 };
 
 int main(int argc, char **argv)

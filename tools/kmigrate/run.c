@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kmigrate run: run the built-in workload guest on this host with libvmm,
- * served by a per-VM control socket (tools/migrate/ctl.h).
+ * served by a per-VM control socket (tools/migrate/ctl.h).  With --kernel
+ * it boots a multiboot (v1) kernel instead, as QEMU's -kernel does
+ * (libvmm's multiboot.c); the workload's requests (verify) and fields
+ * (progress) do not apply then.
  *
  * The process is single-threaded apart from the vCPU threads: one poll()
  * loop waits on the signals (signalfd), the control socket and its
@@ -36,6 +39,7 @@
 #include "cmds.h"
 #include "ctl.h"
 #include "exitcode.h"
+#include "vmhost.h"
 #include "vmm.h"
 
 #define RUN_MIN_MEM	(8ULL << 20)	/* the workload's layout + 4 MiB of work */
@@ -53,6 +57,9 @@ struct run_opts {
 	uint64_t ws_bytes;
 	uint32_t ring_entries;
 	bool detach;
+	const char *kernel;		/* --kernel: multiboot kernel, not the workload */
+	const char *cmdline;
+	const char *wl_opt;		/* the first workload-only option given */
 };
 
 struct run_state {
@@ -72,6 +79,8 @@ static const struct option run_longopts[] = {
 	{ "rate", required_argument, NULL, 'r' },
 	{ "working-set", required_argument, NULL, 's' },
 	{ "detach", no_argument, NULL, 'D' },
+	{ "kernel", required_argument, NULL, 'K' },
+	{ "cmdline", required_argument, NULL, 'L' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -86,11 +95,14 @@ static const struct km_usage run_usage = {
 	"  -r, --rate PAGES/s       page writes per second per vCPU; 0: unlimited\n"
 	"                           (default 1000)\n"
 	"  -s, --working-set SIZE   pages each vCPU writes (default: its share of RAM)\n"
-	"  -D, --detach             run in the background once the VM is up\n",
+	"  -D, --detach             run in the background once the VM is up\n"
+	"      --kernel FILE        boot this multiboot (v1) kernel instead of the\n"
+	"                           workload (1 vCPU; not with -w, -r, -s)\n"
+	"      --cmdline STR        the kernel's command line (with --kernel)\n",
 	.notes =
-	"Runs the built-in workload guest until stopped (SIGTERM, SIGINT or\n"
-	"'kmigrate stop NAME').  NAME is [A-Za-z0-9._-]{1,64}; the VM's control\n"
-	"socket is $KMIGRATE_RUN_DIR/NAME.sock (default /run/kmigrate/vms).\n"
+	"Runs the built-in workload guest (or the --kernel) until stopped (SIGTERM,\n"
+	"SIGINT or 'kmigrate stop NAME').  NAME is [A-Za-z0-9._-]{1,64}; the VM's\n"
+	"control socket is $KMIGRATE_RUN_DIR/NAME.sock (default /run/kmigrate/vms).\n"
 	"SIZE takes K, M, G, T suffixes (powers of 1024).  With --detach the log\n"
 	"goes to $KMIGRATE_RUN_DIR/NAME.log.\n",
 };
@@ -172,6 +184,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			o->ring_entries = u;
 			break;
 		case 'w':
+			o->wl_opt = o->wl_opt ? o->wl_opt : "--workload";
 			if (vmm_wl_parse_pattern(optarg, &o->pattern))
 				return km_usage_error("invalid --workload '%s': expected seq, random or hotcold",
 						      optarg), KM_OPT_EXIT_USAGE;
@@ -180,6 +193,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			char *end;
 			unsigned long long v;
 
+			o->wl_opt = o->wl_opt ? o->wl_opt : "--rate";
 			errno = 0;
 			v = strtoull(optarg, &end, 10);
 			if (end != optarg && !strcmp(end, "/s"))
@@ -191,12 +205,25 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		}
 		case 's':
+			o->wl_opt = o->wl_opt ? o->wl_opt : "--working-set";
 			if (run_parse_size(optarg, &o->ws_bytes) || o->ws_bytes < VMM_PAGE_SIZE)
 				return km_usage_error("invalid --working-set '%s': expected a size of at least 4K",
 						      optarg), KM_OPT_EXIT_USAGE;
 			break;
 		case 'D':
 			o->detach = true;
+			break;
+		case 'K':
+			if (!*optarg)
+				return km_usage_error("invalid --kernel '': expected a file"),
+				       KM_OPT_EXIT_USAGE;
+			o->kernel = optarg;
+			break;
+		case 'L':
+			if (strlen(optarg) > VMM_MB_CMDLINE_MAX)
+				return km_usage_error("invalid --cmdline: longer than %d bytes",
+						      VMM_MB_CMDLINE_MAX), KM_OPT_EXIT_USAGE;
+			o->cmdline = optarg;
 			break;
 		default:
 			return c;
@@ -210,6 +237,17 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		       KM_OPT_EXIT_USAGE;
 	if (km_no_args(argc, argv))
 		return KM_OPT_EXIT_USAGE;
+	if (o->cmdline && !o->kernel)
+		return km_usage_error("--cmdline needs --kernel"), KM_OPT_EXIT_USAGE;
+	if (o->kernel && o->wl_opt)
+		return km_usage_error("%s is an option of the built-in workload: not with --kernel",
+				      o->wl_opt), KM_OPT_EXIT_USAGE;
+	if (o->kernel && access(o->kernel, R_OK))
+		return km_usage_error("invalid --kernel '%s': %s", o->kernel, strerror(errno)),
+		       KM_OPT_EXIT_USAGE;
+	if (o->kernel && o->vcpus > 1)
+		return km_usage_error("--kernel boots 1 vCPU (the APs would need the in-kernel "
+				      "irqchip to start)"), KM_OPT_EXIT_USAGE;
 	if (o->ws_bytes) {
 		uint64_t work = (o->mem - RUN_WORK_GPA) / VMM_PAGE_SIZE;
 
@@ -222,156 +260,10 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	return KM_OPT_END;
 }
 
-/* ----------------------------------------------------------- requests -- */
-
-#define JADD(o, k, v)	json_object_object_add((o), (k), (v))
-#define JU64(v)		json_object_new_int64((int64_t)(v))
-
-static struct json_object *run_info(struct run_state *rs)
-{
-	const struct run_opts *o = rs->o;
-	struct json_object *r = json_object_new_object(), *arr = json_object_new_array();
-	uint64_t total = 0, maxgap = 0;
-	unsigned int i;
-
-	if (!r || !arr) {
-		json_object_put(r);
-		json_object_put(arr);
-		return NULL;
-	}
-	for (i = 0; i < o->vcpus; i++) {
-		struct vmm_wl_vcpu_status st;
-		struct json_object *v = json_object_new_object();
-
-		memset(&st, 0, sizeof(st));
-		vmm_wl_status(rs->vm, i, &st);
-		total += st.seq;
-		if (st.max_gap_us > maxgap)
-			maxgap = st.max_gap_us;
-		JADD(v, "vcpu", JU64(i));
-		JADD(v, "progress", JU64(st.seq));
-		JADD(v, "max_pause_us", JU64(st.max_gap_us));
-		JADD(v, "stalls", JU64(st.stalls));
-		JADD(v, "guest_state", json_object_new_string(
-			st.state == 0 ? "init" : st.state == 1 ? "running" :
-			st.state == 2 ? "done" : "panic"));
-		json_object_array_add(arr, v);
-	}
-	JADD(r, "name", json_object_new_string(o->name));
-	JADD(r, "pid", JU64(getpid()));
-	JADD(r, "state", json_object_new_string(vmm_paused(rs->vm) ? "paused" : "running"));
-	JADD(r, "memory", JU64(o->mem));
-	JADD(r, "vcpus", JU64(o->vcpus));
-	JADD(r, "dirty_mode", json_object_new_string(vmm_dirty_mode_name(vmm_dirty_mode(rs->vm))));
-	JADD(r, "ring_entries", vmm_dirty_mode(rs->vm) == VMM_DIRTY_RING ?
-	     JU64(vmm_dirty_ring_entries(rs->vm)) : NULL);
-	JADD(r, "workload", json_object_new_string(vmm_wl_pattern_name(o->pattern)));
-	JADD(r, "rate", JU64(o->rate));
-	JADD(r, "working_set", JU64(o->ws_bytes));
-	JADD(r, "uptime_ms", JU64((vmm_now_ns() - rs->start_ns) / 1000000));
-	JADD(r, "pauses", JU64(rs->pauses));
-	JADD(r, "progress", JU64(total));
-	JADD(r, "max_pause_us", JU64(maxgap));
-	JADD(r, "failed_vcpus", JU64(vmm_failed_vcpus(rs->vm)));
-	JADD(r, "vcpus_status", arr);
-	return r;
-}
-
-static struct json_object *run_verify(struct run_state *rs, struct json_object *req,
-				      char *err, size_t errlen)
-{
-	struct json_object *r, *jr;
-	struct vmm_wl_report rep;
-	bool was_paused = vmm_paused(rs->vm), replay = true;
-	uint64_t t0 = vmm_now_ns();
-	int ret;
-
-	if (json_object_object_get_ex(req, "replay", &jr))
-		replay = json_object_get_boolean(jr);
-	if (!was_paused && vmm_pause(rs->vm)) {
-		snprintf(err, errlen, "could not pause the guest");
-		return NULL;
-	}
-	memset(&rep, 0, sizeof(rep));
-	ret = vmm_wl_verify(vmm_ram(rs->vm), vmm_ram_size(rs->vm),
-			    VMM_WL_VERIFY_QUIET | (replay ? VMM_WL_VERIFY_REPLAY : 0),
-			    &rep, NULL);
-	if (!was_paused)
-		vmm_resume(rs->vm);
-	r = json_object_new_object();
-	if (!r)
-		return NULL;
-	JADD(r, "passed", json_object_new_boolean(ret == 0));
-	JADD(r, "replay", json_object_new_boolean(replay));
-	JADD(r, "pages", JU64(rep.pages));
-	JADD(r, "stamped", JU64(rep.stamped));
-	JADD(r, "untouched", JU64(rep.untouched));
-	JADD(r, "in_progress", JU64(rep.in_progress));
-	JADD(r, "bad", JU64(rep.bad));
-	JADD(r, "replayed", JU64(rep.replayed));
-	JADD(r, "first_bad", rep.bad ? json_object_new_string(rep.first_bad) : NULL);
-	JADD(r, "ms", JU64((vmm_now_ns() - t0) / 1000000));
-	return r;
-}
-
-static struct json_object *run_state_reply(struct run_state *rs)
-{
-	struct json_object *r = json_object_new_object();
-
-	if (r)
-		JADD(r, "state", json_object_new_string(rs->stop ? "stopping" :
-				 vmm_paused(rs->vm) ? "paused" : "running"));
-	return r;
-}
-
-static struct json_object *run_handle(const char *cmd, struct json_object *req,
-				      void *opaque, char *err, size_t errlen)
-{
-	struct run_state *rs = opaque;
-
-	if (!strcmp(cmd, "info"))
-		return run_info(rs);
-	if (!strcmp(cmd, "verify"))
-		return run_verify(rs, req, err, errlen);
-	if (!strcmp(cmd, "pause")) {
-		if (!vmm_paused(rs->vm)) {
-			if (vmm_pause(rs->vm)) {
-				snprintf(err, errlen, "could not pause the guest");
-				return NULL;
-			}
-			rs->pauses++;
-		}
-		return run_state_reply(rs);
-	}
-	if (!strcmp(cmd, "resume")) {
-		if (vmm_paused(rs->vm) && vmm_resume(rs->vm)) {
-			snprintf(err, errlen, "could not resume the guest");
-			return NULL;
-		}
-		return run_state_reply(rs);
-	}
-	if (!strcmp(cmd, "stop")) {
-		struct json_object *r;
-
-		rs->stop = true;
-		r = run_state_reply(rs);
-		if (r)
-			JADD(r, "pid", JU64(getpid()));
-		return r;
-	}
-	snprintf(err, errlen, "unknown command '%.64s' (info, pause, resume, stop, verify)", cmd);
-	return NULL;
-}
+/* The control requests and the serve loop are in tools/migrate/vmhost.c
+ * (shared with the destination of a migration, `kmigrate listen`). */
 
 /* ---------------------------------------------------------------- run -- */
-
-/* Stops the guest: asks the workload to finish, then ends the vCPU threads. */
-static void run_shutdown(struct run_state *rs)
-{
-	if (!vmm_paused(rs->vm) && !vmm_wl_request_stop(rs->vm))
-		vmm_wait(rs->vm, 1000);
-	vmm_stop(rs->vm);
-}
 
 /* The daemon's end of --detach: tell the parent how the start went. */
 static void run_notify(int *fd, unsigned char status)
@@ -418,43 +310,6 @@ static void run_redirect(const char *name)
 		dup2(fd, 2);
 		close(fd);
 	}
-}
-
-static int run_loop(struct run_state *rs, struct km_ctl_server *srv, int sfd)
-{
-	struct pollfd pfds[2 + KM_CTL_MAX_CLIENTS];
-
-	while (!rs->stop) {
-		unsigned int n = km_ctl_server_pollfds(srv, pfds + 1);
-		int r;
-
-		pfds[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
-		r = poll(pfds, n + 1, 500);
-		if (r < 0 && errno != EINTR) {
-			km_err("run: poll: %s", strerror(errno));
-			return KM_EXIT_FAIL;
-		}
-		if (r > 0 && (pfds[0].revents & POLLIN)) {
-			struct signalfd_siginfo si;
-
-			if (read(sfd, &si, sizeof(si)) == sizeof(si))
-				fprintf(stderr, "kmigrate run: %s: %s, stopping\n",
-					rs->o->name, strsignal(si.ssi_signo));
-			rs->stop = true;
-		}
-		if (r > 0)
-			km_ctl_server_serve(srv, pfds + 1, n, run_handle, rs);
-		if (vmm_failed_vcpus(rs->vm)) {
-			km_err("run: %s: %u vCPU(s) failed; stopping the VM", rs->o->name,
-			       vmm_failed_vcpus(rs->vm));
-			return KM_EXIT_FAIL;
-		}
-		if (!vmm_wait(rs->vm, 0)) {
-			km_err("run: %s: the guest stopped by itself", rs->o->name);
-			return KM_EXIT_FAIL;
-		}
-	}
-	return KM_EXIT_OK;
 }
 
 int run_main(int argc, char **argv)
@@ -538,7 +393,10 @@ int run_main(int argc, char **argv)
 	wl.rate = o.rate;
 	wl.ws_pages = o.ws_bytes / VMM_PAGE_SIZE;
 	wl.seed = vmm_realtime_ns() ^ ((uint64_t)getpid() << 32);
-	ret = vmm_wl_load(rs.vm, &wl);
+	if (o.kernel)
+		ret = vmm_mb_load_file(rs.vm, o.kernel, o.cmdline);
+	else
+		ret = vmm_wl_load(rs.vm, &wl);
 	if (!ret)
 		ret = vmm_start(rs.vm);
 	if (ret) {
@@ -560,8 +418,19 @@ int run_main(int argc, char **argv)
 		o.name, (int)getpid(), o.mem >> 20, o.vcpus,
 		vmm_dirty_mode_name(vmm_dirty_mode(rs.vm)));
 
-	ret = run_loop(&rs, &srv, sfd);
-	run_shutdown(&rs);
+	{
+		struct km_vmhost h;
+
+		km_vmhost_init(&h, o.name, rs.vm);
+		h.workload = o.kernel ? NULL : vmm_wl_pattern_name(o.pattern);
+		h.rate = o.rate;
+		h.ws_bytes = o.ws_bytes;
+		h.kernel = o.kernel;
+		h.cmdline = o.cmdline;
+		h.start_ns = rs.start_ns;
+		ret = km_vmhost_serve(&h, &srv, sfd);
+		km_vmhost_shutdown(&h);
+	}
 	fprintf(stderr, "kmigrate run: %s: stopped\n", o.name);
 out_vm:
 	vmm_vm_destroy(rs.vm);

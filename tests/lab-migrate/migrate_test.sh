@@ -1,0 +1,303 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# Live migration between two lab hosts (nested KVM), userspace path:
+#   tests/lab/lab.sh run --kernel 6.1 --hosts 2 --payload DIR --timeout 400 \
+#       -- sh bin/migrate_test.sh
+# with DIR/bin/kmigrate and DIR/bin/migrate_test.sh.  Prints TAP on each host
+# (the plan comes last).  The hosts run the same script and meet over the
+# migration network: `kmigrate start --connect-timeout` retries until the
+# peer's `kmigrate listen --once` is up, and each phase starts when the
+# previous one has ended on both hosts.
+#
+#   1. a -> b: vm1 (64 MiB, 2 vCPUs, dirty ring) migrates to b, whose
+#      listener verifies the memory before resuming (--verify) and gives
+#      the VM dirty bitmap tracking (--dirty-log bitmap).
+#   2. b -> a: vm1 goes back (source in bitmap mode): ping-pong.
+#   3. cancel: vm2 (writing faster than the capped link can carry) starts
+#      to migrate to b; `kmigrate cancel vm2` on a; vm2 keeps running on a.
+#   4. destination killed: vm2 starts again; b kills the receiving child
+#      mid-stream; the migration fails and vm2 keeps running on a.
+#   5. name clash (over IPv4): b runs a vm3 of its own; a's vm3 is refused
+#      and keeps running on a.
+#
+# KMIGRATE (default: kmigrate on PATH), MIG_RATE (guest page writes per
+# second per vCPU of vm1, default 200) and MIG_DOWNTIME (ms, default 300)
+# may be set.
+
+KM=${KMIGRATE:-kmigrate}
+export KMIGRATE_RUN_DIR=${KMIGRATE_RUN_DIR:-/run/kmigrate/vms}
+RATE=${MIG_RATE:-200}
+DOWNTIME=${MIG_DOWNTIME:-300}
+PORT=49152
+MEM_MIB=64
+WORK=$(((MEM_MIB - 4) * 256))	# work pages of the workload: RAM above 4 MiB
+N=0
+FAILED=0
+OUT=/tmp/migrate_test.$$
+mkdir -p "$OUT"
+
+ok() {	# ok COND-STATUS DESCRIPTION
+	N=$((N + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $N $2"
+	else
+		echo "not ok $N $2"
+		FAILED=$((FAILED + 1))
+	fi
+}
+
+# jfield JSON KEY: the first top-level number/string KEY of a one-line object
+jfield() {
+	printf '%s\n' "$1" | sed -e 's/"vcpus_status".*//' \
+		-e 's/.*"'"$2"'":"\{0,1\}\([^",}]*\).*/\1/;t' -e 'd'
+}
+
+info() { "$KM" vmctl "$1" info 2>/dev/null; }
+
+finish() {
+	rm -rf "$OUT"
+	echo "1..$N"
+	echo "# host $LAB_HOST: $FAILED of $N failed"
+	[ "$FAILED" -eq 0 ]
+	exit $?
+}
+
+# listen_once OUTFILE ARGS...: a --once listener in the background ($lpid),
+# with a watchdog should the peer never come
+listen_once() {
+	f=$1
+	shift
+	"$KM" listen --address "${LISTEN_ADDR:-$LAB_MIG_ADDR}" --port $PORT --once "$@" >"$f" 2>&1 &
+	lpid=$!
+	( sleep 300; kill "$lpid" 2>/dev/null ) >/dev/null 2>&1 &
+	wpid=$!
+}
+
+listen_wait() {	# the listener's exit status
+	wait "$lpid"
+	lst=$?
+	kill "$wpid" 2>/dev/null
+	return $lst
+}
+
+# migrate_to NAME OUTFILE [ARGS]: kmigrate start --json toward the peer
+migrate_to() {
+	n=$1
+	f=$2
+	shift 2
+	"$KM" start "$n" --to "${TO:-[$LAB_PEER_MIG_ADDR]:$PORT}" --downtime-limit "$DOWNTIME" \
+		--connect-timeout 120 --json "$@" >"$f" 2>"$f.err"
+}
+
+wait_gone() {	# NAME: its socket goes (15 s)
+	i=0
+	while [ $i -lt 150 ] && [ -e "$KMIGRATE_RUN_DIR/$1.sock" ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ ! -e "$KMIGRATE_RUN_DIR/$1.sock" ]
+}
+
+# check_incoming NAME VCPUS MODE: the checks of a host that received NAME
+check_incoming() {
+	"$KM" vms >"$OUT/vms" 2>&1
+	sed 's/^/# /' "$OUT/vms"
+	grep -q "^$1 .* running " "$OUT/vms"
+	ok $? "vms lists $1 as running on $LAB_HOST"
+	j=$(info "$1")
+	echo "# info: $j"
+	[ "$(jfield "$j" memory)" = $((MEM_MIB << 20)) ] && [ "$(jfield "$j" vcpus)" = "$2" ] &&
+		[ "$(jfield "$j" origin)" = migrated ] && [ "$(jfield "$j" dirty_mode)" = "$3" ]
+	ok $? "info: $MEM_MIB MiB, $2 vCPUs, origin migrated, dirty $3"
+	p1=$(jfield "$j" progress)
+	sleep 2
+	j2=$(info "$1")
+	p2=$(jfield "$j2" progress)
+	[ -n "$p1" ] && [ -n "$p2" ] && [ "$p2" -gt "$p1" ] && [ "$(jfield "$j2" failed_vcpus)" = 0 ]
+	ok $? "the guest progresses on $LAB_HOST ($p1 -> $p2 page writes in 2 s), no failed vCPU"
+	echo "# guest-observed max pause since the migration's reset: $(jfield "$j2" max_pause_us) us"
+	pv=$(jfield "$j" pages_verified)
+	vb=$(jfield "$j" verify_bad)
+	[ "$pv" = "$WORK" ] && [ "$vb" = 0 ]
+	ok $? "received memory verified before resuming: $pv of $WORK work pages, $vb bad ($(jfield "$j" verify_ms) ms)"
+	v=$("$KM" vmctl "$1" verify 2>&1)
+	echo "# verify: $v"
+	[ "$(jfield "$v" passed)" = true ] && [ "$(jfield "$v" bad)" = 0 ] &&
+		[ "$(jfield "$(info "$1")" state)" = running ]
+	ok $? "vmctl $1 verify: passed, 0 bad pages ($(jfield "$v" stamped) stamped), running again"
+}
+
+# check_outgoing NAME OUTFILE STATUS: the checks of a host that sent NAME
+check_outgoing() {
+	sed 's/^/# start: /' "$2.err"
+	r=$(cat "$2")
+	echo "# result: $r"
+	[ "$3" -eq 0 ] && [ "$(jfield "$r" result)" = completed ]
+	ok $? "start $1 --to [$LAB_PEER_MIG_ADDR]:$PORT: completed: $(jfield "$r" rounds) rounds, downtime $(jfield "$r" downtime_ms) ms (limit $DOWNTIME), total $(jfield "$r" total_ms) ms, $(jfield "$r" bytes_sent) bytes"
+	[ "$(jfield "$r" guest_mem_bytes)" = $((MEM_MIB << 20)) ] &&
+		[ $(( $(jfield "$r" pages_sent) + $(jfield "$r" zero_pages) )) -ge $((MEM_MIB * 256)) ]
+	ok $? "every guest page was sent ($(jfield "$r" pages_sent) pages + $(jfield "$r" zero_pages) zero pages >= $((MEM_MIB * 256)))"
+	wait_gone "$1"
+	"$KM" vms >"$OUT/vms" 2>&1
+	! grep -q "^$1 " "$OUT/vms"
+	ok $? "$1 is gone from $LAB_HOST"
+}
+
+# check_stays NAME WHAT: NAME still runs here, progresses, verifies
+check_stays() {
+	p1=$(jfield "$(info "$1")" progress)
+	sleep 1
+	j=$(info "$1")
+	p2=$(jfield "$j" progress)
+	[ "$(jfield "$j" state)" = running ] && [ -n "$p1" ] && [ -n "$p2" ] && [ "$p2" -gt "$p1" ]
+	ok $? "$2: $1 runs on here again ($p1 -> $p2 page writes in 1 s)"
+	v=$("$KM" vmctl "$1" verify 2>&1)
+	[ "$(jfield "$v" passed)" = true ] && [ "$(jfield "$v" bad)" = 0 ]
+	ok $? "$2: $1's memory verifies ($(jfield "$v" stamped) stamped, $(jfield "$v" bad) bad)"
+}
+
+echo "# host $LAB_HOST, kernel $(uname -r), migration address $LAB_MIG_ADDR, peer $LAB_PEER_MIG_ADDR"
+
+if [ "$LAB_HOST" = b ]; then
+	# 1. receive vm1
+	listen_once "$OUT/listen1" --verify --dirty-log bitmap
+	listen_wait
+	st=$?
+	sed 's/^/# listen: /' "$OUT/listen1"
+	ok $st "phase 1: listen --once: one incoming migration, exit status $st"
+	check_incoming vm1 2 bitmap
+
+	# 2. send it back (bitmap mode)
+	migrate_to vm1 "$OUT/start2"
+	check_outgoing vm1 "$OUT/start2" $?
+
+	# 3. a cancels
+	listen_once "$OUT/listen3"
+	listen_wait
+	st=$?
+	sed 's/^/# listen: /' "$OUT/listen3"
+	[ $st -ne 0 ] && grep -q "aborted\|connection lost" "$OUT/listen3"
+	ok $? "phase 3: the cancelled migration is discarded (listen exit $st)"
+	sleep 0.5
+	! "$KM" vms 2>/dev/null | grep -q "^vm2 .* running"
+	ok $? "phase 3: no vm2 runs on b"
+
+	# 4. kill the receiving child mid-stream
+	listen_once "$OUT/listen4"
+	child=
+	i=0
+	while [ -z "$child" ] && [ $i -lt 1500 ]; do
+		for f in /proc/[0-9]*/stat; do
+			read -r line <"$f" 2>/dev/null || continue
+			set -- $line
+			[ "$4" = "$lpid" ] && child=$1
+		done
+		[ -n "$child" ] || sleep 0.1
+		i=$((i + 1))
+	done
+	sleep 2
+	"$KM" vms >"$OUT/vms" 2>&1
+	sed 's/^/# /' "$OUT/vms"
+	grep -q '^vm2 .* incoming ' "$OUT/vms"
+	ok $? "phase 4: vms shows vm2 incoming on b"
+	[ -n "$child" ] && kill -9 "$child"
+	ok $? "phase 4: killed the receiving child (pid $child) mid-stream"
+	listen_wait
+	st=$?
+	sed 's/^/# listen: /' "$OUT/listen4"
+	[ $st -ne 0 ]
+	ok $? "phase 4: listen reports the failure (exit $st)"
+
+	# 5. a VM of the same name runs here: refused
+	"$KM" run vm3 --memory 16M --detach >/dev/null 2>&1
+	ok $? "phase 5: run vm3 on b"
+	LISTEN_ADDR=$LAB_MIG_ADDR4	# over IPv4 this time
+	listen_once "$OUT/listen5"
+	listen_wait
+	st=$?
+	sed 's/^/# listen: /' "$OUT/listen5"
+	[ $st -ne 0 ] && grep -q "already running" "$OUT/listen5"
+	ok $? "phase 5: an incoming vm3 is refused (listen exit $st)"
+	[ "$(jfield "$(info vm3)" origin)" = started ]
+	ok $? "phase 5: b's own vm3 is untouched"
+	"$KM" stop vm3 >/dev/null 2>&1
+	finish
+fi
+
+# ---------------------------------------------------------------- host a
+# 1. vm1 to b
+"$KM" run vm1 --memory ${MEM_MIB}M --vcpus 2 --rate "$RATE" --dirty-log ring --detach >"$OUT/run" 2>&1
+ok $? "run vm1 --memory ${MEM_MIB}M --vcpus 2 --rate $RATE --dirty-log ring --detach"
+sleep 3
+j=$(info vm1)
+p=$(jfield "$j" progress)
+[ -n "$p" ] && [ "$p" -gt 0 ]
+ok $? "vm1 runs on a ($p page writes, dirty mode $(jfield "$j" dirty_mode))"
+migrate_to vm1 "$OUT/start1"
+check_outgoing vm1 "$OUT/start1" $?
+sed 's/^/# vm1.log: /' "$KMIGRATE_RUN_DIR/vm1.log"
+
+# 2. vm1 comes back
+listen_once "$OUT/listen2" --verify
+listen_wait
+st=$?
+sed 's/^/# listen: /' "$OUT/listen2"
+ok $st "phase 2: listen --once: vm1 comes back, exit status $st"
+check_incoming vm1 2 ring
+"$KM" stop vm1 >/dev/null 2>&1
+wait_gone vm1
+ok $? "stop vm1"
+
+# 3. cancel: vm2 writes 1000 pages/s, the link is capped at 1 MB/s
+"$KM" run vm2 --memory ${MEM_MIB}M --vcpus 1 --rate 1000 --detach >"$OUT/run2" 2>&1
+ok $? "run vm2 --memory ${MEM_MIB}M --vcpus 1 --rate 1000 --detach"
+sleep 5
+migrate_to vm2 "$OUT/start3" --bandwidth 1 &
+spid=$!
+i=0
+while [ $i -lt 1200 ]; do
+	ph=$(jfield "$("$KM" vmctl vm2 migrate-status 2>/dev/null)" phase)
+	[ "$ph" = bulk ] || [ "$ph" = live ] && break
+	sleep 0.1
+	i=$((i + 1))
+done
+sleep 2
+"$KM" cancel vm2 >"$OUT/cancel" 2>&1
+ok $? "phase 3: kmigrate cancel vm2 (in phase '$ph')"
+wait $spid
+st=$?
+sed 's/^/# start: /' "$OUT/start3.err"
+r=$(cat "$OUT/start3")
+echo "# result: $r"
+[ $st -eq 1 ] && [ "$(jfield "$r" result)" = cancelled ]
+ok $? "phase 3: start exits 1, result cancelled"
+check_stays vm2 "phase 3"
+
+# 4. b kills the receiving child
+migrate_to vm2 "$OUT/start4" --bandwidth 1
+st=$?
+sed 's/^/# start: /' "$OUT/start4.err"
+r=$(cat "$OUT/start4")
+echo "# result: $r"
+[ $st -eq 1 ] && [ "$(jfield "$r" result)" = failed ]
+ok $? "phase 4: start fails when the destination dies: $(jfield "$r" error)"
+check_stays vm2 "phase 4"
+sed 's/^/# vm2.log: /' "$KMIGRATE_RUN_DIR/vm2.log"
+"$KM" stop vm2 >/dev/null 2>&1
+wait_gone vm2
+ok $? "stop vm2"
+
+# 5. b runs a vm3 of its own
+"$KM" run vm3 --memory 16M --detach >/dev/null 2>&1
+ok $? "phase 5: run vm3 on a"
+TO=$LAB_PEER_MIG_ADDR4:$PORT	# over IPv4 this time
+migrate_to vm3 "$OUT/start5"
+st=$?
+sed 's/^/# start: /' "$OUT/start5.err"
+r=$(cat "$OUT/start5")
+[ $st -eq 1 ] && [ "$(jfield "$r" result)" = failed ] && grep -q "already running" "$OUT/start5"
+ok $? "phase 5: refused by b ($TO): $(jfield "$r" error)"
+check_stays vm3 "phase 5"
+"$KM" stop vm3 >/dev/null 2>&1
+finish

@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kmigrate start NAME --to HOST[:PORT]: live-migrate a guest of
+ * `kmigrate run` to the `kmigrate listen` of another host.  The VM's own
+ * process does the migration (tools/migrate/source.c); this command asks
+ * it over the control socket ({"cmd":"migrate",...}) and follows the
+ * progress ({"cmd":"migrate-status"}, polled) until the result.
+ *
+ * kmigrate cancel NAME: stops a running migration; the guest resumes on
+ * the source.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "cmds.h"
+#include "ctl.h"
+#include "exitcode.h"
+#include "source.h"
+
+#define START_POLL_MS	200
+#define START_CALL_MS	5000
+
+static volatile sig_atomic_t start_interrupted;
+
+static void start_on_signal(int sig)
+{
+	(void)sig;
+	start_interrupted = 1;
+}
+
+static const struct option start_longopts[] = {
+	{ "to", required_argument, NULL, 't' },
+	{ "downtime-limit", required_argument, NULL, 'd' },
+	{ "max-rounds", required_argument, NULL, 'r' },
+	{ "bandwidth", required_argument, NULL, 'b' },
+	{ "connect-timeout", required_argument, NULL, 'c' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct km_usage start_usage = {
+	.args = "NAME --to HOST[:PORT]",
+	.options =
+	"  -t, --to HOST[:PORT]        destination's 'kmigrate listen' (port 49152 by\n"
+	"                              default; IPv6 as [ADDR]:PORT)\n"
+	"  -d, --downtime-limit MS     longest acceptable pause (default 300)\n"
+	"  -r, --max-rounds N          live rounds before giving up (default 30)\n"
+	"  -b, --bandwidth MB/s        cap the migration traffic (default: none)\n"
+	"  -c, --connect-timeout S     retry connecting this long (default 10)\n",
+	.notes =
+	"Shows the progress on a terminal; with -j/--json prints one JSON object\n"
+	"with the result (result, total_ms, downtime_ms, rounds, bytes_sent,\n"
+	"pages_sent, zero_pages, guest_mem_bytes, ...).  downtime_ms is measured\n"
+	"on the source, from the guest's pause to the destination's READY.\n"
+	"Exit status 0 when the guest runs on the destination; on failure the\n"
+	"guest keeps running here.  Ctrl-C cancels the migration.\n",
+};
+
+static const char *start_str(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string) ?
+	       json_object_get_string(v) : NULL;
+}
+
+static int64_t start_int(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+static int start_call(const char *name, struct json_object *req, struct json_object **reply)
+{
+	char err[512];
+	const char *e;
+	struct json_object *ok;
+
+	if (km_ctl_call(name, req, START_CALL_MS, reply, err, sizeof(err))) {
+		km_err("start: %s", err);
+		return -1;
+	}
+	if (json_object_object_get_ex(*reply, "ok", &ok) && !json_object_get_boolean(ok)) {
+		e = start_str(*reply, "error");
+		km_err("start: %s: %s", name, e ? e : "refused");
+		json_object_put(*reply);
+		*reply = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void start_show(struct json_object *st, bool tty, uint32_t *last_round)
+{
+	uint32_t round = (uint32_t)start_int(st, "round");
+	double sent = start_int(st, "bytes_sent") / 1048576.0;
+	double rate = start_int(st, "rate") / 1048576.0;
+	const char *phase = start_str(st, "phase");
+	char line[256];
+
+	snprintf(line, sizeof(line), "%s round %u: sent %.1f MiB, remaining %" PRId64
+		 " pages, rate %.1f MiB/s, dirty %" PRId64 " pages/s, predicted downtime %"
+		 PRId64 " ms", phase ? phase : "?", round, sent, start_int(st, "remaining_pages"),
+		 rate, start_int(st, "dirty_rate"), start_int(st, "predicted_downtime_ms"));
+	if (tty) {
+		printf("\r\033[K%s", line);
+		fflush(stdout);
+	} else if (round != *last_round) {
+		printf("%s\n", line);
+		fflush(stdout);
+	}
+	*last_round = round;
+}
+
+int start_main(int argc, char **argv)
+{
+	const char *name, *to = NULL, *res;
+	uint32_t downtime = KM_MIG_DEFAULT_DOWNTIME_MS, rounds = KM_MIG_DEFAULT_MAX_ROUNDS;
+	uint32_t bw = 0, ctimeout = 10, last_round = UINT32_MAX;
+	struct json_object *req, *reply = NULL, *st = NULL;
+	bool tty = isatty(1) && !km_opts.json, cancelled = false;
+	char why[128];
+	int c, ret;
+
+	while ((c = km_getopt(argc, argv, "t:d:r:b:c:", start_longopts, &start_usage)) != KM_OPT_END) {
+		switch (c) {
+		case 't':
+			to = optarg;
+			break;
+		case 'd':
+			if (km_parse_u32(optarg, 1, 3600000, &downtime, why, sizeof(why)))
+				return km_usage_error("invalid --downtime-limit: %s", why);
+			break;
+		case 'r':
+			if (km_parse_u32(optarg, 1, 100000, &rounds, why, sizeof(why)))
+				return km_usage_error("invalid --max-rounds: %s", why);
+			break;
+		case 'b':
+			if (km_parse_u32(optarg, 1, 1000000, &bw, why, sizeof(why)))
+				return km_usage_error("invalid --bandwidth (MB/s): %s", why);
+			break;
+		case 'c':
+			if (km_parse_u32(optarg, 0, 3600, &ctimeout, why, sizeof(why)))
+				return km_usage_error("invalid --connect-timeout: %s", why);
+			break;
+		default:
+			return km_opt_exit(c);
+		}
+	}
+	if (optind >= argc)
+		return km_usage_error("missing the VM's NAME");
+	name = argv[optind++];
+	if (!km_ctl_name_valid(name))
+		return km_usage_error("invalid NAME '%s'", name);
+	if (km_no_args(argc, argv))
+		return KM_EXIT_USAGE;
+	if (!to)
+		return km_usage_error("missing --to HOST[:PORT]");
+	{
+		char h[256], p[16];
+
+		if (km_mig_split_hostport(to, h, sizeof(h), p, sizeof(p), KM_MIG_DEFAULT_PORT))
+			return km_usage_error("invalid --to '%s': expected HOST[:PORT] or [IPV6]:PORT", to);
+	}
+
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("migrate"));
+	json_object_object_add(req, "to", json_object_new_string(to));
+	json_object_object_add(req, "downtime_ms", json_object_new_int64(downtime));
+	json_object_object_add(req, "max_rounds", json_object_new_int64(rounds));
+	json_object_object_add(req, "bandwidth", json_object_new_int64((int64_t)bw * 1000000));
+	json_object_object_add(req, "connect_timeout_ms", json_object_new_int64((int64_t)ctimeout * 1000));
+	ret = start_call(name, req, &reply);
+	json_object_put(req);
+	if (ret)
+		return KM_EXIT_FAIL;
+	json_object_put(reply);
+
+	signal(SIGINT, start_on_signal);
+	signal(SIGTERM, start_on_signal);
+	for (;;) {
+		struct timespec ts = { 0, START_POLL_MS * 1000000L };
+
+		if (start_interrupted && !cancelled) {
+			struct json_object *r = NULL;
+
+			cancelled = true;
+			req = json_object_new_object();
+			json_object_object_add(req, "cmd", json_object_new_string("migrate-cancel"));
+			if (!start_call(name, req, &r))
+				json_object_put(r);
+			json_object_put(req);
+		}
+		req = json_object_new_object();
+		json_object_object_add(req, "cmd", json_object_new_string("migrate-status"));
+		ret = start_call(name, req, &reply);
+		json_object_put(req);
+		if (ret) {
+			if (tty)
+				printf("\n");
+			km_err("start: %s: lost contact with the VM's process; its log is %s/%s.log",
+			       name, km_ctl_run_dir(), name);
+			json_object_put(st);
+			return KM_EXIT_FAIL;
+		}
+		json_object_put(st);
+		st = reply;
+		res = start_str(st, "result");
+		if (res)
+			break;
+		if (!km_opts.json)
+			start_show(st, tty, &last_round);
+		nanosleep(&ts, NULL);
+	}
+	if (tty)
+		printf("\r\033[K");
+	json_object_object_del(st, "ok");
+	json_object_object_del(st, "event");
+	/* verified on the destination: see its `info` (pages_verified) */
+	json_object_object_add(st, "pages_verified", NULL);
+	json_object_object_add(st, "guest_downtime_ms", NULL);
+	ret = strcmp(res, "completed") ? KM_EXIT_FAIL : KM_EXIT_OK;
+	if (km_opts.json) {
+		printf("%s\n", json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN |
+							      JSON_C_TO_STRING_NOSLASHESCAPE));
+	} else if (!ret) {
+		struct json_object *dt;
+
+		json_object_object_get_ex(st, "downtime_ms", &dt);
+		printf("%s: migrated to %s in %" PRId64 " ms: %" PRId64 " rounds, %.1f MiB sent "
+		       "(%" PRId64 " pages, %" PRId64 " zero pages), downtime %.1f ms\n",
+		       name, start_str(st, "peer"), start_int(st, "total_ms"),
+		       start_int(st, "rounds"), start_int(st, "bytes_sent") / 1048576.0,
+		       start_int(st, "pages_sent"), start_int(st, "zero_pages"),
+		       dt ? json_object_get_double(dt) : 0.0);
+	}
+	if (ret)
+		km_err("start: %s: migration %s: %s; the guest keeps running here", name, res,
+		       start_str(st, "error") ? start_str(st, "error") : "unknown error");
+	json_object_put(st);
+	return ret;
+}
+
+static const struct km_usage cancel_usage = {
+	.args = "NAME",
+	.notes = "Stops the running migration of NAME; the guest resumes on this host.\n",
+};
+
+int cancel_main(int argc, char **argv)
+{
+	struct json_object *req, *reply = NULL;
+	const char *name;
+	int c, r;
+
+	while ((c = km_getopt(argc, argv, "", NULL, &cancel_usage)) != KM_OPT_END)
+		return km_opt_exit(c);
+	if (optind >= argc)
+		return km_usage_error("missing the VM's NAME");
+	name = argv[optind++];
+	if (!km_ctl_name_valid(name))
+		return km_usage_error("invalid NAME '%s'", name);
+	if (km_no_args(argc, argv))
+		return KM_EXIT_USAGE;
+	req = json_object_new_object();
+	json_object_object_add(req, "cmd", json_object_new_string("migrate-cancel"));
+	r = start_call(name, req, &reply);
+	json_object_put(req);
+	if (r)
+		return KM_EXIT_FAIL;
+	if (km_opts.json)
+		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN));
+	else
+		printf("%s: cancelling the migration\n", name);
+	json_object_put(reply);
+	return KM_EXIT_OK;
+}

@@ -1,0 +1,517 @@
+// SPDX-License-Identifier: GPL-2.0
+/* The destination side of a live migration; see dest.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "dest.h"
+#include "error.h"
+#include "exitcode.h"
+#include "proto.h"
+#include "vmhost.h"
+#include "vmm.h"
+
+#define DST_IDLE_MS	60000	/* nothing from the source for this long: give up */
+#define DST_BUF		(1u << 20)
+
+struct dst {
+	const struct km_dest_opts *o;
+	int fd;
+	struct kmp_dec *dec;
+	struct kmp_enc enc;
+	struct vmm_vm *vm;
+	struct km_ctl_server srv;
+	bool srv_open;
+	char name[KMP_NAME_SIZE];
+	unsigned int nr_vcpus;
+	struct vmm_state vmst;
+	struct vmm_state *vst;
+	bool have_vmst;
+	uint64_t states;
+	bool ready, commit, aborted;
+	struct kmp_error abort;
+	uint32_t err_code;		/* an ERROR to send, with err */
+	char err[300];
+	uint64_t pages, zero;
+	uint64_t t_hello, t_end;
+};
+
+static int dst_error(struct dst *d, uint32_t code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int dst_error(struct dst *d, uint32_t code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->err, sizeof(d->err), fmt, ap);
+	va_end(ap);
+	d->err_code = code;
+	kmp_dec_set_error(d->dec, "%s", d->err);
+	return (int)code;
+}
+
+static int dst_send(struct dst *d, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = send(d->fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static uint64_t dst_cpuid_hash(struct vmm_vm *vm)
+{
+	const struct kvm_cpuid2 *c = vmm_vcpu_cpuid(vmm_vcpu(vm, 0));
+
+	if (!c || !c->nent)
+		return 0;
+	return XXH64(c->entries, c->nent * sizeof(c->entries[0]), 0);
+}
+
+/* MemAvailable of /proc/meminfo in bytes; 0 if unknown. */
+static uint64_t dst_mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[128];
+	unsigned long long kb = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kb << 10;
+}
+
+static int dst_on_hello(void *opaque, const struct kmp_hello *h)
+{
+	struct dst *d = opaque;
+	struct vmm_config cfg;
+	const struct vmm_mem_region *rg;
+	struct kmp_accept a;
+	uint8_t buf[64];
+	char err[300];
+	unsigned int nr, i;
+	ssize_t n;
+	int r;
+
+	d->t_hello = vmm_now_ns();
+	snprintf(d->name, sizeof(d->name), "%s", h->name);
+	if (!km_ctl_name_valid(h->name))
+		return dst_error(d, KMP_E_LAYOUT, "invalid VM name '%.64s'", h->name);
+	if (h->nr_vcpus > VMM_MAX_VCPUS)
+		return dst_error(d, KMP_E_LAYOUT, "%u vCPUs: this host runs at most %u",
+				 h->nr_vcpus, (unsigned int)VMM_MAX_VCPUS);
+	if (h->mem_size % (2ULL << 20))
+		return dst_error(d, KMP_E_LAYOUT, "guest memory %" PRIu64
+				 " is not a multiple of 2 MiB", h->mem_size);
+	{
+		uint64_t avail = dst_mem_available();
+
+		/* the guest's RAM plus room for the VMM and the host */
+		if (avail && avail < h->mem_size + (32ULL << 20))
+			return dst_error(d, KMP_E_RESOURCE, "not enough free memory here: the guest "
+					 "needs %" PRIu64 " MiB, %" PRIu64 " MiB available",
+					 h->mem_size >> 20, avail >> 20);
+	}
+	fprintf(stderr, "kmigrate listen: %s: incoming from %s: %" PRIu64 " MiB, %u vCPU(s)\n",
+		d->name, d->o->peer, h->mem_size >> 20, h->nr_vcpus);
+	r = km_ctl_server_open(&d->srv, h->name, err, sizeof(err));
+	if (r)
+		return dst_error(d, KMP_E_REFUSED, "%s", err);
+	d->srv_open = true;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.mem_bytes = h->mem_size;
+	cfg.nr_vcpus = h->nr_vcpus;
+	cfg.dirty_mode = (enum vmm_dirty_mode)d->o->dirty_mode;
+	cfg.quiet_console = true;
+	r = vmm_vm_create(&cfg, &d->vm);
+	if (r)
+		return dst_error(d, KMP_E_RESOURCE, "creating a VM of %" PRIu64 " MiB, %u vCPUs: %s",
+				 h->mem_size >> 20, h->nr_vcpus, strerror(-r));
+	nr = vmm_mem_regions(d->vm, &rg);
+	if (nr != h->nr_slots)
+		return dst_error(d, KMP_E_LAYOUT, "guest has %u memory slots, this host would lay "
+				 "out %u", h->nr_slots, nr);
+	for (i = 0; i < nr; i++)
+		if (rg[i].gpa != h->slots[i].gpa || rg[i].size != h->slots[i].size)
+			return dst_error(d, KMP_E_LAYOUT, "slot %u [%#" PRIx64 ", +%#" PRIx64
+					 ") differs from this host's [%#" PRIx64 ", +%#" PRIx64 ")",
+					 i, h->slots[i].gpa, h->slots[i].size, rg[i].gpa, rg[i].size);
+	if (h->cpuid_hash && h->cpuid_hash != dst_cpuid_hash(d->vm))
+		return dst_error(d, KMP_E_LAYOUT, "CPUID differs (guest %#" PRIx64 ", this host %#"
+				 PRIx64 "): incompatible hosts", h->cpuid_hash, dst_cpuid_hash(d->vm));
+	d->nr_vcpus = h->nr_vcpus;
+	d->vst = calloc(h->nr_vcpus, sizeof(*d->vst));
+	if (!d->vst)
+		return dst_error(d, KMP_E_RESOURCE, "out of memory");
+	memset(&a, 0, sizeof(a));
+	a.version = KMP_VERSION;
+	memcpy(a.session, h->session, sizeof(a.session));
+	n = kmp_enc_accept(&d->enc, buf, sizeof(buf), &a);
+	if (n < 0 || dst_send(d, buf, (size_t)n))
+		return dst_error(d, KMP_E_INTERNAL, "sending ACCEPT failed");
+	return 0;
+}
+
+static int dst_on_page(void *opaque, uint64_t gfn, const void *data)
+{
+	struct dst *d = opaque;
+	void *hva = vmm_gpa_to_hva(d->vm, gfn << KMP_PAGE_SHIFT, KMP_PAGE_SIZE);
+
+	if (!hva)
+		return dst_error(d, KMP_E_RANGE, "gfn %#" PRIx64 " is not guest RAM", gfn);
+	memcpy(hva, data, KMP_PAGE_SIZE);
+	d->pages++;
+	return 0;
+}
+
+static int dst_on_zero(void *opaque, uint64_t gfn)
+{
+	struct dst *d = opaque;
+	void *hva = vmm_gpa_to_hva(d->vm, gfn << KMP_PAGE_SHIFT, KMP_PAGE_SIZE);
+
+	if (!hva)
+		return dst_error(d, KMP_E_RANGE, "gfn %#" PRIx64 " is not guest RAM", gfn);
+	memset(hva, 0, KMP_PAGE_SIZE);
+	d->zero++;
+	return 0;
+}
+
+static int dst_on_state(void *opaque, const void *blob, size_t len)
+{
+	struct dst *d = opaque;
+	struct vmm_state st = { 0 };
+	const struct vmm_state_hdr *h;
+	int r = vmm_state_check(blob, len);
+
+	if (!r)
+		r = vmm_state_from_buf(&st, blob, len);
+	if (r)
+		return dst_error(d, KMP_E_STATE, "VCPU_STATE %" PRIu64 ": not a valid state: %s",
+				 d->states, strerror(-r));
+	h = vmm_state_hdr(&st);
+	if (h->kind == VMM_STATE_VM && !d->have_vmst) {
+		d->vmst = st;
+		d->have_vmst = true;
+	} else if (h->kind == VMM_STATE_VCPU && h->index < d->nr_vcpus &&
+		   !d->vst[h->index].buf) {
+		d->vst[h->index] = st;
+	} else {
+		vmm_state_free(&st);
+		return dst_error(d, KMP_E_STATE, "VCPU_STATE %" PRIu64 ": unexpected state "
+				 "(kind %u, index %u)", d->states, h->kind, h->index);
+	}
+	d->states++;
+	return 0;
+}
+
+static int dst_on_end(void *opaque, const struct kmp_end *e)
+{
+	struct dst *d = opaque;
+	struct vmm_load_opts lo = { .tsc_advance = true };
+	struct kmp_ready rd = { .digest = e->digest, .pages = e->pages + e->zero_pages };
+	uint8_t buf[64];
+	unsigned int i;
+	ssize_t n;
+	int r;
+
+	if (!d->have_vmst)
+		return dst_error(d, KMP_E_STATE, "no VM state in the stream");
+	for (i = 0; i < d->nr_vcpus; i++)
+		if (!d->vst[i].buf)
+			return dst_error(d, KMP_E_STATE, "no state for vCPU %u", i);
+	uint64_t t0 = vmm_now_ns();
+
+	r = vmm_vm_state_load(d->vm, &d->vmst);
+	if (r)
+		return dst_error(d, KMP_E_STATE, "loading the VM state: %s", strerror(-r));
+	r = vmm_vcpus_state_load(d->vm, d->vst, &lo);
+	if (r)
+		return dst_error(d, KMP_E_STATE, "loading the vCPU state: %s", strerror(-r));
+	n = kmp_enc_ready(&d->enc, buf, sizeof(buf), &rd);
+	if (n < 0 || dst_send(d, buf, (size_t)n))
+		return dst_error(d, KMP_E_INTERNAL, "sending READY failed");
+	d->t_end = vmm_now_ns();
+	d->ready = true;
+	fprintf(stderr, "kmigrate listen: %s: END verified (%" PRIu64 " pages, %" PRIu64
+		" zero); state loaded in %.1f ms; READY sent\n", d->name, e->pages, e->zero_pages,
+		(d->t_end - t0) / 1e6);
+	return 0;
+}
+
+static int dst_on_commit(void *opaque)
+{
+	((struct dst *)opaque)->commit = true;
+	return 0;
+}
+
+static int dst_on_abort(void *opaque, const struct kmp_error *e)
+{
+	struct dst *d = opaque;
+
+	d->aborted = true;
+	d->abort = *e;
+	return 0;
+}
+
+static const struct kmp_dec_ops dst_ops = {
+	.hello = dst_on_hello,
+	.page = dst_on_page,
+	.zero = dst_on_zero,
+	.vcpu_state = dst_on_state,
+	.end = dst_on_end,
+	.commit = dst_on_commit,
+	.abort = dst_on_abort,
+};
+
+static void dst_notify(struct dst *d, unsigned char status)
+{
+	int fd = d->o->status_fd;
+
+	if (fd < 0)
+		return;
+	if (write(fd, &status, 1) != 1) {
+		/* the listener is gone */
+	}
+}
+
+static void dst_redirect(const char *name)
+{
+	char path[256];
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		close(fd);
+	}
+	if (km_ctl_path(name, ".log", path, sizeof(path)))
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		dup2(fd, 2);
+		close(fd);
+	}
+}
+
+/* The control socket while the guest comes in: info only. */
+static struct json_object *dst_ctl(const char *cmd, struct json_object *req, void *opaque,
+				   char *err, size_t errlen)
+{
+	struct dst *d = opaque;
+	struct json_object *r;
+
+	(void)req;
+	if (strcmp(cmd, "info")) {
+		snprintf(err, errlen, "'%s' is being migrated in: only 'info' until it runs here",
+			 d->name);
+		return NULL;
+	}
+	r = json_object_new_object();
+	if (!r)
+		return NULL;
+	json_object_object_add(r, "name", json_object_new_string(d->name));
+	json_object_object_add(r, "pid", json_object_new_int64(getpid()));
+	json_object_object_add(r, "state", json_object_new_string(d->ready ? "handoff" : "incoming"));
+	json_object_object_add(r, "origin", json_object_new_string("migrating"));
+	json_object_object_add(r, "from", json_object_new_string(d->o->peer));
+	json_object_object_add(r, "memory", json_object_new_int64(d->vm ?
+			       (int64_t)vmm_ram_size(d->vm) : 0));
+	json_object_object_add(r, "vcpus", json_object_new_int64(d->nr_vcpus));
+	json_object_object_add(r, "dirty_mode", json_object_new_string(d->vm ?
+			       vmm_dirty_mode_name(vmm_dirty_mode(d->vm)) : "-"));
+	json_object_object_add(r, "workload", json_object_new_string("-"));
+	json_object_object_add(r, "received_pages", json_object_new_int64((int64_t)d->pages));
+	json_object_object_add(r, "received_zero_pages", json_object_new_int64((int64_t)d->zero));
+	return r;
+}
+
+/* Receives the stream until COMMIT or failure; 0 on COMMIT. */
+static int dst_receive(struct dst *d, int sfd)
+{
+	uint8_t *buf = malloc(DST_BUF);
+	int ret = -1;
+
+	if (!buf) {
+		snprintf(d->err, sizeof(d->err), "out of memory");
+		return -1;
+	}
+	while (!d->commit && !d->aborted) {
+		struct pollfd p[3 + KM_CTL_MAX_CLIENTS] = {
+			{ .fd = d->fd, .events = POLLIN },
+			{ .fd = sfd, .events = POLLIN },
+		};
+		unsigned int nc = d->srv_open ? km_ctl_server_pollfds(&d->srv, p + 2) : 0;
+		int r = poll(p, 2 + nc, DST_IDLE_MS);
+		ssize_t n;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			dst_error(d, KMP_E_TRUNCATED, "nothing from the source for %d s",
+				  DST_IDLE_MS / 1000);
+			break;
+		}
+		if (p[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				dst_error(d, KMP_E_ABORTED, "interrupted by %s",
+					  strsignal(si.ssi_signo));
+			break;
+		}
+		if (nc && r > 0)
+			km_ctl_server_serve(&d->srv, p + 2, nc, dst_ctl, d);
+		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		n = read(d->fd, buf, DST_BUF);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(d->err, sizeof(d->err), "connection lost before COMMIT: %s",
+				 strerror(errno));
+			break;
+		}
+		if (n == 0) {
+			snprintf(d->err, sizeof(d->err), "connection lost before COMMIT%s",
+				 d->ready ? " (after READY: the guest runs nowhere; the "
+				 "operator decides)" : "");
+			break;
+		}
+		if (kmp_dec_feed(d->dec, buf, (size_t)n) != KMP_OK) {
+			if (!d->err_code)
+				d->err_code = (uint32_t)kmp_dec_code(d->dec);
+			snprintf(d->err, sizeof(d->err), "%s", kmp_dec_error(d->dec));
+			break;
+		}
+	}
+	if (d->commit)
+		ret = 0;
+	else if (d->aborted)
+		snprintf(d->err, sizeof(d->err), "the source aborted: %s (%s)",
+			 d->abort.msg[0] ? d->abort.msg : "-", kmp_strerror(d->abort.code));
+	free(buf);
+	return ret;
+}
+
+int km_mig_dest_run(int fd, const struct km_dest_opts *o)
+{
+	struct dst d;
+	struct km_vmhost h;
+	sigset_t sigs;
+	unsigned int i;
+	int sfd, ret = KM_EXIT_FAIL, r;
+
+	memset(&d, 0, sizeof(d));
+	d.o = o;
+	d.fd = fd;
+	d.srv.lock_fd = d.srv.listen_fd = -1;
+	kmp_enc_init(&d.enc, KMP_DIR_DEST);
+	d.dec = kmp_dec_new(KMP_DIR_SOURCE, &dst_ops, &d);
+
+	/* before any vCPU thread exists, so that they inherit the mask */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (!d.dec || sfd < 0) {
+		km_err("listen: %s: out of resources", o->peer);
+		dst_notify(&d, KM_EXIT_FAIL);
+		return KM_EXIT_FAIL;
+	}
+
+	r = dst_receive(&d, sfd);
+	if (r) {
+		if (d.err_code && !d.ready) {
+			uint8_t buf[KMP_HDR_SIZE + KMP_ERROR_FIXED + KMP_MAX_MSG];
+			ssize_t n = kmp_enc_error(&d.enc, buf, sizeof(buf), d.err_code, d.err);
+
+			if (n > 0)
+				dst_send(&d, buf, (size_t)n);
+		}
+		fprintf(stderr, "kmigrate listen: %s%s%s from %s failed: %s; the VM is discarded\n",
+			*d.name ? "incoming " : "migration", d.name, *d.name ? "" : "",
+			o->peer, *d.err ? d.err : "unknown error");
+		goto out;
+	}
+
+	/* COMMIT: the guest is ours */
+	h.pages_verified = -1;
+	km_vmhost_init(&h, d.name, d.vm);
+	h.origin = "migrated";
+	if (o->verify) {
+		struct vmm_wl_report rep;
+		uint64_t t0 = vmm_now_ns();
+
+		memset(&rep, 0, sizeof(rep));
+		r = vmm_wl_verify(vmm_ram(d.vm), vmm_ram_size(d.vm),
+				  VMM_WL_VERIFY_QUIET | VMM_WL_VERIFY_REPLAY, &rep, NULL);
+		h.pages_verified = (int64_t)rep.pages;
+		h.verify_bad = (int64_t)rep.bad;
+		h.verify_ms = (vmm_now_ns() - t0) / 1000000;
+		fprintf(stderr, "kmigrate listen: %s: verified %" PRIu64 " pages (%" PRIu64
+			" stamped, %" PRIu64 " untouched, %" PRIu64 " in progress, %" PRIu64
+			" replayed): %" PRIu64 " bad%s%s, %" PRIu64 " ms\n", d.name, rep.pages,
+			rep.stamped, rep.untouched, rep.in_progress, rep.replayed, rep.bad,
+			rep.bad ? ": " : "", rep.bad ? rep.first_bad : "", h.verify_ms);
+	}
+	r = vmm_start(d.vm);
+	if (r) {
+		km_err("listen: %s: starting the migrated guest: %s", d.name, strerror(-r));
+		goto out;
+	}
+	h.start_ns = vmm_now_ns();
+	fprintf(stderr, "kmigrate listen: %s: migrated in from %s: %" PRIu64 " pages, %" PRIu64
+		" zero pages, %" PRIu64 " state records; HELLO -> READY %" PRIu64
+		" ms; running (pid %d)\n", d.name, o->peer, d.pages, d.zero, d.states,
+		(d.t_end - d.t_hello) / 1000000, (int)getpid());
+	close(d.fd);
+	d.fd = -1;
+	dst_redirect(d.name);
+	fprintf(stderr, "kmigrate run: %s: up (migrated in from %s): pid %d, %" PRIu64
+		" MiB, %u vCPU(s), dirty %s\n", d.name, o->peer, (int)getpid(),
+		vmm_ram_size(d.vm) >> 20, d.nr_vcpus, vmm_dirty_mode_name(vmm_dirty_mode(d.vm)));
+	dst_notify(&d, KM_EXIT_OK);
+	ret = km_vmhost_serve(&h, &d.srv, sfd);
+	km_vmhost_shutdown(&h);
+	fprintf(stderr, "kmigrate run: %s: stopped\n", d.name);
+out:
+	if (ret)
+		dst_notify(&d, (unsigned char)ret);
+	if (d.vm)
+		vmm_vm_destroy(d.vm);
+	if (d.srv_open)
+		km_ctl_server_close(&d.srv);
+	vmm_state_free(&d.vmst);
+	for (i = 0; d.vst && i < d.nr_vcpus; i++)
+		vmm_state_free(&d.vst[i]);
+	free(d.vst);
+	kmp_dec_free(d.dec);
+	if (d.fd >= 0)
+		close(d.fd);
+	close(sfd);
+	return ret;
+}

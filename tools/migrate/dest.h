@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The destination side of a live migration (docs/PROTOCOL.md): runs in the
+ * child that `kmigrate listen` forks for one connection.
+ *
+ *   HELLO -> checks (layout, vCPUs, CPUID, the name not running here),
+ *   creates the VM (libvmm, dirty mode auto as `kmigrate run`), takes the
+ *   name's control socket -> ACCEPT -> PAGES/ZERO into guest RAM ->
+ *   VCPU_STATE (the VM state, then one per vCPU) -> END (digest and totals
+ *   checked by the decoder) -> loads the state -> READY -> COMMIT ->
+ *   (optionally verifies the workload's memory) -> starts the vCPUs and
+ *   serves the VM exactly like `kmigrate run` (vmhost.c).
+ *
+ * On ABORT, a bad stream, a lost connection before COMMIT, a signal or any
+ * error: the VM is destroyed, one line is logged, and the child exits 1.
+ */
+#ifndef KM_DEST_H
+#define KM_DEST_H
+
+#include <stdbool.h>
+
+struct km_dest_opts {
+	bool verify;		/* vmm_wl_verify the memory before resuming */
+	const char *peer;	/* for messages */
+	int status_fd;		/* gets one byte: 0 running, else failed; -1: none */
+	int dirty_mode;		/* enum vmm_dirty_mode of the new VM (0: auto) */
+};
+
+/* Handles connection @fd; returns the process exit status (after the
+ * migrated VM stopped, on success). */
+int km_mig_dest_run(int fd, const struct km_dest_opts *o);
+
+#endif /* KM_DEST_H */

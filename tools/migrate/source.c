@@ -1,0 +1,1011 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The source side of a live migration, in a thread of the VM's process.
+ * See source.h and docs/PROTOCOL.md.
+ *
+ * Downtime (downtime_ms in the result) is measured on the source: from the
+ * moment the guest is paused for the stop-and-copy round to the moment
+ * READY arrives (the destination has every page and the state loaded).
+ * It does not include the COMMIT's trip and the destination's resume, nor
+ * the destination's optional verification (which runs after COMMIT); the
+ * guest's own view of its pause is in the destination's `info`
+ * (max_pause_us, reset just before the pause).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/sockios.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "converge.h"
+#include "proto.h"
+#include "source.h"
+
+#define SRC_STALL_MS		30000	/* no progress on the socket: give up */
+#define SRC_MIN_ROUND_MS	100	/* shortest live round (lets dirt build up) */
+#define SRC_DRAIN_BYTES		(32u << 10)	/* send queue we wait down to */
+#define SRC_SNDBUF		(512u << 10)
+#define SRC_ZBUF		(KMP_HDR_SIZE + KMP_MAX_ZERO_BATCH * KMP_GFN_SIZE)
+#define SRC_PBUF		(KMP_HDR_SIZE + KMP_MAX_PAGES_BATCH * KMP_GFN_SIZE)
+
+struct km_mig_src {
+	struct vmm_vm *vm;
+	char name[KMP_NAME_SIZE];
+	struct km_mig_opts o;
+	pthread_t thr;
+	atomic_bool cancel;
+	atomic_bool done;
+	bool completed;
+
+	pthread_mutex_t lock;	/* the fields below, for status readers */
+	const char *phase;
+	const char *result;	/* NULL while running */
+	char error[320];
+	uint32_t round;
+	uint64_t bytes_sent, pages_sent, zero_pages, remaining;
+	uint64_t link_rate, dirty_rate, predicted_ns;
+	uint64_t guest_pages;
+	uint64_t t_start, t_end, downtime_ns, pause_to_final_ns, state_bytes;
+	uint64_t dest_pages;
+	/* stop-and-copy, ns from the pause request: paused, harvested, final
+	 * pages sent, state sent, END sent, READY received */
+	uint64_t d_paused, d_harvest, d_pages, d_state, d_end, d_ready;
+	uint64_t final_pages;
+	char peer[128];
+
+	/* thread-private */
+	int fd;
+	struct kmp_enc enc;
+	struct kmp_dec *dec;
+	bool got_accept, got_ready, got_error;
+	struct kmp_accept accept;
+	struct kmp_ready ready;
+	struct kmp_error peer_err;
+	bool paused;		/* by us */
+	bool hello_sent;
+	bool partial;		/* a record is half sent: no ABORT can follow */
+	struct vmm_dirty_bitmap bm;
+	uint64_t zgfn[KMP_MAX_ZERO_BATCH];
+	uint32_t nz;
+	uint64_t pgfn[KMP_MAX_PAGES_BATCH];
+	const void *ppage[KMP_MAX_PAGES_BATCH];
+	uint32_t np;
+	uint8_t zbuf[SRC_ZBUF];
+	uint8_t pbuf[SRC_PBUF];
+	struct iovec iov[KMP_MAX_PAGES_BATCH + 1];
+	uint64_t r_bytes, r_pages, r_zero;	/* this round */
+	uint64_t last_throttle_ns, throttle_bytes;
+	uint64_t harvest_ns_max;	/* slowest live harvest */
+};
+
+void km_mig_opts_default(struct km_mig_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->downtime_ms = KM_MIG_DEFAULT_DOWNTIME_MS;
+	o->max_rounds = KM_MIG_DEFAULT_MAX_ROUNDS;
+	o->connect_timeout_ms = 10000;
+	o->ready_timeout_ms = 10000;
+}
+
+int km_mig_split_hostport(const char *s, char *host, size_t hlen, char *port,
+			  size_t plen, unsigned int def_port)
+{
+	const char *colon, *p = NULL;
+	size_t n;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if (*s == '[') {
+		const char *e = strchr(s, ']');
+
+		if (!e || e == s + 1)
+			return -EINVAL;
+		n = (size_t)(e - s - 1);
+		if (e[1] == ':')
+			p = e + 2;
+		else if (e[1])
+			return -EINVAL;
+		s++;
+	} else {
+		colon = strchr(s, ':');
+		if (colon && strchr(colon + 1, ':')) {	/* bare v6 literal */
+			n = strlen(s);
+		} else if (colon) {
+			n = (size_t)(colon - s);
+			p = colon + 1;
+		} else {
+			n = strlen(s);
+		}
+	}
+	if (!n || n >= hlen)
+		return -EINVAL;
+	memcpy(host, s, n);
+	host[n] = 0;
+	if (p) {
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+
+		if (!*p || *end || v == 0 || v > 65535)
+			return -EINVAL;
+		snprintf(port, plen, "%lu", v);
+	} else {
+		snprintf(port, plen, "%u", def_port);
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------ status -- */
+
+static void src_set(struct km_mig_src *m, const char *phase)
+{
+	pthread_mutex_lock(&m->lock);
+	m->phase = phase;
+	pthread_mutex_unlock(&m->lock);
+}
+
+#define JADD(o, k, v)	json_object_object_add((o), (k), (v))
+#define JU64(v)		json_object_new_int64((int64_t)(v))
+
+/* milliseconds from nanoseconds, printed with 3 decimals */
+static struct json_object *src_json_ms(uint64_t ns)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "%.3f", ns / 1e6);
+	return json_object_new_double_s(ns / 1e6, s);
+}
+
+struct json_object *km_mig_src_status(struct km_mig_src *m)
+{
+	struct json_object *r = json_object_new_object();
+	uint64_t now = vmm_now_ns(), end;
+
+	if (!r)
+		return NULL;
+	pthread_mutex_lock(&m->lock);
+	end = m->result ? m->t_end : now;
+	JADD(r, "event", json_object_new_string(m->result ? "result" : "progress"));
+	if (m->result)
+		JADD(r, "result", json_object_new_string(m->result));
+	JADD(r, "name", json_object_new_string(m->name));
+	JADD(r, "to", json_object_new_string(m->o.to));
+	JADD(r, "peer", json_object_new_string(m->peer));
+	JADD(r, "phase", json_object_new_string(m->phase));
+	JADD(r, "round", JU64(m->round));
+	JADD(r, "rounds", JU64(m->round + 1));
+	JADD(r, "bytes_sent", JU64(m->bytes_sent));
+	JADD(r, "pages_sent", JU64(m->pages_sent));
+	JADD(r, "zero_pages", JU64(m->zero_pages));
+	JADD(r, "remaining_pages", JU64(m->remaining));
+	JADD(r, "rate", JU64(m->link_rate ? m->link_rate : end > m->t_start ?
+			     m->bytes_sent * 1000000000ULL / (end - m->t_start) : 0));
+	JADD(r, "dirty_rate", JU64(m->dirty_rate));
+	JADD(r, "predicted_downtime_ms", JU64(m->predicted_ns / 1000000));
+	JADD(r, "guest_mem_bytes", JU64(m->guest_pages * KMP_PAGE_SIZE));
+	JADD(r, "downtime_limit_ms", JU64(m->o.downtime_ms));
+	JADD(r, "elapsed_ms", JU64((end - m->t_start) / 1000000));
+	if (m->result) {
+		JADD(r, "total_ms", JU64((m->t_end - m->t_start) / 1000000));
+		JADD(r, "downtime_ms", m->downtime_ns ? src_json_ms(m->downtime_ns) : NULL);
+		JADD(r, "downtime_method", json_object_new_string(
+			"source: guest paused -> READY received"));
+		if (m->d_ready) {
+			struct json_object *b = json_object_new_object();
+
+			JADD(b, "pause", src_json_ms(m->d_paused));
+			JADD(b, "harvest", src_json_ms(m->d_harvest - m->d_paused));
+			JADD(b, "final_pages", src_json_ms(m->d_pages - m->d_harvest));
+			JADD(b, "state", src_json_ms(m->d_state - m->d_pages));
+			JADD(b, "end", src_json_ms(m->d_end - m->d_state));
+			JADD(b, "ready_wait", src_json_ms(m->d_ready - m->d_end));
+			JADD(r, "downtime_breakdown_ms", b);
+			JADD(r, "final_round_pages", JU64(m->final_pages));
+		}
+		JADD(r, "state_bytes", JU64(m->state_bytes));
+		JADD(r, "dest_pages", JU64(m->dest_pages));
+		JADD(r, "error", *m->error ? json_object_new_string(m->error) : NULL);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+/* ------------------------------------------------------------ socket -- */
+
+static int src_fail(struct km_mig_src *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int src_fail(struct km_mig_src *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&m->lock);
+	if (!*m->error) {
+		va_start(ap, fmt);
+		vsnprintf(m->error, sizeof(m->error), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return -1;
+}
+
+static int src_on_accept(void *opaque, const struct kmp_accept *a)
+{
+	struct km_mig_src *m = opaque;
+
+	m->accept = *a;
+	m->got_accept = true;
+	return 0;
+}
+
+static int src_on_ready(void *opaque, const struct kmp_ready *r)
+{
+	struct km_mig_src *m = opaque;
+
+	m->ready = *r;
+	m->got_ready = true;
+	return 0;
+}
+
+static int src_on_error(void *opaque, const struct kmp_error *e)
+{
+	struct km_mig_src *m = opaque;
+
+	m->peer_err = *e;
+	m->got_error = true;
+	return 0;
+}
+
+static const struct kmp_dec_ops src_dec_ops = {
+	.accept = src_on_accept,
+	.ready = src_on_ready,
+	.error = src_on_error,
+};
+
+/* Reads what the destination sent (no wait); -1 on EOF / error / ERROR. */
+static int src_pump(struct km_mig_src *m)
+{
+	uint8_t buf[1024];
+
+	for (;;) {
+		ssize_t n = recv(m->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0)
+			return src_fail(m, "connection to %s: %s", m->peer, strerror(errno));
+		if (n == 0) {
+			if (m->got_error)
+				break;
+			return src_fail(m, "the destination closed the connection");
+		}
+		if (kmp_dec_feed(m->dec, buf, (size_t)n) != KMP_OK && !m->got_error)
+			return src_fail(m, "bad reply from the destination: %s",
+					kmp_dec_error(m->dec));
+	}
+	if (m->got_error)
+		return src_fail(m, "the destination refused: %s (%s)",
+				m->peer_err.msg[0] ? m->peer_err.msg : "-",
+				kmp_strerror(m->peer_err.code));
+	return 0;
+}
+
+static int src_check(struct km_mig_src *m)
+{
+	if (atomic_load(&m->cancel)) {
+		pthread_mutex_lock(&m->lock);
+		if (!m->result)
+			m->result = "cancelled";
+		pthread_mutex_unlock(&m->lock);
+		return src_fail(m, "cancelled");
+	}
+	return src_pump(m);
+}
+
+/* Waits up to @ms for the socket (@ev), watching cancel and incoming data. */
+static int src_wait(struct km_mig_src *m, short ev, int ms)
+{
+	struct pollfd p = { .fd = m->fd, .events = ev | POLLIN };
+	int r = poll(&p, 1, ms);
+
+	if (r < 0 && errno != EINTR)
+		return src_fail(m, "poll: %s", strerror(errno));
+	return src_check(m);
+}
+
+static void src_account(struct km_mig_src *m, size_t n)
+{
+	pthread_mutex_lock(&m->lock);
+	m->bytes_sent += n;
+	pthread_mutex_unlock(&m->lock);
+	m->r_bytes += n;
+}
+
+/* The bandwidth cap: sleep while ahead of it. */
+static int src_throttle(struct km_mig_src *m, size_t n)
+{
+	uint64_t now, due;
+
+	if (!m->o.bandwidth)
+		return 0;
+	m->throttle_bytes += n;
+	now = vmm_now_ns();
+	if (!m->last_throttle_ns || now - m->last_throttle_ns > 1000000000ULL) {
+		m->last_throttle_ns = now;
+		m->throttle_bytes = n;
+		return 0;
+	}
+	due = m->last_throttle_ns + m->throttle_bytes * 1000000000ULL / m->o.bandwidth;
+	while (now < due) {
+		uint64_t ms = (due - now) / 1000000 + 1;
+
+		if (src_wait(m, 0, (int)(ms > 100 ? 100 : ms)))
+			return -1;
+		now = vmm_now_ns();
+	}
+	return 0;
+}
+
+static int src_writev(struct km_mig_src *m, struct iovec *iov, int cnt)
+{
+	uint64_t last = vmm_now_ns();
+	size_t total = 0;
+	int i;
+
+	for (i = 0; i < cnt; i++)
+		total += iov[i].iov_len;
+	m->partial = true;
+	while (cnt > 0) {
+		ssize_t n = writev(m->fd, iov, cnt > 1024 ? 1024 : cnt);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (vmm_now_ns() - last > SRC_STALL_MS * 1000000ULL)
+				return src_fail(m, "sending to %s: no progress for %d s", m->peer,
+						SRC_STALL_MS / 1000);
+			if (src_wait(m, POLLOUT, 200))
+				return -1;
+			continue;
+		}
+		if (n < 0) {
+			src_pump(m);	/* an ERROR explains it better */
+			return src_fail(m, "sending to %s: %s", m->peer, strerror(errno));
+		}
+		last = vmm_now_ns();
+		src_account(m, (size_t)n);
+		while (cnt > 0 && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			iov->iov_base = (uint8_t *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
+	}
+	m->partial = false;
+	return src_throttle(m, total);
+}
+
+static int src_send(struct km_mig_src *m, const void *buf, size_t len)
+{
+	struct iovec v = { .iov_base = (void *)buf, .iov_len = len };
+
+	return src_writev(m, &v, 1);
+}
+
+/* Waits until the kernel's send queue is short (the link caught up). */
+static int src_drain(struct km_mig_src *m, uint64_t timeout_ms)
+{
+	uint64_t t0 = vmm_now_ns();
+	int q = 0;
+
+	while (ioctl(m->fd, SIOCOUTQ, &q) == 0 && q > (int)SRC_DRAIN_BYTES) {
+		if (vmm_now_ns() - t0 > timeout_ms * 1000000ULL)
+			break;
+		if (src_wait(m, 0, 5))
+			return -1;
+	}
+	return src_check(m);
+}
+
+static int src_enc_err(struct km_mig_src *m, ssize_t r, const char *what)
+{
+	return src_fail(m, "encoding %s: %s (%s)", what, kmp_strerror((uint32_t)-r), m->enc.err);
+}
+
+/* ------------------------------------------------------------- pages -- */
+
+static int src_flush_zero(struct km_mig_src *m)
+{
+	ssize_t n;
+
+	if (!m->nz)
+		return 0;
+	n = kmp_enc_zero(&m->enc, m->zbuf, sizeof(m->zbuf), m->zgfn, m->nz);
+	if (n < 0)
+		return src_enc_err(m, n, "ZERO");
+	pthread_mutex_lock(&m->lock);
+	m->zero_pages += m->nz;
+	pthread_mutex_unlock(&m->lock);
+	m->r_zero += m->nz;
+	m->r_pages += m->nz;
+	m->nz = 0;
+	return src_send(m, m->zbuf, (size_t)n);
+}
+
+static int src_flush_pages(struct km_mig_src *m)
+{
+	int n;
+
+	if (!m->np)
+		return 0;
+	n = kmp_enc_pages(&m->enc, m->pbuf, sizeof(m->pbuf), m->pgfn, m->ppage, m->np,
+			  m->iov, KMP_MAX_PAGES_BATCH + 1);
+	if (n < 0)
+		return src_enc_err(m, n, "PAGES");
+	pthread_mutex_lock(&m->lock);
+	m->pages_sent += m->np;
+	pthread_mutex_unlock(&m->lock);
+	m->r_pages += m->np;
+	m->np = 0;
+	return src_writev(m, m->iov, n);
+}
+
+static bool src_page_zero(const void *p)
+{
+	const uint64_t *q = p;
+	unsigned int i;
+
+	for (i = 0; i < KMP_PAGE_SIZE / 8; i += 8)
+		if (q[i] | q[i + 1] | q[i + 2] | q[i + 3] | q[i + 4] | q[i + 5] | q[i + 6] | q[i + 7])
+			return false;
+	return true;
+}
+
+static int src_queue(struct km_mig_src *m, uint64_t gfn, const void *page)
+{
+	if (src_page_zero(page)) {
+		m->zgfn[m->nz++] = gfn;
+		if (m->nz == KMP_MAX_ZERO_BATCH)
+			return src_flush_zero(m);
+		return 0;
+	}
+	m->pgfn[m->np] = gfn;
+	m->ppage[m->np++] = page;
+	if (m->np == KMP_MAX_PAGES_BATCH) {
+		if (src_flush_pages(m))
+			return -1;
+		return src_check(m);
+	}
+	return 0;
+}
+
+static int src_round(struct km_mig_src *m, uint32_t round, bool final, uint64_t pages)
+{
+	struct kmp_round r = { .round = round, .flags = final ? KMP_ROUND_F_FINAL : 0,
+			       .dirty_pages = pages };
+	uint8_t buf[64];
+	ssize_t n = kmp_enc_round(&m->enc, buf, sizeof(buf), &r);
+
+	if (n < 0)
+		return src_enc_err(m, n, "ROUND");
+	m->r_bytes = m->r_pages = m->r_zero = 0;
+	pthread_mutex_lock(&m->lock);
+	m->round = round;
+	m->remaining = pages;
+	pthread_mutex_unlock(&m->lock);
+	return src_send(m, buf, (size_t)n);
+}
+
+static int src_send_bulk(struct km_mig_src *m)
+{
+	const struct vmm_mem_region *rg;
+	unsigned int nr = vmm_mem_regions(m->vm, &rg), i;
+	uint64_t p;
+
+	for (i = 0; i < nr; i++) {
+		for (p = 0; p < rg[i].size / KMP_PAGE_SIZE; p++) {
+			if (src_queue(m, (rg[i].gpa >> KMP_PAGE_SHIFT) + p,
+				      rg[i].hva + p * KMP_PAGE_SIZE))
+				return -1;
+			if ((p & 255) == 255) {
+				pthread_mutex_lock(&m->lock);
+				if (m->remaining >= 256)
+					m->remaining -= 256;
+				pthread_mutex_unlock(&m->lock);
+			}
+		}
+	}
+	return src_flush_zero(m) || src_flush_pages(m) ? -1 : 0;
+}
+
+static int src_send_dirty(struct km_mig_src *m)
+{
+	uint64_t gfn, sent = 0;
+
+	for (gfn = vmm_dirty_next(&m->bm, 0); gfn < m->bm.nbits;
+	     gfn = vmm_dirty_next(&m->bm, gfn + 1)) {
+		void *hva = vmm_gpa_to_hva(m->vm, gfn << KMP_PAGE_SHIFT, KMP_PAGE_SIZE);
+
+		if (!hva)
+			continue;
+		if (src_queue(m, gfn, hva))
+			return -1;
+		if ((++sent & 255) == 0) {
+			pthread_mutex_lock(&m->lock);
+			if (m->remaining >= 256)
+				m->remaining -= 256;
+			pthread_mutex_unlock(&m->lock);
+		}
+	}
+	if (src_flush_zero(m) || src_flush_pages(m))
+		return -1;
+	vmm_dirty_bitmap_clear(&m->bm);
+	return 0;
+}
+
+static int src_harvest(struct km_mig_src *m, uint64_t *count)
+{
+	struct vmm_harvest_stats hs;
+	int64_t r = vmm_dirty_harvest(m->vm, &m->bm, NULL, NULL, &hs);
+
+	if (r < 0)
+		return src_fail(m, "harvesting dirty pages: %s", strerror((int)-r));
+	if (hs.ns > m->harvest_ns_max)
+		m->harvest_ns_max = hs.ns;
+	*count = vmm_dirty_bitmap_count(&m->bm);
+	return 0;
+}
+
+/* ----------------------------------------------------------- connect -- */
+
+static int src_connect(struct km_mig_src *m)
+{
+	char host[256], port[16];
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG };
+	uint64_t deadline = vmm_now_ns() + (uint64_t)m->o.connect_timeout_ms * 1000000ULL;
+	char last[512] = "", num[INET6_ADDRSTRLEN + 1];
+	int r;
+
+	if (km_mig_split_hostport(m->o.to, host, sizeof(host), port, sizeof(port),
+				  KM_MIG_DEFAULT_PORT))
+		return src_fail(m, "bad destination '%s': expected HOST[:PORT] or [IPV6]:PORT",
+				m->o.to);
+	for (;;) {
+		struct addrinfo *ai = NULL, *a;
+
+		r = getaddrinfo(host, port, &hints, &ai);
+		if (r) {
+			snprintf(last, sizeof(last), "%s: %s", host, gai_strerror(r));
+			ai = NULL;
+		}
+		for (a = ai; a; a = a->ai_next) {
+			int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+					a->ai_protocol);
+			struct pollfd p;
+			int e = 0;
+			socklen_t el = sizeof(e);
+
+			if (fd < 0)
+				continue;
+			if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
+				e = errno;
+			} else {
+				p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+				if (poll(&p, 1, 3000) != 1)
+					e = ETIMEDOUT;
+				else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) < 0)
+					e = errno;
+			}
+			if (!e) {
+				int one = 1, sb = SRC_SNDBUF;
+
+				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+				setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sb, sizeof(sb));
+				if (getnameinfo(a->ai_addr, a->ai_addrlen, num, sizeof(num), NULL, 0,
+						NI_NUMERICHOST))
+					snprintf(num, sizeof(num), "?");
+				pthread_mutex_lock(&m->lock);
+				snprintf(m->peer, sizeof(m->peer),
+					 a->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s", num, port);
+				pthread_mutex_unlock(&m->lock);
+				m->fd = fd;
+				freeaddrinfo(ai);
+				return 0;
+			}
+			snprintf(last, sizeof(last), "connecting to %s port %s: %s", host, port,
+				 strerror(e));
+			close(fd);
+		}
+		if (ai)
+			freeaddrinfo(ai);
+		if (atomic_load(&m->cancel))
+			return src_check(m);
+		if (vmm_now_ns() > deadline)
+			return src_fail(m, "%s", last);
+		usleep(200000);
+	}
+}
+
+/* ------------------------------------------------------------ thread -- */
+
+static uint64_t src_cpuid_hash(struct vmm_vm *vm)
+{
+	const struct kvm_cpuid2 *c = vmm_vcpu_cpuid(vmm_vcpu(vm, 0));
+
+	if (!c || !c->nent)
+		return 0;
+	return XXH64(c->entries, c->nent * sizeof(c->entries[0]), 0);
+}
+
+static int src_hello(struct km_mig_src *m)
+{
+	const struct vmm_mem_region *rg;
+	unsigned int nr = vmm_mem_regions(m->vm, &rg), i;
+	struct kmp_hello h;
+	uint8_t buf[KMP_HDR_SIZE + KMP_HELLO_FIXED + KMP_MAX_SLOTS * KMP_SLOT_SIZE];
+	uint64_t deadline;
+	ssize_t n;
+
+	memset(&h, 0, sizeof(h));
+	h.version = KMP_VERSION;
+	h.page_size = KMP_PAGE_SIZE;
+	if (getrandom(h.session, sizeof(h.session), 0) != sizeof(h.session)) {
+		uint64_t t = vmm_realtime_ns() ^ (uint64_t)getpid();
+
+		memcpy(h.session, &t, sizeof(t));
+	}
+	h.mem_size = vmm_ram_size(m->vm);
+	h.nr_vcpus = vmm_nr_vcpus(m->vm);
+	h.nr_slots = nr;
+	h.cpuid_hash = src_cpuid_hash(m->vm);
+	snprintf(h.name, sizeof(h.name), "%s", m->name);
+	for (i = 0; i < nr && i < KMP_MAX_SLOTS; i++) {
+		h.slots[i].gpa = rg[i].gpa;
+		h.slots[i].size = rg[i].size;
+	}
+	n = kmp_enc_hello(&m->enc, buf, sizeof(buf), &h);
+	if (n < 0)
+		return src_enc_err(m, n, "HELLO");
+	m->hello_sent = true;
+	if (src_send(m, buf, (size_t)n))
+		return -1;
+	deadline = vmm_now_ns() + 30000000000ULL;	/* the destination creates the VM */
+	while (!m->got_accept) {
+		if (src_wait(m, 0, 100))
+			return -1;
+		if (vmm_now_ns() > deadline)
+			return src_fail(m, "no ACCEPT from %s within 30 s", m->peer);
+	}
+	if (memcmp(m->accept.session, h.session, sizeof(h.session)))
+		return src_fail(m, "ACCEPT from %s echoes another session", m->peer);
+	return 0;
+}
+
+static int src_send_state(struct km_mig_src *m)
+{
+	unsigned int i, nv = vmm_nr_vcpus(m->vm);
+	int r;
+
+	for (i = 0; i <= nv; i++) {
+		struct vmm_state st = { 0 };
+		uint8_t *buf;
+		ssize_t n;
+
+		r = i == 0 ? vmm_vm_state_save(m->vm, &st) :
+			     vmm_vcpu_state_save(vmm_vcpu(m->vm, i - 1), &st);
+		if (r) {
+			vmm_state_free(&st);
+			return src_fail(m, "saving the %s state: %s", i ? "vCPU" : "VM",
+					strerror(-r));
+		}
+		buf = malloc(KMP_HDR_SIZE + st.size);
+		if (!buf) {
+			vmm_state_free(&st);
+			return src_fail(m, "out of memory");
+		}
+		n = kmp_enc_vcpu_state(&m->enc, buf, KMP_HDR_SIZE + st.size, st.buf,
+				       (uint32_t)st.size);
+		m->state_bytes += st.size;
+		vmm_state_free(&st);
+		r = n < 0 ? src_enc_err(m, n, "VCPU_STATE") : src_send(m, buf, (size_t)n);
+		free(buf);
+		if (r)
+			return -1;
+	}
+	return 0;
+}
+
+static void src_progress(struct km_mig_src *m, const struct kmc_state *ks,
+			 const struct kmc_verdict *v)
+{
+	pthread_mutex_lock(&m->lock);
+	m->link_rate = v->rate;
+	m->dirty_rate = ks->dirty_rate;
+	m->predicted_ns = v->predicted_ns;
+	m->remaining = v->remaining_pages;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static int src_run(struct km_mig_src *m)
+{
+	struct kmc_config kc;
+	struct kmc_state ks;
+	struct kmc_verdict v;
+	uint64_t t_round, t_harvest, dirty = 0, t_pause, t_ready;
+	uint32_t round = 0;
+	uint8_t buf[128];
+	ssize_t n;
+	int r;
+
+	src_set(m, "connecting");
+	if (src_connect(m))
+		return -1;
+	m->dec = kmp_dec_new(KMP_DIR_DEST, &src_dec_ops, m);
+	if (!m->dec)
+		return src_fail(m, "out of memory");
+	kmp_enc_init(&m->enc, KMP_DIR_SOURCE);
+	src_set(m, "handshake");
+	if (src_hello(m))
+		return -1;
+
+	r = vmm_dirty_bitmap_init(m->vm, &m->bm);
+	if (r)
+		return src_fail(m, "dirty bitmap: %s", strerror(-r));
+	r = vmm_dirty_start(m->vm);
+	if (r)
+		return src_fail(m, "starting dirty logging: %s", strerror(-r));
+	/* re-arm everything: from here on every write shows in a harvest */
+	if (src_harvest(m, &dirty))
+		return -1;
+	vmm_dirty_bitmap_clear(&m->bm);
+
+	kmc_config_default(&kc, m->o.downtime_ms * 1000000ULL);
+	kc.bandwidth_cap = m->o.bandwidth;
+	kc.max_rounds = m->o.max_rounds;
+	kc.state_bytes = 64ULL * 1024 * (vmm_nr_vcpus(m->vm) + 1);
+	kc.handoff_ns = 20000000ULL;
+	kc.rtt_ns = 2000000ULL;
+	kmc_init(&ks);
+
+	src_set(m, "bulk");
+	t_round = t_harvest = vmm_now_ns();
+	if (src_round(m, 0, false, m->guest_pages) || src_send_bulk(m))
+		return -1;
+	for (;;) {
+		struct kmc_round kr;
+		uint64_t now;
+
+		if (src_drain(m, SRC_STALL_MS))
+			return -1;
+		now = vmm_now_ns();
+		if (now - t_round < SRC_MIN_ROUND_MS * 1000000ULL) {
+			usleep((useconds_t)((SRC_MIN_ROUND_MS * 1000000ULL - (now - t_round)) / 1000));
+			if (src_check(m))
+				return -1;
+		}
+		if (src_harvest(m, &dirty))
+			return -1;
+		now = vmm_now_ns();
+		kr = (struct kmc_round){
+			.bytes_sent = m->r_bytes, .pages_sent = m->r_pages,
+			.zero_pages = m->r_zero, .duration_ns = now - t_round,
+			.dirty_pages = dirty, .dirty_interval_ns = now - t_harvest,
+		};
+		/* The bulk's zero pages are the never-touched RAM: dirty pages are
+		 * rarely zero, so they would make the model's zero fraction (and
+		 * its downtime prediction) far too optimistic. */
+		if (round == 0) {
+			kr.pages_sent -= kr.zero_pages;
+			kr.zero_pages = 0;
+		}
+		t_harvest = now;
+		/* stopping costs the pause and one more harvest, as slow as the slowest */
+		kc.handoff_ns = 20000000ULL + 2 * m->harvest_ns_max;
+		kmc_update(&ks, &kc, &kr, &v);
+		src_progress(m, &ks, &v);
+		fprintf(stderr, "kmigrate: %s: round %u: %" PRIu64 " pages (%" PRIu64 " zero), %"
+			PRIu64 " KiB in %" PRIu64 " ms; %" PRIu64 " dirty; link %" PRIu64
+			" KiB/s, dirty %" PRIu64 " pages/s; predicted downtime %" PRIu64 " ms: %s%s%s\n",
+			m->name, round, m->r_pages, m->r_zero, kr.bytes_sent >> 10,
+			kr.duration_ns / 1000000, dirty, v.rate >> 10, ks.dirty_rate,
+			v.predicted_ns / 1000000, kmc_decision_name(v.decision),
+			v.reason ? " " : "", v.reason ? kmc_reason_name(v.reason) : "");
+		if (v.decision == KMC_STOP)
+			break;
+		if (v.decision == KMC_NOT_CONVERGING)
+			return src_fail(m, "not converging after %u rounds (%s): %" PRIu64
+					" dirty pages, dirty rate %" PRIu64 " pages/s, link %"
+					PRIu64 " KiB/s, predicted downtime %" PRIu64 " ms > %" PRIu64
+					" ms; raise --downtime-limit or lower the guest's write rate",
+					round + 1, kmc_reason_name(v.reason), dirty, ks.dirty_rate,
+					v.rate >> 10, v.predicted_ns / 1000000, m->o.downtime_ms);
+		round++;
+		src_set(m, "live");
+		t_round = vmm_now_ns();
+		if (src_round(m, round, false, dirty) || src_send_dirty(m))
+			return -1;
+	}
+
+	/* stop and copy */
+	src_set(m, "stop-copy");
+	vmm_wl_reset_gaps(m->vm);	/* the guest's max pause from here: the move's */
+	usleep(20000);
+	if (src_check(m))
+		return -1;
+	t_pause = vmm_now_ns();
+	r = vmm_pause(m->vm);
+	if (r)
+		return src_fail(m, "pausing the guest: %s", strerror(-r));
+	m->paused = true;
+	m->d_paused = vmm_now_ns() - t_pause;
+	if (src_harvest(m, &dirty))
+		return -1;
+	m->d_harvest = vmm_now_ns() - t_pause;
+	m->final_pages = dirty;
+	round++;
+	if (src_round(m, round, true, dirty) || src_send_dirty(m))
+		return -1;
+	m->d_pages = vmm_now_ns() - t_pause;
+	if (src_send_state(m))
+		return -1;
+	m->d_state = vmm_now_ns() - t_pause;
+	n = kmp_enc_end(&m->enc, buf, sizeof(buf));
+	if (n < 0)
+		return src_enc_err(m, n, "END");
+	if (src_send(m, buf, (size_t)n))
+		return -1;
+	m->d_end = vmm_now_ns() - t_pause;
+	pthread_mutex_lock(&m->lock);
+	m->pause_to_final_ns = vmm_now_ns() - t_pause;
+	m->remaining = 0;
+	m->phase = "handoff";
+	pthread_mutex_unlock(&m->lock);
+	while (!m->got_ready) {
+		if (src_wait(m, 0, 20))
+			return -1;
+		if (vmm_now_ns() - t_pause > (uint64_t)m->o.ready_timeout_ms * 1000000ULL)
+			return src_fail(m, "no READY from %s within %u ms", m->peer,
+					m->o.ready_timeout_ms);
+	}
+	t_ready = vmm_now_ns();
+	m->d_ready = t_ready - t_pause;
+	fprintf(stderr, "kmigrate: %s: stop-and-copy: paused in %.1f ms, harvest %.1f ms, %" PRIu64
+		" final pages %.1f ms, state %.1f ms, END %.1f ms, READY after %.1f ms: downtime "
+		"%.1f ms\n", m->name, m->d_paused / 1e6, (m->d_harvest - m->d_paused) / 1e6,
+		m->final_pages, (m->d_pages - m->d_harvest) / 1e6, (m->d_state - m->d_pages) / 1e6,
+		(m->d_end - m->d_state) / 1e6, (m->d_ready - m->d_end) / 1e6, m->d_ready / 1e6);
+	if (m->ready.digest != m->enc.sum.digest)
+		return src_fail(m, "READY from %s confirms another digest (%#" PRIx64
+				" != %#" PRIx64 ")", m->peer, m->ready.digest, m->enc.sum.digest);
+	if (atomic_load(&m->cancel))
+		return src_check(m);
+	n = kmp_enc_commit(&m->enc, buf, sizeof(buf));
+	if (n < 0)
+		return src_enc_err(m, n, "COMMIT");
+	/* past this point the guest never runs here again */
+	m->completed = true;
+	if (src_send(m, buf, (size_t)n))
+		fprintf(stderr, "kmigrate: %s: sending COMMIT: %s; the destination decides "
+			"(the guest does not run here again)\n", m->name, m->error);
+	pthread_mutex_lock(&m->lock);
+	m->downtime_ns = t_ready - t_pause;
+	m->dest_pages = m->ready.pages;
+	m->phase = "done";
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
+static void *src_thread(void *arg)
+{
+	struct km_mig_src *m = arg;
+	int r = src_run(m);
+
+	if (r && !m->completed) {
+		/* give the guest back */
+		if (m->fd >= 0 && m->hello_sent && !m->partial) {
+			uint8_t buf[KMP_HDR_SIZE + KMP_ERROR_FIXED + KMP_MAX_MSG];
+			ssize_t n = kmp_enc_abort(&m->enc, buf, sizeof(buf),
+						  atomic_load(&m->cancel) ? KMP_E_ABORTED :
+						  KMP_E_REFUSED, m->error);
+
+			if (n > 0 && send(m->fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+				/* the connection is gone: the destination discards */
+			}
+		}
+		if (m->paused)
+			vmm_resume(m->vm);
+		m->paused = false;
+	}
+	if (vmm_dirty_active(m->vm))
+		vmm_dirty_stop(m->vm);
+	if (m->fd >= 0) {
+		if (m->completed)
+			shutdown(m->fd, SHUT_WR);
+		close(m->fd);
+		m->fd = -1;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->t_end = vmm_now_ns();
+	if (!m->result)
+		m->result = m->completed ? "completed" : "failed";
+	if (m->completed)
+		m->error[0] = 0;
+	pthread_mutex_unlock(&m->lock);
+	fprintf(stderr, "kmigrate: %s: migration to %s %s%s%s\n", m->name, m->o.to, m->result,
+		*m->error ? ": " : "", m->error);
+	atomic_store(&m->done, true);
+	return NULL;
+}
+
+int km_mig_src_start(struct vmm_vm *vm, const char *name, const struct km_mig_opts *o,
+		     struct km_mig_src **out, char *err, size_t errlen)
+{
+	struct km_mig_src *m = calloc(1, sizeof(*m));
+	int r;
+
+	if (!m) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	m->vm = vm;
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	m->o = *o;
+	m->fd = -1;
+	m->phase = "starting";
+	m->guest_pages = vmm_ram_size(vm) / KMP_PAGE_SIZE;
+	m->t_start = vmm_now_ns();
+	pthread_mutex_init(&m->lock, NULL);
+	r = pthread_create(&m->thr, NULL, src_thread, m);
+	if (r) {
+		snprintf(err, errlen, "starting the migration thread: %s", strerror(r));
+		pthread_mutex_destroy(&m->lock);
+		free(m);
+		return -r;
+	}
+	*out = m;
+	return 0;
+}
+
+bool km_mig_src_done(struct km_mig_src *m)
+{
+	return atomic_load(&m->done);
+}
+
+bool km_mig_src_completed(struct km_mig_src *m)
+{
+	return atomic_load(&m->done) && m->completed;
+}
+
+void km_mig_src_cancel(struct km_mig_src *m)
+{
+	atomic_store(&m->cancel, true);
+}
+
+void km_mig_src_free(struct km_mig_src *m)
+{
+	if (!m)
+		return;
+	pthread_join(m->thr, NULL);
+	kmp_dec_free(m->dec);
+	vmm_dirty_bitmap_free(&m->bm);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}

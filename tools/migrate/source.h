@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The source side of a live migration (docs/PROTOCOL.md), run in a thread
+ * of the process that owns the VM (`kmigrate run`, vmhost.c):
+ *
+ *   connect -> HELLO/ACCEPT -> dirty logging on -> ROUND 0: bulk copy of
+ *   all RAM (all-zero pages as ZERO gfns) -> live rounds of harvested
+ *   dirty pages, each fed to the convergence model (converge.h) -> when it
+ *   says stop: pause, ROUND FINAL with the last dirty set, VM + vCPU state
+ *   (VCPU_STATE records), END -> READY -> COMMIT.
+ *
+ * PAGES are sent with writev() straight from guest RAM (kmp_enc_pages()).
+ * Any failure before COMMIT (connect, ERROR from the destination, a lost
+ * connection, a timeout, no convergence, a cancel) sends ABORT when it can
+ * and resumes the guest here.  After COMMIT the guest stays paused here
+ * and the owner stops it: it runs on the destination.
+ */
+#ifndef KM_SOURCE_H
+#define KM_SOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json.h>
+
+#include "vmm.h"
+
+#define KM_MIG_DEFAULT_PORT	49152
+#define KM_MIG_DEFAULT_DOWNTIME_MS 300
+#define KM_MIG_DEFAULT_MAX_ROUNDS 30
+
+struct km_mig_opts {
+	char to[256];			/* HOST, HOST:PORT, [V6]:PORT */
+	uint64_t downtime_ms;		/* downtime limit for the model */
+	uint32_t max_rounds;		/* live rounds before giving up */
+	uint64_t bandwidth;		/* bytes/s cap; 0: none */
+	uint32_t connect_timeout_ms;	/* connect retries for this long */
+	uint32_t ready_timeout_ms;	/* END -> READY */
+};
+
+void km_mig_opts_default(struct km_mig_opts *o);
+
+struct km_mig_src;
+
+/* Starts the migration thread; the caller must not touch @vm's run state
+ * (pause, resume, harvest) until km_mig_src_done(). */
+int km_mig_src_start(struct vmm_vm *vm, const char *name, const struct km_mig_opts *o,
+		     struct km_mig_src **out, char *err, size_t errlen);
+/* The thread has finished (the result is final). */
+bool km_mig_src_done(struct km_mig_src *m);
+/* Finished with COMMIT sent: the guest runs on the destination. */
+bool km_mig_src_completed(struct km_mig_src *m);
+/* Asks the thread to give up (before COMMIT); the guest resumes here. */
+void km_mig_src_cancel(struct km_mig_src *m);
+/* {"event":"progress",...} or {"event":"result",...}; NULL: no memory. */
+struct json_object *km_mig_src_status(struct km_mig_src *m);
+/* Waits for the thread and frees. */
+void km_mig_src_free(struct km_mig_src *m);
+
+/* "host:port" parsing shared with listen: [v6]:port, v4:port, name:port,
+ * bare host or v6 literal.  Returns 0 or -EINVAL. */
+int km_mig_split_hostport(const char *s, char *host, size_t hlen, char *port,
+			  size_t plen, unsigned int def_port);
+
+#endif /* KM_SOURCE_H */

@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A running VM served by its control socket: the loop of `kmigrate run`,
+ * shared with the destination of a migration (`kmigrate listen`).  See
+ * vmhost.h for the requests.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "exitcode.h"
+#include "guest/wl_abi.h"
+#include "source.h"
+#include "vmhost.h"
+
+#define JADD(o, k, v)	json_object_object_add((o), (k), (v))
+#define JU64(v)		json_object_new_int64((int64_t)(v))
+
+void km_vmhost_init(struct km_vmhost *h, const char *name, struct vmm_vm *vm)
+{
+	memset(h, 0, sizeof(*h));
+	h->name = name;
+	h->vm = vm;
+	h->mem = vmm_ram_size(vm);
+	h->vcpus = vmm_nr_vcpus(vm);
+	h->origin = "started";
+	h->pages_verified = -1;
+	h->verify_bad = -1;
+	h->start_ns = vmm_now_ns();
+}
+
+static bool vmhost_migrating(const struct km_vmhost *h)
+{
+	return h->mig && !km_mig_src_done(h->mig);
+}
+
+/* The workload parameters as the guest holds them (a migrated VM). */
+static const struct wl_params *vmhost_params(const struct km_vmhost *h)
+{
+	const struct wl_params *p = vmm_gpa_to_hva(h->vm, WL_PARAMS_GPA, sizeof(*p));
+
+	return p && p->magic == WL_PARAMS_MAGIC ? p : NULL;
+}
+
+static struct json_object *vmhost_info(struct km_vmhost *h)
+{
+	struct json_object *r = json_object_new_object(), *arr = json_object_new_array();
+	const struct wl_params *p = vmhost_params(h);
+	const char *wl = h->workload;
+	uint64_t total = 0, maxgap = 0, rate = h->rate, ws = h->ws_bytes;
+	unsigned int i;
+
+	if (!r || !arr) {
+		json_object_put(r);
+		json_object_put(arr);
+		return NULL;
+	}
+	if (!wl && p) {
+		wl = vmm_wl_pattern_name((enum vmm_wl_pattern)p->pattern);
+		rate = p->rate;
+		ws = p->ws_pages * VMM_PAGE_SIZE;
+	}
+	for (i = 0; i < h->vcpus && !h->kernel && p; i++) {
+		struct vmm_wl_vcpu_status st;
+		struct json_object *v = json_object_new_object();
+
+		memset(&st, 0, sizeof(st));
+		vmm_wl_status(h->vm, i, &st);
+		total += st.seq;
+		if (st.max_gap_us > maxgap)
+			maxgap = st.max_gap_us;
+		JADD(v, "vcpu", JU64(i));
+		JADD(v, "progress", JU64(st.seq));
+		JADD(v, "max_pause_us", JU64(st.max_gap_us));
+		JADD(v, "stalls", JU64(st.stalls));
+		JADD(v, "guest_state", json_object_new_string(
+			st.state == 0 ? "init" : st.state == 1 ? "running" :
+			st.state == 2 ? "done" : "panic"));
+		json_object_array_add(arr, v);
+	}
+	JADD(r, "name", json_object_new_string(h->name));
+	JADD(r, "pid", JU64(getpid()));
+	JADD(r, "state", json_object_new_string(h->migrated ? "migrated" :
+			 vmhost_migrating(h) ? "migrating" :
+			 vmm_paused(h->vm) ? "paused" : "running"));
+	JADD(r, "origin", json_object_new_string(h->origin));
+	JADD(r, "memory", JU64(h->mem));
+	JADD(r, "vcpus", JU64(h->vcpus));
+	JADD(r, "dirty_mode", json_object_new_string(vmm_dirty_mode_name(vmm_dirty_mode(h->vm))));
+	JADD(r, "ring_entries", vmm_dirty_mode(h->vm) == VMM_DIRTY_RING ?
+	     JU64(vmm_dirty_ring_entries(h->vm)) : NULL);
+	if (h->kernel) {
+		JADD(r, "workload", json_object_new_string("kernel"));
+		JADD(r, "kernel", json_object_new_string(h->kernel));
+		JADD(r, "cmdline", json_object_new_string(h->cmdline ? h->cmdline : ""));
+	} else {
+		JADD(r, "workload", json_object_new_string(wl ? wl : "unknown"));
+		JADD(r, "rate", JU64(rate));
+		JADD(r, "working_set", JU64(ws));
+	}
+	JADD(r, "uptime_ms", JU64((vmm_now_ns() - h->start_ns) / 1000000));
+	JADD(r, "pauses", JU64(h->pauses));
+	JADD(r, "progress", JU64(total));
+	JADD(r, "max_pause_us", JU64(maxgap));
+	JADD(r, "failed_vcpus", JU64(vmm_failed_vcpus(h->vm)));
+	JADD(r, "pages_verified", h->pages_verified >= 0 ? JU64(h->pages_verified) : NULL);
+	JADD(r, "verify_bad", h->verify_bad >= 0 ? JU64(h->verify_bad) : NULL);
+	JADD(r, "verify_ms", h->pages_verified >= 0 ? JU64(h->verify_ms) : NULL);
+	JADD(r, "vcpus_status", arr);
+	return r;
+}
+
+static struct json_object *vmhost_verify(struct km_vmhost *h, struct json_object *req,
+					 char *err, size_t errlen)
+{
+	struct json_object *r, *jr;
+	struct vmm_wl_report rep;
+	bool was_paused = vmm_paused(h->vm), replay = true;
+	uint64_t t0 = vmm_now_ns();
+	int ret;
+
+	if (json_object_object_get_ex(req, "replay", &jr))
+		replay = json_object_get_boolean(jr);
+	if (!was_paused && vmm_pause(h->vm)) {
+		snprintf(err, errlen, "could not pause the guest");
+		return NULL;
+	}
+	memset(&rep, 0, sizeof(rep));
+	ret = vmm_wl_verify(vmm_ram(h->vm), vmm_ram_size(h->vm),
+			    VMM_WL_VERIFY_QUIET | (replay ? VMM_WL_VERIFY_REPLAY : 0),
+			    &rep, NULL);
+	if (!was_paused)
+		vmm_resume(h->vm);
+	r = json_object_new_object();
+	if (!r)
+		return NULL;
+	JADD(r, "passed", json_object_new_boolean(ret == 0));
+	JADD(r, "replay", json_object_new_boolean(replay));
+	JADD(r, "pages", JU64(rep.pages));
+	JADD(r, "stamped", JU64(rep.stamped));
+	JADD(r, "untouched", JU64(rep.untouched));
+	JADD(r, "in_progress", JU64(rep.in_progress));
+	JADD(r, "bad", JU64(rep.bad));
+	JADD(r, "replayed", JU64(rep.replayed));
+	JADD(r, "first_bad", rep.bad ? json_object_new_string(rep.first_bad) : NULL);
+	JADD(r, "ms", JU64((vmm_now_ns() - t0) / 1000000));
+	return r;
+}
+
+static struct json_object *vmhost_state_reply(struct km_vmhost *h)
+{
+	struct json_object *r = json_object_new_object();
+
+	if (r)
+		JADD(r, "state", json_object_new_string(h->stop ? "stopping" :
+				 vmm_paused(h->vm) ? "paused" : "running"));
+	return r;
+}
+
+static int vmhost_get_u64(struct json_object *req, const char *key, uint64_t max,
+			  uint64_t *out, char *err, size_t errlen)
+{
+	struct json_object *j;
+	int64_t v;
+
+	if (!json_object_object_get_ex(req, key, &j) || json_object_is_type(j, json_type_null))
+		return 0;
+	if (!json_object_is_type(j, json_type_int) || (v = json_object_get_int64(j)) < 0 ||
+	    (uint64_t)v > max) {
+		snprintf(err, errlen, "\"%s\": expected a number 0..%" PRIu64, key, max);
+		return -EINVAL;
+	}
+	*out = (uint64_t)v;
+	return 0;
+}
+
+static struct json_object *vmhost_migrate(struct km_vmhost *h, struct json_object *req,
+					  char *err, size_t errlen)
+{
+	struct km_mig_opts o;
+	struct json_object *j, *r;
+	uint64_t v;
+	int ret;
+
+	if (h->migrated) {
+		snprintf(err, errlen, "the guest was migrated away already");
+		return NULL;
+	}
+	if (vmhost_migrating(h)) {
+		snprintf(err, errlen, "a migration of '%s' is already running", h->name);
+		return NULL;
+	}
+	if (vmm_paused(h->vm)) {
+		snprintf(err, errlen, "the guest is paused: resume it before migrating");
+		return NULL;
+	}
+	km_mig_opts_default(&o);
+	if (!json_object_object_get_ex(req, "to", &j) || !json_object_is_type(j, json_type_string) ||
+	    !*json_object_get_string(j) || strlen(json_object_get_string(j)) >= sizeof(o.to)) {
+		snprintf(err, errlen, "migrate: \"to\": expected \"HOST[:PORT]\"");
+		return NULL;
+	}
+	snprintf(o.to, sizeof(o.to), "%s", json_object_get_string(j));
+	if (vmhost_get_u64(req, "downtime_ms", 3600000, &o.downtime_ms, err, errlen) ||
+	    vmhost_get_u64(req, "bandwidth", UINT64_MAX >> 1, &o.bandwidth, err, errlen))
+		return NULL;
+	v = o.max_rounds;
+	if (vmhost_get_u64(req, "max_rounds", 100000, &v, err, errlen))
+		return NULL;
+	o.max_rounds = (uint32_t)v;
+	v = o.connect_timeout_ms;
+	if (vmhost_get_u64(req, "connect_timeout_ms", 600000, &v, err, errlen))
+		return NULL;
+	o.connect_timeout_ms = (uint32_t)v;
+	if (!o.downtime_ms) {
+		snprintf(err, errlen, "migrate: \"downtime_ms\" must be > 0");
+		return NULL;
+	}
+	if (h->mig) {
+		km_mig_src_free(h->mig);
+		h->mig = NULL;
+	}
+	ret = km_mig_src_start(h->vm, h->name, &o, &h->mig, err, errlen);
+	if (ret)
+		return NULL;
+	fprintf(stderr, "kmigrate: %s: migration to %s started (downtime limit %" PRIu64
+		" ms, max %u rounds)\n", h->name, o.to, o.downtime_ms, o.max_rounds);
+	r = json_object_new_object();
+	if (r)
+		JADD(r, "state", json_object_new_string("started"));
+	return r;
+}
+
+static struct json_object *vmhost_handle(const char *cmd, struct json_object *req,
+					 void *opaque, char *err, size_t errlen)
+{
+	struct km_vmhost *h = opaque;
+
+	if (!strcmp(cmd, "info"))
+		return vmhost_info(h);
+	if (!strcmp(cmd, "migrate"))
+		return vmhost_migrate(h, req, err, errlen);
+	if (!strcmp(cmd, "migrate-status")) {
+		struct json_object *r;
+
+		if (!h->mig) {
+			snprintf(err, errlen, "no migration of '%s' has run", h->name);
+			return NULL;
+		}
+		r = km_mig_src_status(h->mig);
+		if (r && km_mig_src_done(h->mig))
+			h->result_read = true;
+		return r;
+	}
+	if (!strcmp(cmd, "migrate-cancel")) {
+		struct json_object *r;
+
+		if (!vmhost_migrating(h)) {
+			snprintf(err, errlen, "no migration of '%s' is running", h->name);
+			return NULL;
+		}
+		km_mig_src_cancel(h->mig);
+		r = json_object_new_object();
+		if (r)
+			JADD(r, "state", json_object_new_string("cancelling"));
+		return r;
+	}
+	if (h->migrated || vmhost_migrating(h)) {
+		if (!strcmp(cmd, "pause") || !strcmp(cmd, "resume") || !strcmp(cmd, "verify") ||
+		    !strcmp(cmd, "stop")) {
+			snprintf(err, errlen, h->migrated ?
+				 "'%s' was migrated away: the guest runs on the destination" :
+				 "'%s' is being migrated (kmigrate cancel %s first)", h->name, h->name);
+			return NULL;
+		}
+	}
+	if (!strcmp(cmd, "verify")) {
+		if (h->kernel || !vmhost_params(h)) {
+			snprintf(err, errlen, "verify checks the built-in workload; this VM runs a kernel");
+			return NULL;
+		}
+		return vmhost_verify(h, req, err, errlen);
+	}
+	if (!strcmp(cmd, "pause")) {
+		if (!vmm_paused(h->vm)) {
+			if (vmm_pause(h->vm)) {
+				snprintf(err, errlen, "could not pause the guest");
+				return NULL;
+			}
+			h->pauses++;
+		}
+		return vmhost_state_reply(h);
+	}
+	if (!strcmp(cmd, "resume")) {
+		if (vmm_paused(h->vm) && vmm_resume(h->vm)) {
+			snprintf(err, errlen, "could not resume the guest");
+			return NULL;
+		}
+		return vmhost_state_reply(h);
+	}
+	if (!strcmp(cmd, "stop")) {
+		struct json_object *r;
+
+		h->stop = true;
+		r = vmhost_state_reply(h);
+		if (r)
+			JADD(r, "pid", JU64(getpid()));
+		return r;
+	}
+	snprintf(err, errlen, "unknown command '%.64s' (info, pause, resume, stop, verify, "
+		 "migrate, migrate-status, migrate-cancel)", cmd);
+	return NULL;
+}
+
+void km_vmhost_shutdown(struct km_vmhost *h)
+{
+	if (h->mig) {
+		km_mig_src_cancel(h->mig);
+		km_mig_src_free(h->mig);
+		h->mig = NULL;
+	}
+	if (h->migrated)
+		return;		/* stopped when the migration completed */
+	if (!h->kernel && !vmm_paused(h->vm) && !vmm_wl_request_stop(h->vm))
+		vmm_wait(h->vm, 1000);
+	vmm_stop(h->vm);
+}
+
+int km_vmhost_serve(struct km_vmhost *h, struct km_ctl_server *srv, int sfd)
+{
+	struct pollfd pfds[2 + KM_CTL_MAX_CLIENTS];
+	bool cancelled_for_signal = false;
+
+	while (!h->stop) {
+		unsigned int n = km_ctl_server_pollfds(srv, pfds + 1);
+		int r;
+
+		pfds[0] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		r = poll(pfds, n + 1, vmhost_migrating(h) || h->migrated ? 100 : 500);
+		if (r < 0 && errno != EINTR) {
+			km_err("run: poll: %s", strerror(errno));
+			return KM_EXIT_FAIL;
+		}
+		if (r > 0 && (pfds[0].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si))
+				fprintf(stderr, "kmigrate run: %s: %s, stopping\n",
+					h->name, strsignal(si.ssi_signo));
+			if (vmhost_migrating(h)) {
+				/* give the guest back first, then stop */
+				km_mig_src_cancel(h->mig);
+				cancelled_for_signal = true;
+			} else {
+				h->stop = true;
+			}
+		}
+		if (r > 0)
+			km_ctl_server_serve(srv, pfds + 1, n, vmhost_handle, h);
+		if (h->mig && km_mig_src_done(h->mig) && !h->migrated) {
+			if (km_mig_src_completed(h->mig)) {
+				h->migrated = true;
+				h->migrated_ns = vmm_now_ns();
+				fprintf(stderr, "kmigrate run: %s: migrated; the guest runs on the "
+					"destination now\n", h->name);
+				vmm_stop(h->vm);
+			} else if (cancelled_for_signal) {
+				h->stop = true;
+			}
+		}
+		if (h->migrated) {
+			if (h->result_read ||
+			    vmm_now_ns() - h->migrated_ns > KM_VMHOST_LINGER_MS * 1000000ULL)
+				return KM_EXIT_OK;
+			continue;
+		}
+		if (vmm_failed_vcpus(h->vm)) {
+			km_err("run: %s: %u vCPU(s) failed; stopping the VM", h->name,
+			       vmm_failed_vcpus(h->vm));
+			return KM_EXIT_FAIL;
+		}
+		if (!vmm_wait(h->vm, 0)) {
+			km_err("run: %s: the guest stopped by itself", h->name);
+			return KM_EXIT_FAIL;
+		}
+	}
+	return KM_EXIT_OK;
+}
