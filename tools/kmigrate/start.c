@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "cmds.h"
 #include "ctl.h"
+#include "rate.h"
 #include "exitcode.h"
 #include "source.h"
 
@@ -50,7 +51,8 @@ static const struct km_usage start_usage = {
 	"                              default; IPv6 as [ADDR]:PORT)\n"
 	"  -d, --downtime-limit MS     longest acceptable pause (default 300)\n"
 	"  -r, --max-rounds N          live rounds before giving up (default 30)\n"
-	"  -b, --bandwidth MB/s        cap the migration traffic (default: none)\n"
+	"  -b, --bandwidth RATE        cap the migration traffic, e.g. 500MiB or\n"
+	"                              2gbit (see kmigrate(8), RATES; default: none)\n"
 	"  -c, --connect-timeout S     retry connecting this long (default 10)\n",
 	.notes =
 	"Shows the progress on a terminal; with -j/--json prints one JSON object\n"
@@ -122,7 +124,8 @@ int start_main(int argc, char **argv)
 {
 	const char *name, *to = NULL, *res;
 	uint32_t downtime = KM_MIG_DEFAULT_DOWNTIME_MS, rounds = KM_MIG_DEFAULT_MAX_ROUNDS;
-	uint32_t bw = 0, ctimeout = 10, last_round = UINT32_MAX;
+	uint32_t ctimeout = 10, last_round = UINT32_MAX;
+	uint64_t bw = 0;
 	struct json_object *req, *reply = NULL, *st = NULL;
 	bool tty = isatty(1) && !km_opts.json, cancelled = false;
 	char why[128];
@@ -142,8 +145,8 @@ int start_main(int argc, char **argv)
 				return km_usage_error("invalid --max-rounds: %s", why);
 			break;
 		case 'b':
-			if (km_parse_u32(optarg, 1, 1000000, &bw, why, sizeof(why)))
-				return km_usage_error("invalid --bandwidth (MB/s): %s", why);
+			if (km_rate_parse(optarg, &bw, why, sizeof(why)))
+				return km_usage_error("invalid --bandwidth: %s", why);
 			break;
 		case 'c':
 			if (km_parse_u32(optarg, 0, 3600, &ctimeout, why, sizeof(why)))
@@ -174,7 +177,7 @@ int start_main(int argc, char **argv)
 	json_object_object_add(req, "to", json_object_new_string(to));
 	json_object_object_add(req, "downtime_ms", json_object_new_int64(downtime));
 	json_object_object_add(req, "max_rounds", json_object_new_int64(rounds));
-	json_object_object_add(req, "bandwidth", json_object_new_int64((int64_t)bw * 1000000));
+	json_object_object_add(req, "bandwidth", json_object_new_int64(bw > INT64_MAX ? INT64_MAX : (int64_t)bw));
 	json_object_object_add(req, "connect_timeout_ms", json_object_new_int64((int64_t)ctimeout * 1000));
 	ret = start_call(name, req, &reply);
 	json_object_put(req);
