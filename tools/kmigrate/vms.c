@@ -94,8 +94,12 @@ int vms_main(int argc, char **argv)
 		int r = km_ctl_cmd(names[i], "info", VMS_TIMEOUT_MS, &reply, err, sizeof(err));
 
 		if (r) {
-			/* a socket without a listener is a VM that just went */
-			if (given || r != -ENOENT) {
+			/*
+			 * A socket without a listener, or one closed without a
+			 * reply, is a VM whose process is just ending (stopped,
+			 * or migrated away): not an error when listing them all.
+			 */
+			if (given || (r != -ENOENT && r != -ECONNRESET)) {
 				km_err("vms: %s", err);
 				ret = KM_EXIT_FAIL;
 			}
