@@ -123,9 +123,12 @@ TEST_F(kmigrate, usage_errors)
 {
 	EXPECT_EQ(2, KMIGRATE("--nosuchoption", "status"));
 	EXPECT_TRUE(km_contains(self->o.err, "'--nosuchoption'"));
-	EXPECT_EQ(2, KMIGRATE("status", "extra"));
+	/* status NAME: a VM's migration; one NAME at most */
+	EXPECT_EQ(2, KMIGRATE("status", "vm1", "extra"));
 	EXPECT_TRUE(km_contains(self->o.err, "kmigrate status: unexpected argument 'extra'"));
 	EXPECT_TRUE(km_contains(self->o.err, "Try 'kmigrate status --help'"));
+	EXPECT_EQ(2, KMIGRATE("status", "bad/name"));
+	EXPECT_TRUE(km_contains(self->o.err, "invalid NAME 'bad/name'"));
 	EXPECT_EQ(2, KMIGRATE("version", "-x"));
 	EXPECT_TRUE(km_contains(self->o.err, "kmigrate version: unknown option '-x'"));
 	EXPECT_EQ(2, KMIGRATE("limits", "--bandwidth"));

@@ -140,13 +140,14 @@ static int build_stream(struct stream *s, bool small)
 /* What the decoder reported. */
 struct got {
 	int hello, rounds, pages, zeros, states, ends, commits, aborts;
-	int accepts, readies, errors;
+	int accepts, readies, errors, resumeds;
 	uint64_t page_sum, zero_sum;
 	uint32_t last_round_flags;
 	struct kmp_hello h;
 	struct kmp_error err;
 	struct kmp_accept acc;
 	struct kmp_ready rdy;
+	struct kmp_resumed rsm;
 	struct kmp_end end;
 	bool state_ok;
 	const void *last_page;
@@ -264,10 +265,19 @@ static int on_error(void *o, const struct kmp_error *e)
 	return 0;
 }
 
+static int on_resumed(void *o, const struct kmp_resumed *r)
+{
+	struct got *g = o;
+
+	g->resumeds++;
+	g->rsm = *r;
+	return 0;
+}
+
 static const struct kmp_dec_ops ops = {
 	.hello = on_hello, .round = on_round, .page = on_page, .zero = on_zero,
 	.vcpu_state = on_state, .end = on_end, .commit = on_commit, .abort = on_abort,
-	.accept = on_accept, .ready = on_ready, .error = on_error,
+	.accept = on_accept, .ready = on_ready, .error = on_error, .resumed = on_resumed,
 };
 
 /* Feeds @buf in chunks of @chunk bytes (0: random sizes) then finishes. */
@@ -336,9 +346,12 @@ TEST_F(proto, names)
 		EXPECT_NE(NULL, kmp_strerror(c));
 	EXPECT_STREQ("PAGES", kmp_type_name(KMP_T_PAGES));
 	EXPECT_STREQ("READY", kmp_type_name(KMP_T_READY));
+	EXPECT_STREQ("RESUMED", kmp_type_name(KMP_T_RESUMED));
 	EXPECT_EQ(NULL, kmp_type_name(0));
 	EXPECT_EQ(NULL, kmp_type_name(9));
-	EXPECT_EQ(NULL, kmp_type_name(0x84));
+	EXPECT_EQ(NULL, kmp_type_name(0x85));
+	EXPECT_STREQ("verification not requested", kmp_rsm_note_name(KMP_RSM_N_NOT_ASKED));
+	EXPECT_STREQ("unknown reason", kmp_rsm_note_name(999));
 }
 
 TEST_F(proto, round_trip_source)
@@ -553,6 +566,122 @@ static int run_bad(const struct bad_case *c, char *msg, size_t msglen)
 		rc = -2;	/* must not be taken for a good stream */
 	free(s.buf);
 	return rc;
+}
+
+/* The destination's stream with RESUMED: ACCEPT (features), READY, RESUMED. */
+static int build_dest_resumed(struct stream *s, uint64_t features, const struct kmp_resumed *rs)
+{
+	struct kmp_accept a = { .version = KMP_VERSION, .features = features };
+	struct kmp_ready r = { .digest = 0xfeedull, .pages = 99 };
+	struct kmp_enc e;
+	uint8_t tmp[512];
+
+	memset(s, 0, sizeof(*s));
+	memcpy(a.session, "fedcba9876543210", KMP_SESSION_SIZE);
+	kmp_enc_init(&e, KMP_DIR_DEST);
+	return s_add(s, KMP_T_ACCEPT, tmp, kmp_enc_accept(&e, tmp, sizeof(tmp), &a)) ||
+	       s_add(s, KMP_T_READY, tmp, kmp_enc_ready(&e, tmp, sizeof(tmp), &r)) ||
+	       s_add(s, KMP_T_RESUMED, tmp, kmp_enc_resumed(&e, tmp, sizeof(tmp), rs));
+}
+
+static const struct kmp_resumed good_rsm = {
+	.valid = KMP_RSM_VERIFIED | KMP_RSM_PAUSE,
+	.pages_verified = 12000, .pages_bad = 2, .verify_us = 3456,
+	.guest_pause_us = 78901,
+};
+
+TEST_F(proto, round_trip_resumed)
+{
+	struct kmp_resumed kern = { .valid = 0, .verify_note = KMP_RSM_N_NOT_WORKLOAD,
+				    .pause_note = KMP_RSM_N_NOT_WORKLOAD };
+	struct kmp_ready r = { 0 };
+	struct kmp_accept a = { .version = KMP_VERSION };
+	struct stream s;
+	struct got g = { 0 };
+	struct kmp_enc e;
+	uint8_t tmp[512];
+	char msg[320];
+
+	ASSERT_EQ(0, build_dest_resumed(&s, KMP_FO_RESUMED | KMP_FO_VERIFY, &good_rsm));
+	ASSERT_EQ(3, s.nrec);
+	EXPECT_EQ(s.off[2] + 16 + 40, s.len);
+	for (size_t chunk = 0; chunk < 3; chunk++) {
+		EXPECT_EQ(KMP_OK, decode(KMP_DIR_DEST, s.buf, s.len, chunk, &g, msg, sizeof(msg)))
+			TH_LOG("%s", msg);
+		EXPECT_EQ(KMP_FO_RESUMED | KMP_FO_VERIFY, g.acc.features);
+		EXPECT_EQ(1, g.readies);
+		EXPECT_EQ(1, g.resumeds);
+		EXPECT_EQ(0, memcmp(&good_rsm, &g.rsm, sizeof(good_rsm)));
+	}
+	/* READY alone is now a truncated stream */
+	EXPECT_EQ(KMP_E_TRUNCATED, decode(KMP_DIR_DEST, s.buf, s.off[2], 0, &g, NULL, 0));
+	free(s.buf);
+	/* a kernel guest: nothing measured, the notes say why */
+	ASSERT_EQ(0, build_dest_resumed(&s, KMP_FO_RESUMED, &kern));
+	EXPECT_EQ(KMP_OK, decode(KMP_DIR_DEST, s.buf, s.len, 0, &g, NULL, 0));
+	EXPECT_EQ(0u, g.rsm.valid);
+	EXPECT_EQ(KMP_RSM_N_NOT_WORKLOAD, g.rsm.verify_note);
+	EXPECT_EQ(KMP_RSM_N_NOT_WORKLOAD, g.rsm.pause_note);
+	free(s.buf);
+	/* without the feature: READY ends the stream, RESUMED is refused */
+	kmp_enc_init(&e, KMP_DIR_DEST);
+	ASSERT_LT(0, kmp_enc_accept(&e, tmp, sizeof(tmp), &a));
+	EXPECT_EQ(-KMP_E_ORDER, kmp_enc_resumed(&e, tmp, sizeof(tmp), &good_rsm));
+	ASSERT_LT(0, kmp_enc_ready(&e, tmp, sizeof(tmp), &r));
+	EXPECT_TRUE(kmp_order_done(&e.order));
+	EXPECT_EQ(-KMP_E_ORDER, kmp_enc_resumed(&e, tmp, sizeof(tmp), &good_rsm));
+	/* the encoder refuses what the decoder would */
+	kmp_enc_init(&e, KMP_DIR_DEST);
+	a.features = 1ull << 40;
+	EXPECT_EQ(-KMP_E_FEATURE, kmp_enc_accept(&e, tmp, sizeof(tmp), &a));
+	a.features = KMP_FO_RESUMED;
+	ASSERT_LT(0, kmp_enc_accept(&e, tmp, sizeof(tmp), &a));
+	ASSERT_LT(0, kmp_enc_ready(&e, tmp, sizeof(tmp), &r));
+	kern.guest_pause_us = 5;	/* a value without its valid bit */
+	EXPECT_EQ(-KMP_E_RESERVED, kmp_enc_resumed(&e, tmp, sizeof(tmp), &kern));
+	kern = good_rsm;
+	kern.valid |= 0x8;
+	EXPECT_EQ(-KMP_E_RESERVED, kmp_enc_resumed(&e, tmp, sizeof(tmp), &kern));
+	EXPECT_EQ(-KMP_E_TYPE, kmp_enc_resumed(&(struct kmp_enc){ 0 }, tmp, sizeof(tmp),
+					       &good_rsm));
+	ASSERT_LT(0, kmp_enc_resumed(&e, tmp, sizeof(tmp), &good_rsm));
+	EXPECT_TRUE(kmp_order_done(&e.order));
+}
+
+static const struct bad_case bad_resumed[] = {
+	/* records: 0 ACCEPT, 1 READY, 2 RESUMED */
+	{ "valid bit unknown", 2, 16, B("\x07"), KMP_E_RESERVED, "unknown valid bits 0x4" },
+	{ "note with a value", 2, 16 + 4, B("\x01"), KMP_E_RESERVED, "note 1" },
+	{ "pause note with a value", 2, 16 + 6, B("\x02"), KMP_E_RESERVED, "guest pause" },
+	{ "more bad than verified", 2, 16 + 16 + 7, B("\x01"), KMP_E_RANGE, "bad pages of" },
+	{ "length", 2, 8, B("\x29"), KMP_E_LENGTH, "length 41, expected 40" },
+	{ "flags", 2, 6, B("\x01"), KMP_E_RESERVED, "flags 0x1" },
+	{ "count", 2, 12, B("\x01"), KMP_E_RESERVED, "count 1" },
+	{ "before READY", 1, 4, B("\x84"), KMP_E_ORDER, "record 1 (RESUMED)" },
+	{ "without the feature", 0, 16 + 8, B("\x00"), KMP_E_ORDER, "after the end" },
+	{ "ACCEPT unknown feature", 0, 16 + 8 + 5, B("\x01"), KMP_E_FEATURE,
+	  "unknown features 0x10000000000" },
+	{ "other direction", 2, 4, B("\x07"), KMP_E_TYPE, "other direction" },
+};
+
+TEST_F(proto, malformed_resumed)
+{
+	char msg[320];
+
+	for (size_t i = 0; i < KM_ARRAY_SIZE(bad_resumed); i++) {
+		const struct bad_case *c = &bad_resumed[i];
+		struct stream s;
+		struct got g = { 0 };
+
+		ASSERT_EQ(0, build_dest_resumed(&s, KMP_FO_RESUMED | KMP_FO_VERIFY, &good_rsm));
+		memcpy(s.buf + s.off[c->rec] + c->off, c->bytes, c->len);
+		EXPECT_EQ(c->err, decode(KMP_DIR_DEST, s.buf, s.len, 0, &g, msg, sizeof(msg)))
+			TH_LOG("%s: %s", c->name, msg);
+		EXPECT_NE(NULL, strstr(msg, c->msg)) TH_LOG("%s: '%s' lacks '%s'",
+							    c->name, msg, c->msg);
+		EXPECT_EQ(0, g.resumeds) TH_LOG("%s", c->name);
+		free(s.buf);
+	}
 }
 
 TEST_F(proto, malformed)

@@ -3,6 +3,9 @@
 #ifndef KM_CMDS_H
 #define KM_CMDS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /* The tool's version (VERSION of the build). */
 extern const char km_tool_version[];
 
@@ -18,5 +21,10 @@ int vmctl_main(int argc, char **argv);
 int listen_main(int argc, char **argv);
 int start_main(int argc, char **argv);
 int cancel_main(int argc, char **argv);
+
+/* start.c, shared with `status NAME`: one progress line of a
+ * {"event":"progress",...} object (on a terminal: rewritten in place). */
+struct json_object;
+void km_mig_show_progress(struct json_object *st, bool tty, uint32_t *last_round);
 
 #endif /* KM_CMDS_H */

@@ -293,25 +293,6 @@ static int run_wait_child(int fd, pid_t pid)
 	return KM_EXIT_FAIL;
 }
 
-static void run_redirect(const char *name)
-{
-	char path[256];
-	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-	if (fd >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		close(fd);
-	}
-	if (km_ctl_path(name, ".log", path, sizeof(path)))
-		return;
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		dup2(fd, 2);
-		close(fd);
-	}
-}
-
 int run_main(int argc, char **argv)
 {
 	struct run_opts o = {
@@ -406,7 +387,7 @@ int run_main(int argc, char **argv)
 	}
 	rs.start_ns = vmm_now_ns();
 	if (o.detach) {
-		run_redirect(o.name);
+		km_ctl_redirect_log(o.name, false);
 		run_notify(&notify, KM_EXIT_OK);
 	} else {
 		printf("%s: running (pid %d), %" PRIu64 " MiB, %u vCPU(s), dirty %s; control socket %s\n",

@@ -41,6 +41,8 @@ static const struct option start_longopts[] = {
 	{ "max-rounds", required_argument, NULL, 'r' },
 	{ "bandwidth", required_argument, NULL, 'b' },
 	{ "connect-timeout", required_argument, NULL, 'c' },
+	{ "verify", no_argument, NULL, 'V' },
+	{ "no-verify", no_argument, NULL, 'N' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -53,12 +55,19 @@ static const struct km_usage start_usage = {
 	"  -r, --max-rounds N          live rounds before giving up (default 30)\n"
 	"  -b, --bandwidth RATE        cap the migration traffic, e.g. 500MiB or\n"
 	"                              2gbit (see kmigrate(8), RATES; default: none)\n"
-	"  -c, --connect-timeout S     retry connecting this long (default 10)\n",
+	"  -c, --connect-timeout S     retry connecting this long (default 10)\n"
+	"      --verify, --no-verify   have the destination check the workload guest's\n"
+	"                              memory before resuming it (default: verify;\n"
+	"                              not possible for a --kernel guest)\n",
 	.notes =
 	"Shows the progress on a terminal; with -j/--json prints one JSON object\n"
 	"with the result (result, total_ms, downtime_ms, rounds, bytes_sent,\n"
-	"pages_sent, zero_pages, guest_mem_bytes, ...).  downtime_ms is measured\n"
-	"on the source, from the guest's pause to the destination's READY.\n"
+	"pages_sent, zero_pages, guest_mem_bytes, datapath, pages_verified,\n"
+	"guest_downtime_ms, ...).  downtime_ms is measured on the source, from the\n"
+	"guest's pause to the destination's READY; guest_downtime_ms is the\n"
+	"longest pause the guest itself saw, reported by the destination after it\n"
+	"resumed the guest (null, with guest_downtime_note, when not known).\n"
+	"'kmigrate status NAME' shows the progress from another terminal.\n"
 	"Exit status 0 when the guest runs on the destination; on failure the\n"
 	"guest keeps running here.  Ctrl-C cancels the migration.\n",
 };
@@ -98,7 +107,7 @@ static int start_call(const char *name, struct json_object *req, struct json_obj
 	return 0;
 }
 
-static void start_show(struct json_object *st, bool tty, uint32_t *last_round)
+void km_mig_show_progress(struct json_object *st, bool tty, uint32_t *last_round)
 {
 	uint32_t round = (uint32_t)start_int(st, "round");
 	double sent = start_int(st, "bytes_sent") / 1048576.0;
@@ -106,10 +115,13 @@ static void start_show(struct json_object *st, bool tty, uint32_t *last_round)
 	const char *phase = start_str(st, "phase");
 	char line[256];
 
+	const char *dp = start_str(st, "datapath");
+
 	snprintf(line, sizeof(line), "%s round %u: sent %.1f MiB, remaining %" PRId64
 		 " pages, rate %.1f MiB/s, dirty %" PRId64 " pages/s, predicted downtime %"
-		 PRId64 " ms", phase ? phase : "?", round, sent, start_int(st, "remaining_pages"),
-		 rate, start_int(st, "dirty_rate"), start_int(st, "predicted_downtime_ms"));
+		 PRId64 " ms, datapath %s", phase ? phase : "?", round, sent,
+		 start_int(st, "remaining_pages"), rate, start_int(st, "dirty_rate"),
+		 start_int(st, "predicted_downtime_ms"), dp ? dp : "?");
 	if (tty) {
 		printf("\r\033[K%s", line);
 		fflush(stdout);
@@ -127,7 +139,7 @@ int start_main(int argc, char **argv)
 	uint32_t ctimeout = 10, last_round = UINT32_MAX;
 	uint64_t bw = 0;
 	struct json_object *req, *reply = NULL, *st = NULL;
-	bool tty = isatty(1) && !km_opts.json, cancelled = false;
+	bool tty = isatty(1) && !km_opts.json, cancelled = false, verify = true;
 	char why[128];
 	int c, ret;
 
@@ -151,6 +163,10 @@ int start_main(int argc, char **argv)
 		case 'c':
 			if (km_parse_u32(optarg, 0, 3600, &ctimeout, why, sizeof(why)))
 				return km_usage_error("invalid --connect-timeout: %s", why);
+			break;
+		case 'V':
+		case 'N':
+			verify = c == 'V';
 			break;
 		default:
 			return km_opt_exit(c);
@@ -179,6 +195,7 @@ int start_main(int argc, char **argv)
 	json_object_object_add(req, "max_rounds", json_object_new_int64(rounds));
 	json_object_object_add(req, "bandwidth", json_object_new_int64(bw > INT64_MAX ? INT64_MAX : (int64_t)bw));
 	json_object_object_add(req, "connect_timeout_ms", json_object_new_int64((int64_t)ctimeout * 1000));
+	json_object_object_add(req, "verify", json_object_new_boolean(verify));
 	ret = start_call(name, req, &reply);
 	json_object_put(req);
 	if (ret)
@@ -218,30 +235,39 @@ int start_main(int argc, char **argv)
 		if (res)
 			break;
 		if (!km_opts.json)
-			start_show(st, tty, &last_round);
+			km_mig_show_progress(st, tty, &last_round);
 		nanosleep(&ts, NULL);
 	}
 	if (tty)
 		printf("\r\033[K");
 	json_object_object_del(st, "ok");
 	json_object_object_del(st, "event");
-	/* verified on the destination: see its `info` (pages_verified) */
-	json_object_object_add(st, "pages_verified", NULL);
-	json_object_object_add(st, "guest_downtime_ms", NULL);
+	/* an older VM process: the destination's numbers are unknown */
+	if (!json_object_object_get_ex(st, "pages_verified", NULL))
+		json_object_object_add(st, "pages_verified", NULL);
+	if (!json_object_object_get_ex(st, "guest_downtime_ms", NULL))
+		json_object_object_add(st, "guest_downtime_ms", NULL);
 	ret = strcmp(res, "completed") ? KM_EXIT_FAIL : KM_EXIT_OK;
 	if (km_opts.json) {
 		printf("%s\n", json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN |
 							      JSON_C_TO_STRING_NOSLASHESCAPE));
 	} else if (!ret) {
-		struct json_object *dt;
+		struct json_object *dt = NULL, *gdt = NULL, *pv = NULL;
+		char gbuf[64] = "unknown", vbuf[96] = "not verified";
 
 		json_object_object_get_ex(st, "downtime_ms", &dt);
+		if (json_object_object_get_ex(st, "guest_downtime_ms", &gdt) && gdt)
+			snprintf(gbuf, sizeof(gbuf), "%.1f ms", json_object_get_double(gdt));
+		if (json_object_object_get_ex(st, "pages_verified", &pv) && pv)
+			snprintf(vbuf, sizeof(vbuf), "%" PRId64 " pages verified (%" PRId64 " bad)",
+				 json_object_get_int64(pv), start_int(st, "verify_bad"));
 		printf("%s: migrated to %s in %" PRId64 " ms: %" PRId64 " rounds, %.1f MiB sent "
-		       "(%" PRId64 " pages, %" PRId64 " zero pages), downtime %.1f ms\n",
+		       "(%" PRId64 " pages, %" PRId64 " zero pages), downtime %.1f ms, guest-observed "
+		       "%s, %s\n",
 		       name, start_str(st, "peer"), start_int(st, "total_ms"),
 		       start_int(st, "rounds"), start_int(st, "bytes_sent") / 1048576.0,
 		       start_int(st, "pages_sent"), start_int(st, "zero_pages"),
-		       dt ? json_object_get_double(dt) : 0.0);
+		       dt ? json_object_get_double(dt) : 0.0, gbuf, vbuf);
 	}
 	if (ret)
 		km_err("start: %s: migration %s: %s; the guest keeps running here", name, res,

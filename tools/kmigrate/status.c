@@ -1,13 +1,87 @@
 // SPDX-License-Identifier: GPL-2.0
-/* kmigrate status: the module and its migration sessions. */
+/*
+ * kmigrate status: the module and its migration sessions.
+ * kmigrate status NAME: the progress of VM NAME's outgoing migration
+ * (`migrate-status` on its control socket), as `kmigrate start` shows it.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "cli.h"
 #include "cmds.h"
+#include "ctl.h"
+#include "exitcode.h"
 #include "genl.h"
 #include "jsonout.h"
 #include "ops.h"
 #include "show.h"
 
-static const struct km_usage status_usage;
+static const struct km_usage status_usage = {
+	.args = "[NAME]",
+	.notes =
+	"Without NAME: the module and its migration sessions.  With NAME: the\n"
+	"progress of the VM's running (or last) live migration, the line of\n"
+	"'kmigrate start' (-j: its JSON object).\n",
+};
+
+#define STATUS_CALL_MS	5000
+
+static const char *status_str(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string) ?
+	       json_object_get_string(v) : NULL;
+}
+
+/* kmigrate status NAME */
+static int status_vm(const char *name)
+{
+	struct json_object *req = json_object_new_object(), *st = NULL, *ok, *v;
+	uint32_t last = UINT32_MAX;
+	const char *res;
+	char err[512];
+	int r;
+
+	if (!req)
+		return KM_EXIT_FAIL;
+	json_object_object_add(req, "cmd", json_object_new_string("migrate-status"));
+	/* a look only: the result stays for `kmigrate start` to read */
+	json_object_object_add(req, "peek", json_object_new_boolean(true));
+	r = km_ctl_call(name, req, STATUS_CALL_MS, &st, err, sizeof(err));
+	json_object_put(req);
+	if (r) {
+		km_err("status: %s", err);
+		return KM_EXIT_FAIL;
+	}
+	if (json_object_object_get_ex(st, "ok", &ok) && !json_object_get_boolean(ok)) {
+		km_err("status: %s: %s", name, status_str(st, "error") ?: "refused");
+		json_object_put(st);
+		return KM_EXIT_FAIL;
+	}
+	json_object_object_del(st, "ok");
+	res = status_str(st, "result");
+	if (km_opts.json) {
+		printf("%s\n", json_object_to_json_string_ext(st, JSON_C_TO_STRING_PLAIN |
+							      JSON_C_TO_STRING_NOSLASHESCAPE));
+	} else if (!res) {
+		km_mig_show_progress(st, false, &last);
+	} else {
+		printf("%s: migration to %s %s after %" PRId64 " ms", name,
+		       status_str(st, "to") ?: "?", res,
+		       json_object_object_get_ex(st, "total_ms", &v) ? json_object_get_int64(v) : 0);
+		if (json_object_object_get_ex(st, "downtime_ms", &v) && v)
+			printf(", downtime %.1f ms", json_object_get_double(v));
+		if (json_object_object_get_ex(st, "guest_downtime_ms", &v) && v)
+			printf(", guest-observed %.1f ms", json_object_get_double(v));
+		if (status_str(st, "error"))
+			printf(": %s", status_str(st, "error"));
+		printf("\n");
+	}
+	json_object_put(st);
+	return KM_EXIT_OK;
+}
 
 static int status_output(const struct km_info *info,
 			 const struct km_sessions *list)
@@ -28,6 +102,14 @@ int status_main(int argc, char **argv)
 
 	while ((c = km_getopt(argc, argv, "", NULL, &status_usage)) != KM_OPT_END)
 		return km_opt_exit(c);
+	if (optind < argc) {
+		const char *name = argv[optind++];
+
+		if (!km_ctl_name_valid(name))
+			return km_usage_error("invalid NAME '%s'", name);
+		ret = km_no_args(argc, argv);
+		return ret ? ret : status_vm(name);
+	}
 	ret = km_no_args(argc, argv);
 	if (ret)
 		return ret;

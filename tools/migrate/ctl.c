@@ -484,3 +484,22 @@ void km_ctl_server_serve(struct km_ctl_server *srv, const struct pollfd *pfds,
 	if (n && (pfds[0].revents & POLLIN))
 		km_ctl_accept(srv);
 }
+
+void km_ctl_redirect_log(const char *name, bool append)
+{
+	char path[256];
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		close(fd);
+	}
+	if (km_ctl_path(name, ".log", path, sizeof(path)))
+		return;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0600);
+	if (fd >= 0) {
+		dup2(fd, 2);
+		close(fd);
+	}
+}

@@ -37,6 +37,12 @@ bool km_ctl_name_valid(const char *name);
 /* "<dir>/<name><suffix>"; -ENAMETOOLONG if it does not fit. */
 int km_ctl_path(const char *name, const char *suffix, char *buf, size_t len);
 
+/*
+ * For a VM process in the background: stdin and stdout to /dev/null,
+ * stderr to $KMIGRATE_RUN_DIR/NAME.log (appended to, or truncated first).
+ */
+void km_ctl_redirect_log(const char *name, bool append);
+
 /* ------------------------------------------------------------ client -- */
 
 /*

@@ -17,12 +17,15 @@
 #include "dest.h"
 #include "error.h"
 #include "exitcode.h"
+#include "guest/wl_abi.h"
 #include "proto.h"
 #include "vmhost.h"
 #include "vmm.h"
 
 #define DST_IDLE_MS	60000	/* nothing from the source for this long: give up */
 #define DST_BUF		(1u << 20)
+#define DST_PAUSE_READ_MS	200	/* guest progress before reading its max pause */
+#define DST_PAUSE_MAX_MS	2000	/* ... waiting at most this long for it */
 
 struct dst {
 	const struct km_dest_opts *o;
@@ -44,6 +47,7 @@ struct dst {
 	char err[300];
 	uint64_t pages, zero;
 	uint64_t t_hello, t_end;
+	uint64_t features;		/* optional features in use (ACCEPT) */
 };
 
 static int dst_error(struct dst *d, uint32_t code, const char *fmt, ...)
@@ -166,6 +170,8 @@ static int dst_on_hello(void *opaque, const struct kmp_hello *h)
 		return dst_error(d, KMP_E_RESOURCE, "out of memory");
 	memset(&a, 0, sizeof(a));
 	a.version = KMP_VERSION;
+	a.features = h->features_optional & KMP_FO_KNOWN;
+	d->features = a.features;
 	memcpy(a.session, h->session, sizeof(a.session));
 	n = kmp_enc_accept(&d->enc, buf, sizeof(buf), &a);
 	if (n < 0 || dst_send(d, buf, (size_t)n))
@@ -284,6 +290,50 @@ static const struct kmp_dec_ops dst_ops = {
 	.abort = dst_on_abort,
 };
 
+/* The guest is the built-in workload (its parameters page is there). */
+static bool dst_workload(struct vmm_vm *vm)
+{
+	const struct wl_params *p = vmm_gpa_to_hva(vm, WL_PARAMS_GPA, sizeof(*p));
+
+	return p && p->magic == WL_PARAMS_MAGIC;
+}
+
+/*
+ * The guest runs again: let it make progress (DST_PAUSE_READ_MS, and until
+ * every vCPU has written again, at most DST_PAUSE_MAX_MS) and read the
+ * longest pause its status page recorded since the source's reset just
+ * before the stop-and-copy: the switch-over as the guest saw it.
+ */
+static void dst_guest_pause(struct dst *d, struct kmp_resumed *rs)
+{
+	unsigned int i, nv = vmm_nr_vcpus(d->vm);
+	uint64_t seq0[VMM_MAX_VCPUS], t0 = vmm_now_ns(), max = 0;
+	struct vmm_wl_vcpu_status st;
+	bool moved = false;
+
+	for (i = 0; i < nv; i++)
+		seq0[i] = vmm_wl_status(d->vm, i, &st) ? 0 : st.seq;
+	while (vmm_now_ns() - t0 < DST_PAUSE_MAX_MS * 1000000ULL) {
+		usleep(10000);
+		if (vmm_now_ns() - t0 < DST_PAUSE_READ_MS * 1000000ULL)
+			continue;
+		moved = true;
+		for (i = 0; i < nv && moved; i++)
+			moved = !vmm_wl_status(d->vm, i, &st) && st.seq > seq0[i];
+		if (moved)
+			break;
+	}
+	if (!moved) {
+		rs->pause_note = KMP_RSM_N_NO_PROGRESS;
+		return;
+	}
+	for (i = 0; i < nv; i++)
+		if (!vmm_wl_status(d->vm, i, &st) && st.max_gap_us > max)
+			max = st.max_gap_us;
+	rs->valid |= KMP_RSM_PAUSE;
+	rs->guest_pause_us = max;
+}
+
 static void dst_notify(struct dst *d, unsigned char status)
 {
 	int fd = d->o->status_fd;
@@ -292,25 +342,6 @@ static void dst_notify(struct dst *d, unsigned char status)
 		return;
 	if (write(fd, &status, 1) != 1) {
 		/* the listener is gone */
-	}
-}
-
-static void dst_redirect(const char *name)
-{
-	char path[256];
-	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-	if (fd >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		close(fd);
-	}
-	if (km_ctl_path(name, ".log", path, sizeof(path)))
-		return;
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		dup2(fd, 2);
-		close(fd);
 	}
 }
 
@@ -459,10 +490,15 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 	}
 
 	/* COMMIT: the guest is ours */
+	struct kmp_resumed rs = { .verify_note = KMP_RSM_N_NOT_ASKED };
+	bool workload = dst_workload(d.vm);
+
 	h.pages_verified = -1;
 	km_vmhost_init(&h, d.name, d.vm);
 	h.origin = "migrated";
-	if (o->verify) {
+	if (!workload)
+		rs.verify_note = rs.pause_note = KMP_RSM_N_NOT_WORKLOAD;
+	if (workload && (o->verify || (d.features & KMP_FO_VERIFY))) {
 		struct vmm_wl_report rep;
 		uint64_t t0 = vmm_now_ns();
 
@@ -472,6 +508,11 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 		h.pages_verified = (int64_t)rep.pages;
 		h.verify_bad = (int64_t)rep.bad;
 		h.verify_ms = (vmm_now_ns() - t0) / 1000000;
+		rs.valid |= KMP_RSM_VERIFIED;
+		rs.verify_note = KMP_RSM_N_NONE;
+		rs.pages_verified = rep.pages;
+		rs.pages_bad = rep.bad > rep.pages ? rep.pages : rep.bad;
+		rs.verify_us = (vmm_now_ns() - t0) / 1000;
 		fprintf(stderr, "kmigrate listen: %s: verified %" PRIu64 " pages (%" PRIu64
 			" stamped, %" PRIu64 " untouched, %" PRIu64 " in progress, %" PRIu64
 			" replayed): %" PRIu64 " bad%s%s, %" PRIu64 " ms\n", d.name, rep.pages,
@@ -488,9 +529,24 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 		" zero pages, %" PRIu64 " state records; HELLO -> READY %" PRIu64
 		" ms; running (pid %d)\n", d.name, o->peer, d.pages, d.zero, d.states,
 		(d.t_end - d.t_hello) / 1000000, (int)getpid());
+	if (d.features & KMP_FO_RESUMED) {
+		uint8_t buf[KMP_HDR_SIZE + KMP_RESUMED_SIZE];
+		ssize_t n;
+
+		if (workload)
+			dst_guest_pause(&d, &rs);
+		n = kmp_enc_resumed(&d.enc, buf, sizeof(buf), &rs);
+		if (n < 0 || dst_send(&d, buf, (size_t)n))
+			fprintf(stderr, "kmigrate listen: %s: sending RESUMED failed%s%s\n",
+				d.name, n < 0 ? ": " : "", n < 0 ? d.enc.err : "");
+		else
+			fprintf(stderr, "kmigrate listen: %s: RESUMED sent: guest-observed pause "
+				"%s%.1f ms\n", d.name, rs.valid & KMP_RSM_PAUSE ? "" : "(n/a) ",
+				rs.guest_pause_us / 1e3);
+	}
 	close(d.fd);
 	d.fd = -1;
-	dst_redirect(d.name);
+	km_ctl_redirect_log(d.name, true);
 	fprintf(stderr, "kmigrate run: %s: up (migrated in from %s): pid %d, %" PRIu64
 		" MiB, %u vCPU(s), dirty %s\n", d.name, o->peer, (int)getpid(),
 		vmm_ram_size(d.vm) >> 20, d.nr_vcpus, vmm_dirty_mode_name(vmm_dirty_mode(d.vm)));

@@ -91,8 +91,22 @@ const char *kmp_type_name(uint32_t type)
 	case KMP_T_ACCEPT:	return "ACCEPT";
 	case KMP_T_READY:	return "READY";
 	case KMP_T_ERROR:	return "ERROR";
+	case KMP_T_RESUMED:	return "RESUMED";
 	}
 	return NULL;
+}
+
+const char *kmp_rsm_note_name(uint32_t note)
+{
+	switch (note) {
+	case KMP_RSM_N_NONE:		return "measured";
+	case KMP_RSM_N_NOT_ASKED:	return "verification not requested";
+	case KMP_RSM_N_NOT_WORKLOAD:	return "not the workload guest (a kernel): its memory "
+					       "has no known contents";
+	case KMP_RSM_N_NO_PROGRESS:	return "the guest made no progress after resuming";
+	case KMP_RSM_N_FAILED:		return "could not be measured";
+	}
+	return "unknown reason";
 }
 
 /* --------------------------------------------------------- the order -- */
@@ -105,6 +119,7 @@ enum phase {
 	PH_STATE,	/* vCPU state */
 	PH_END,		/* COMMIT or ABORT next */
 	PH_ACCEPTED,	/* dest: READY next */
+	PH_READY,	/* dest, with KMP_FO_RESUMED: RESUMED next */
 	PH_DONE,
 };
 
@@ -132,7 +147,7 @@ static bool is_source_type(uint32_t type)
 
 static bool is_dest_type(uint32_t type)
 {
-	return type >= KMP_T_ACCEPT && type <= KMP_T_ERROR;
+	return type >= KMP_T_ACCEPT && type <= KMP_T_RESUMED;
 }
 
 /* The phase after a source record of @type in @ph, or -1 if illegal. */
@@ -166,13 +181,15 @@ static int source_next(int ph, uint32_t type, uint32_t flags)
 	return -1;
 }
 
-static int dest_next(int ph, uint32_t type)
+static int dest_next(int ph, uint32_t type, uint64_t features)
 {
 	if (type == KMP_T_ERROR)
 		return PH_DONE;
 	if (ph == PH_START && type == KMP_T_ACCEPT)
 		return PH_ACCEPTED;
 	if (ph == PH_ACCEPTED && type == KMP_T_READY)
+		return features & KMP_FO_RESUMED ? PH_READY : PH_DONE;
+	if (ph == PH_READY && type == KMP_T_RESUMED)
 		return PH_DONE;
 	return -1;
 }
@@ -188,7 +205,7 @@ int kmp_order_next(struct kmp_order *o, uint32_t type, uint32_t flags)
 	if (o->dir == KMP_DIR_SOURCE)
 		next = source_next(o->phase, type, flags);
 	else
-		next = dest_next(o->phase, type);
+		next = dest_next(o->phase, type, o->features);
 	if (next < 0)
 		return KMP_E_ORDER;
 	o->phase = next;
@@ -440,6 +457,7 @@ static int hdr_check(uint32_t type, uint32_t flags, uint32_t length, uint32_t co
 	case KMP_T_COMMIT:	break;
 	case KMP_T_ACCEPT:	min_len = max_len = KMP_ACCEPT_SIZE; break;
 	case KMP_T_READY:	min_len = max_len = KMP_READY_SIZE; break;
+	case KMP_T_RESUMED:	min_len = max_len = KMP_RESUMED_SIZE; break;
 	case KMP_T_ABORT:
 	case KMP_T_ERROR:
 		min_len = KMP_ERROR_FIXED;
@@ -688,12 +706,20 @@ ssize_t kmp_enc_error(struct kmp_enc *e, void *buf, size_t len, uint32_t code, c
 ssize_t kmp_enc_accept(struct kmp_enc *e, void *buf, size_t len, const struct kmp_accept *a)
 {
 	uint8_t p[KMP_ACCEPT_SIZE];
+	ssize_t rc;
 
+	if (a->features & ~KMP_FO_KNOWN)
+		return -fail(e->err, sizeof(e->err), KMP_E_FEATURE,
+			     "ACCEPT: unknown features 0x%llx",
+			     (unsigned long long)(a->features & ~KMP_FO_KNOWN));
 	put32(p, a->version);
 	put32(p + 4, 0);
 	put64(p + 8, a->features);
 	memcpy(p + 16, a->session, KMP_SESSION_SIZE);
-	return enc_simple(e, buf, len, KMP_T_ACCEPT, 0, p, sizeof(p));
+	rc = enc_simple(e, buf, len, KMP_T_ACCEPT, 0, p, sizeof(p));
+	if (rc > 0)
+		e->order.features = a->features;
+	return rc;
 }
 
 ssize_t kmp_enc_ready(struct kmp_enc *e, void *buf, size_t len, const struct kmp_ready *r)
@@ -703,6 +729,43 @@ ssize_t kmp_enc_ready(struct kmp_enc *e, void *buf, size_t len, const struct kmp
 	put64(p, r->digest);
 	put64(p + 8, r->pages);
 	return enc_simple(e, buf, len, KMP_T_READY, 0, p, sizeof(p));
+}
+
+/* Checks the rules of a RESUMED beyond its length; explains into @why. */
+static int resumed_check(const struct kmp_resumed *r, char *why, size_t len)
+{
+	if (r->valid & ~KMP_RSM_KNOWN)
+		return fail(why, len, KMP_E_RESERVED, "unknown valid bits 0x%x",
+			    r->valid & ~KMP_RSM_KNOWN);
+	if (r->valid & KMP_RSM_VERIFIED ? r->verify_note :
+	    r->pages_verified || r->pages_bad || r->verify_us)
+		return fail(why, len, KMP_E_RESERVED, "verification fields inconsistent "
+			    "with the valid bits (note %u)", r->verify_note);
+	if (r->valid & KMP_RSM_PAUSE ? r->pause_note : r->guest_pause_us)
+		return fail(why, len, KMP_E_RESERVED, "guest pause inconsistent with the "
+			    "valid bits (note %u)", r->pause_note);
+	if (r->pages_bad > r->pages_verified)
+		return fail(why, len, KMP_E_RANGE, "%llu bad pages of %llu verified",
+			    (unsigned long long)r->pages_bad,
+			    (unsigned long long)r->pages_verified);
+	return KMP_OK;
+}
+
+ssize_t kmp_enc_resumed(struct kmp_enc *e, void *buf, size_t len, const struct kmp_resumed *r)
+{
+	uint8_t p[KMP_RESUMED_SIZE];
+	int rc = resumed_check(r, e->err, sizeof(e->err));
+
+	if (rc)
+		return -rc;
+	put32(p, r->valid);
+	put16(p + 4, r->verify_note);
+	put16(p + 6, r->pause_note);
+	put64(p + 8, r->pages_verified);
+	put64(p + 16, r->pages_bad);
+	put64(p + 24, r->verify_us);
+	put64(p + 32, r->guest_pause_us);
+	return enc_simple(e, buf, len, KMP_T_RESUMED, 0, p, sizeof(p));
 }
 
 /* ----------------------------------------------------------- decoder -- */
@@ -987,7 +1050,30 @@ static int dec_accept(struct kmp_dec *d)
 	if (a.version != KMP_VERSION)
 		return dec_failf(d, KMP_E_VERSION, "protocol version %u, this build speaks %u",
 				 a.version, KMP_VERSION);
+	/* a destination answers with a subset of what the source offered */
+	if (a.features & ~KMP_FO_KNOWN)
+		return dec_failf(d, KMP_E_FEATURE, "unknown features 0x%llx",
+				 (unsigned long long)(a.features & ~KMP_FO_KNOWN));
+	d->order.features = a.features;
 	return CALL(d, accept, &a);
+}
+
+static int dec_resumed(struct kmp_dec *d)
+{
+	struct kmp_resumed r = {
+		.valid = get32(d->body),
+		.verify_note = get16(d->body + 4),
+		.pause_note = get16(d->body + 6),
+		.pages_verified = get64(d->body + 8),
+		.pages_bad = get64(d->body + 16),
+		.verify_us = get64(d->body + 24),
+		.guest_pause_us = get64(d->body + 32),
+	};
+	int rc = resumed_check(&r, d->why, sizeof(d->why));
+
+	if (rc)
+		return dec_fail(d, rc);
+	return CALL(d, resumed, &r);
 }
 
 static int dec_ready(struct kmp_dec *d)
@@ -1012,6 +1098,7 @@ static int dec_body(struct kmp_dec *d)
 	case KMP_T_ERROR:	rc = dec_error_rec(d); break;
 	case KMP_T_ACCEPT:	rc = dec_accept(d); break;
 	case KMP_T_READY:	rc = dec_ready(d); break;
+	case KMP_T_RESUMED:	rc = dec_resumed(d); break;
 	default:		rc = dec_failf(d, KMP_E_INTERNAL, "no body decoder"); break;
 	}
 	return rc ? rc : dec_next_record(d);

@@ -15,7 +15,8 @@
  *    and the record order, and never reads beyond what it was given.
  *
  * Both directions use the same framing: the source sends HELLO ... END
- * COMMIT|ABORT, the destination answers ACCEPT, READY or ERROR.
+ * COMMIT|ABORT, the destination answers ACCEPT, READY or ERROR, and
+ * (optional feature KMP_FO_RESUMED) RESUMED after COMMIT.
  */
 #ifndef KM_PROTO_H
 #define KM_PROTO_H
@@ -46,6 +47,7 @@
 #define KMP_END_SIZE		40u
 #define KMP_ACCEPT_SIZE		32u
 #define KMP_READY_SIZE		16u
+#define KMP_RESUMED_SIZE	40u
 #define KMP_ERROR_FIXED		8u		/* ERROR/ABORT without message */
 #define KMP_SESSION_SIZE	16u
 #define KMP_NAME_SIZE		64u
@@ -59,8 +61,18 @@
 #define KMP_MAX_MSG		256u		/* ERROR/ABORT message */
 #define KMP_MAX_RECORD		(KMP_HDR_SIZE + KMP_MAX_STATE)
 
-/* Feature bits of HELLO.  Version 1 defines none. */
+/* Required feature bits of HELLO (features_required): none defined. */
 #define KMP_FEATURES_KNOWN	0ull
+
+/*
+ * Optional feature bits (HELLO features_optional, ACCEPT features: the
+ * subset the destination uses).
+ */
+#define KMP_FO_RESUMED		(1ull << 0)	/* RESUMED after COMMIT */
+#define KMP_FO_VERIFY		(1ull << 1)	/* verify the workload's memory
+						 * before resuming (reported in
+						 * RESUMED) */
+#define KMP_FO_KNOWN		(KMP_FO_RESUMED | KMP_FO_VERIFY)
 
 /* Record types: source -> destination ... */
 enum kmp_type {
@@ -76,6 +88,7 @@ enum kmp_type {
 	KMP_T_ACCEPT = 0x81,
 	KMP_T_READY = 0x82,
 	KMP_T_ERROR = 0x83,
+	KMP_T_RESUMED = 0x84,	/* with KMP_FO_RESUMED, after READY */
 };
 
 /* Flags of a ROUND record: the stop-and-copy round, the guest is paused. */
@@ -159,6 +172,33 @@ struct kmp_ready {
 	uint64_t pages;		/* pages + zero pages received */
 };
 
+/* RESUMED: what the destination saw when it resumed the guest. */
+#define KMP_RSM_VERIFIED	0x0001u	/* pages_verified, pages_bad, verify_us */
+#define KMP_RSM_PAUSE		0x0002u	/* guest_pause_us */
+#define KMP_RSM_KNOWN		(KMP_RSM_VERIFIED | KMP_RSM_PAUSE)
+
+/* Why a RESUMED value is absent (verify_note, pause_note); 0 when present. */
+enum kmp_rsm_note {
+	KMP_RSM_N_NONE = 0,
+	KMP_RSM_N_NOT_ASKED = 1,	/* verification not requested */
+	KMP_RSM_N_NOT_WORKLOAD = 2,	/* not the workload guest (a kernel) */
+	KMP_RSM_N_NO_PROGRESS = 3,	/* the guest made no progress to read */
+	KMP_RSM_N_FAILED = 4,		/* could not be measured */
+};
+
+/* "verification not requested", ...; "unknown reason" for a new code. */
+const char *kmp_rsm_note_name(uint32_t note);
+
+struct kmp_resumed {
+	uint32_t valid;			/* KMP_RSM_* */
+	uint16_t verify_note;		/* enum kmp_rsm_note, 0 if VERIFIED */
+	uint16_t pause_note;		/* enum kmp_rsm_note, 0 if PAUSE */
+	uint64_t pages_verified;	/* work pages checked before resuming */
+	uint64_t pages_bad;		/* of them inconsistent */
+	uint64_t verify_us;		/* time the check took (guest paused) */
+	uint64_t guest_pause_us;	/* longest pause the guest observed */
+};
+
 /* ERROR (destination) and ABORT (source). */
 struct kmp_error {
 	uint32_t code;			/* enum kmp_err */
@@ -183,6 +223,7 @@ enum kmp_dir {
 struct kmp_order {
 	enum kmp_dir dir;
 	uint8_t phase;		/* private */
+	uint64_t features;	/* optional features in use (from ACCEPT) */
 	uint32_t next_round;
 	uint32_t states;	/* VCPU_STATE records seen */
 };
@@ -229,6 +270,8 @@ ssize_t kmp_enc_abort(struct kmp_enc *e, void *buf, size_t len, uint32_t code, c
 ssize_t kmp_enc_accept(struct kmp_enc *e, void *buf, size_t len, const struct kmp_accept *a);
 ssize_t kmp_enc_ready(struct kmp_enc *e, void *buf, size_t len, const struct kmp_ready *r);
 ssize_t kmp_enc_error(struct kmp_enc *e, void *buf, size_t len, uint32_t code, const char *msg);
+/* Only after READY, when ACCEPT announced KMP_FO_RESUMED. */
+ssize_t kmp_enc_resumed(struct kmp_enc *e, void *buf, size_t len, const struct kmp_resumed *r);
 
 /* Bytes of the PAGES framing (header + gfn table) for @n pages. */
 static inline size_t kmp_pages_hdr_size(uint32_t n)
@@ -271,6 +314,7 @@ struct kmp_dec_ops {
 	int (*accept)(void *opaque, const struct kmp_accept *a);
 	int (*ready)(void *opaque, const struct kmp_ready *r);
 	int (*error)(void *opaque, const struct kmp_error *err);
+	int (*resumed)(void *opaque, const struct kmp_resumed *r);
 };
 
 /* NULL if out of memory.  @dir: which side's records the decoder reads. */

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "converge.h"
+#include "datapath.h"
 #include "proto.h"
 #include "source.h"
 
@@ -40,8 +41,7 @@
 #define SRC_MIN_ROUND_MS	100	/* shortest live round (lets dirt build up) */
 #define SRC_DRAIN_BYTES		(32u << 10)	/* send queue we wait down to */
 #define SRC_SNDBUF		(512u << 10)
-#define SRC_ZBUF		(KMP_HDR_SIZE + KMP_MAX_ZERO_BATCH * KMP_GFN_SIZE)
-#define SRC_PBUF		(KMP_HDR_SIZE + KMP_MAX_PAGES_BATCH * KMP_GFN_SIZE)
+#define SRC_RESUMED_MS	10000	/* after COMMIT: wait this long for RESUMED */
 
 struct km_mig_src {
 	struct vmm_vm *vm;
@@ -50,6 +50,7 @@ struct km_mig_src {
 	pthread_t thr;
 	atomic_bool cancel;
 	atomic_bool done;
+	atomic_bool committed;	/* COMMIT sent: the VM here is no longer used */
 	bool completed;
 
 	pthread_mutex_t lock;	/* the fields below, for status readers */
@@ -67,6 +68,10 @@ struct km_mig_src {
 	uint64_t d_paused, d_harvest, d_pages, d_state, d_end, d_ready;
 	uint64_t final_pages;
 	char peer[128];
+	/* the destination's RESUMED (got_resumed) or why there is none */
+	bool got_resumed;
+	struct kmp_resumed resumed;
+	char resumed_note[160];
 
 	/* thread-private */
 	int fd;
@@ -79,15 +84,10 @@ struct km_mig_src {
 	bool paused;		/* by us */
 	bool hello_sent;
 	bool partial;		/* a record is half sent: no ABORT can follow */
+	struct km_datapath dp;
+	bool dp_up;
 	struct vmm_dirty_bitmap bm;
-	uint64_t zgfn[KMP_MAX_ZERO_BATCH];
-	uint32_t nz;
-	uint64_t pgfn[KMP_MAX_PAGES_BATCH];
-	const void *ppage[KMP_MAX_PAGES_BATCH];
-	uint32_t np;
-	uint8_t zbuf[SRC_ZBUF];
-	uint8_t pbuf[SRC_PBUF];
-	struct iovec iov[KMP_MAX_PAGES_BATCH + 1];
+	uint64_t gfns[KM_DP_MAX_BATCH];
 	uint64_t r_bytes, r_pages, r_zero;	/* this round */
 	uint64_t last_throttle_ns, throttle_bytes;
 	uint64_t harvest_ns_max;	/* slowest live harvest */
@@ -100,6 +100,8 @@ void km_mig_opts_default(struct km_mig_opts *o)
 	o->max_rounds = KM_MIG_DEFAULT_MAX_ROUNDS;
 	o->connect_timeout_ms = 10000;
 	o->ready_timeout_ms = 10000;
+	o->verify = true;
+	o->workload = true;
 }
 
 int km_mig_split_hostport(const char *s, char *host, size_t hlen, char *port,
@@ -170,6 +172,38 @@ static struct json_object *src_json_ms(uint64_t ns)
 	return json_object_new_double_s(ns / 1e6, s);
 }
 
+/*
+ * The destination's view after COMMIT (RESUMED): pages_verified,
+ * verify_bad, verify_ms, guest_downtime_ms, each null with a *_note saying
+ * why when not known.  Called with m->lock held, once the result is final.
+ */
+static void src_json_resumed(struct km_mig_src *m, struct json_object *r)
+{
+	const struct kmp_resumed *rs = &m->resumed;
+	const char *vnote = NULL, *pnote = NULL;
+	bool verified = m->got_resumed && (rs->valid & KMP_RSM_VERIFIED);
+	bool pause = m->got_resumed && (rs->valid & KMP_RSM_PAUSE);
+
+	if (!m->got_resumed) {
+		vnote = pnote = *m->resumed_note ? m->resumed_note :
+				"the migration did not complete";
+	} else {
+		if (!verified)
+			vnote = kmp_rsm_note_name(rs->verify_note);
+		if (!pause)
+			pnote = kmp_rsm_note_name(rs->pause_note);
+	}
+	JADD(r, "pages_verified", verified ? JU64(rs->pages_verified) : NULL);
+	JADD(r, "verify_bad", verified ? JU64(rs->pages_bad) : NULL);
+	JADD(r, "verify_ms", verified ? src_json_ms(rs->verify_us * 1000) : NULL);
+	JADD(r, "verify_note", vnote ? json_object_new_string(vnote) : NULL);
+	JADD(r, "guest_downtime_ms", pause ? src_json_ms(rs->guest_pause_us * 1000) : NULL);
+	JADD(r, "guest_downtime_method", json_object_new_string(
+		"destination: the guest's own longest pause since the reset before the "
+		"pause, read after ~200 ms of progress there"));
+	JADD(r, "guest_downtime_note", pnote ? json_object_new_string(pnote) : NULL);
+}
+
 struct json_object *km_mig_src_status(struct km_mig_src *m)
 {
 	struct json_object *r = json_object_new_object();
@@ -186,6 +220,7 @@ struct json_object *km_mig_src_status(struct km_mig_src *m)
 	JADD(r, "to", json_object_new_string(m->o.to));
 	JADD(r, "peer", json_object_new_string(m->peer));
 	JADD(r, "phase", json_object_new_string(m->phase));
+	JADD(r, "datapath", json_object_new_string(m->dp.ops->name));
 	JADD(r, "round", JU64(m->round));
 	JADD(r, "rounds", JU64(m->round + 1));
 	JADD(r, "bytes_sent", JU64(m->bytes_sent));
@@ -218,6 +253,7 @@ struct json_object *km_mig_src_status(struct km_mig_src *m)
 		}
 		JADD(r, "state_bytes", JU64(m->state_bytes));
 		JADD(r, "dest_pages", JU64(m->dest_pages));
+		src_json_resumed(m, r);
 		JADD(r, "error", *m->error ? json_object_new_string(m->error) : NULL);
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -269,10 +305,22 @@ static int src_on_error(void *opaque, const struct kmp_error *e)
 	return 0;
 }
 
+static int src_on_resumed(void *opaque, const struct kmp_resumed *r)
+{
+	struct km_mig_src *m = opaque;
+
+	pthread_mutex_lock(&m->lock);
+	m->resumed = *r;
+	m->got_resumed = true;
+	pthread_mutex_unlock(&m->lock);
+	return 0;
+}
+
 static const struct kmp_dec_ops src_dec_ops = {
 	.accept = src_on_accept,
 	.ready = src_on_ready,
 	.error = src_on_error,
+	.resumed = src_on_resumed,
 };
 
 /* Reads what the destination sent (no wait); -1 on EOF / error / ERROR. */
@@ -432,69 +480,29 @@ static int src_enc_err(struct km_mig_src *m, ssize_t r, const char *what)
 
 /* ------------------------------------------------------------- pages -- */
 
-static int src_flush_zero(struct km_mig_src *m)
+/* The data path's callbacks (datapath.h). */
+static int src_dp_writev(void *opaque, struct iovec *iov, int cnt)
 {
-	ssize_t n;
+	return src_writev(opaque, iov, cnt);
+}
 
-	if (!m->nz)
-		return 0;
-	n = kmp_enc_zero(&m->enc, m->zbuf, sizeof(m->zbuf), m->zgfn, m->nz);
-	if (n < 0)
-		return src_enc_err(m, n, "ZERO");
+static int src_dp_sent(void *opaque, uint32_t pages, uint32_t zero)
+{
+	struct km_mig_src *m = opaque;
+
 	pthread_mutex_lock(&m->lock);
-	m->zero_pages += m->nz;
+	m->pages_sent += pages;
+	m->zero_pages += zero;
+	m->remaining -= m->remaining > pages + zero ? pages + zero : m->remaining;
 	pthread_mutex_unlock(&m->lock);
-	m->r_zero += m->nz;
-	m->r_pages += m->nz;
-	m->nz = 0;
-	return src_send(m, m->zbuf, (size_t)n);
+	m->r_pages += pages + zero;
+	m->r_zero += zero;
+	return pages ? src_check(m) : 0;
 }
 
-static int src_flush_pages(struct km_mig_src *m)
+static int src_dp_fail(struct km_mig_src *m)
 {
-	int n;
-
-	if (!m->np)
-		return 0;
-	n = kmp_enc_pages(&m->enc, m->pbuf, sizeof(m->pbuf), m->pgfn, m->ppage, m->np,
-			  m->iov, KMP_MAX_PAGES_BATCH + 1);
-	if (n < 0)
-		return src_enc_err(m, n, "PAGES");
-	pthread_mutex_lock(&m->lock);
-	m->pages_sent += m->np;
-	pthread_mutex_unlock(&m->lock);
-	m->r_pages += m->np;
-	m->np = 0;
-	return src_writev(m, m->iov, n);
-}
-
-static bool src_page_zero(const void *p)
-{
-	const uint64_t *q = p;
-	unsigned int i;
-
-	for (i = 0; i < KMP_PAGE_SIZE / 8; i += 8)
-		if (q[i] | q[i + 1] | q[i + 2] | q[i + 3] | q[i + 4] | q[i + 5] | q[i + 6] | q[i + 7])
-			return false;
-	return true;
-}
-
-static int src_queue(struct km_mig_src *m, uint64_t gfn, const void *page)
-{
-	if (src_page_zero(page)) {
-		m->zgfn[m->nz++] = gfn;
-		if (m->nz == KMP_MAX_ZERO_BATCH)
-			return src_flush_zero(m);
-		return 0;
-	}
-	m->pgfn[m->np] = gfn;
-	m->ppage[m->np++] = page;
-	if (m->np == KMP_MAX_PAGES_BATCH) {
-		if (src_flush_pages(m))
-			return -1;
-		return src_check(m);
-	}
-	return 0;
+	return src_fail(m, "%s", *m->dp.err ? m->dp.err : "sending pages failed");
 }
 
 static int src_round(struct km_mig_src *m, uint32_t round, bool final, uint64_t pages)
@@ -514,48 +522,51 @@ static int src_round(struct km_mig_src *m, uint32_t round, bool final, uint64_t 
 	return src_send(m, buf, (size_t)n);
 }
 
+/* Sends m->gfns[0 .. n) through the data path. */
+static int src_send_gfns(struct km_mig_src *m, uint32_t n)
+{
+	if (n && m->dp.ops->send_pages(&m->dp, m->gfns, n))
+		return src_dp_fail(m);
+	return 0;
+}
+
+/* Round 0: every page of every RAM region. */
 static int src_send_bulk(struct km_mig_src *m)
 {
 	const struct vmm_mem_region *rg;
 	unsigned int nr = vmm_mem_regions(m->vm, &rg), i;
+	uint32_t n = 0;
 	uint64_t p;
 
 	for (i = 0; i < nr; i++) {
 		for (p = 0; p < rg[i].size / KMP_PAGE_SIZE; p++) {
-			if (src_queue(m, (rg[i].gpa >> KMP_PAGE_SHIFT) + p,
-				      rg[i].hva + p * KMP_PAGE_SIZE))
-				return -1;
-			if ((p & 255) == 255) {
-				pthread_mutex_lock(&m->lock);
-				if (m->remaining >= 256)
-					m->remaining -= 256;
-				pthread_mutex_unlock(&m->lock);
+			m->gfns[n++] = (rg[i].gpa >> KMP_PAGE_SHIFT) + p;
+			if (n == KM_DP_MAX_BATCH) {
+				if (src_send_gfns(m, n))
+					return -1;
+				n = 0;
 			}
 		}
 	}
-	return src_flush_zero(m) || src_flush_pages(m) ? -1 : 0;
+	return src_send_gfns(m, n);
 }
 
+/* The harvested dirty set (m->bm), then cleared. */
 static int src_send_dirty(struct km_mig_src *m)
 {
-	uint64_t gfn, sent = 0;
+	uint64_t gfn;
+	uint32_t n = 0;
 
 	for (gfn = vmm_dirty_next(&m->bm, 0); gfn < m->bm.nbits;
 	     gfn = vmm_dirty_next(&m->bm, gfn + 1)) {
-		void *hva = vmm_gpa_to_hva(m->vm, gfn << KMP_PAGE_SHIFT, KMP_PAGE_SIZE);
-
-		if (!hva)
-			continue;
-		if (src_queue(m, gfn, hva))
-			return -1;
-		if ((++sent & 255) == 0) {
-			pthread_mutex_lock(&m->lock);
-			if (m->remaining >= 256)
-				m->remaining -= 256;
-			pthread_mutex_unlock(&m->lock);
+		m->gfns[n++] = gfn;
+		if (n == KM_DP_MAX_BATCH) {
+			if (src_send_gfns(m, n))
+				return -1;
+			n = 0;
 		}
 	}
-	if (src_flush_zero(m) || src_flush_pages(m))
+	if (src_send_gfns(m, n))
 		return -1;
 	vmm_dirty_bitmap_clear(&m->bm);
 	return 0;
@@ -563,14 +574,15 @@ static int src_send_dirty(struct km_mig_src *m)
 
 static int src_harvest(struct km_mig_src *m, uint64_t *count)
 {
-	struct vmm_harvest_stats hs;
-	int64_t r = vmm_dirty_harvest(m->vm, &m->bm, NULL, NULL, &hs);
+	uint64_t ns = 0;
+	int64_t r = m->dp.ops->harvest(&m->dp, &m->bm, &ns);
 
 	if (r < 0)
-		return src_fail(m, "harvesting dirty pages: %s", strerror((int)-r));
-	if (hs.ns > m->harvest_ns_max)
-		m->harvest_ns_max = hs.ns;
-	*count = vmm_dirty_bitmap_count(&m->bm);
+		return src_fail(m, "harvesting dirty pages (%s data path): %s", m->dp.ops->name,
+				strerror((int)-r));
+	if (ns > m->harvest_ns_max)
+		m->harvest_ns_max = ns;
+	*count = (uint64_t)r;
 	return 0;
 }
 
@@ -676,6 +688,10 @@ static int src_hello(struct km_mig_src *m)
 	h.nr_vcpus = vmm_nr_vcpus(m->vm);
 	h.nr_slots = nr;
 	h.cpuid_hash = src_cpuid_hash(m->vm);
+	/* RESUMED after COMMIT; the check of the workload's memory when asked
+	 * (a kernel guest's memory has no known contents) */
+	h.features_optional = KMP_FO_RESUMED |
+			      (m->o.verify && m->o.workload ? KMP_FO_VERIFY : 0);
 	snprintf(h.name, sizeof(h.name), "%s", m->name);
 	for (i = 0; i < nr && i < KMP_MAX_SLOTS; i++) {
 		h.slots[i].gpa = rg[i].gpa;
@@ -696,6 +712,9 @@ static int src_hello(struct km_mig_src *m)
 	}
 	if (memcmp(m->accept.session, h.session, sizeof(h.session)))
 		return src_fail(m, "ACCEPT from %s echoes another session", m->peer);
+	if (m->accept.features & ~h.features_optional)
+		return src_fail(m, "ACCEPT from %s uses features 0x%" PRIx64 " not offered",
+				m->peer, (uint64_t)(m->accept.features & ~h.features_optional));
 	return 0;
 }
 
@@ -731,6 +750,78 @@ static int src_send_state(struct km_mig_src *m)
 			return -1;
 	}
 	return 0;
+}
+
+static void src_dp_down(struct km_mig_src *m)
+{
+	if (m->dp_up)
+		m->dp.ops->fini(&m->dp);
+	m->dp_up = false;
+}
+
+/*
+ * After COMMIT (the guest is the destination's): wait a short while for
+ * RESUMED, what the destination saw when it resumed the guest.  Nothing
+ * here can fail the migration; a missing RESUMED leaves the numbers unknown.
+ */
+static void src_wait_resumed(struct km_mig_src *m, bool commit_sent)
+{
+	uint64_t deadline = vmm_now_ns() + SRC_RESUMED_MS * 1000000ULL;
+	char why[160] = "";
+	uint8_t buf[512];
+
+	if (!commit_sent)
+		snprintf(why, sizeof(why), "COMMIT could not be sent: %.120s", m->error);
+	else if (!(m->accept.features & KMP_FO_RESUMED))
+		snprintf(why, sizeof(why), "the destination does not send RESUMED (an older "
+			 "kmigrate listen)");
+	while (!*why && !m->got_resumed) {
+		struct pollfd p = { .fd = m->fd, .events = POLLIN };
+		uint64_t now = vmm_now_ns();
+		ssize_t n;
+		int r;
+
+		if (now >= deadline) {
+			snprintf(why, sizeof(why), "no RESUMED from the destination within %d s",
+				 SRC_RESUMED_MS / 1000);
+			break;
+		}
+		if (atomic_load(&m->cancel)) {
+			snprintf(why, sizeof(why), "stopped waiting for RESUMED");
+			break;
+		}
+		r = poll(&p, 1, (deadline - now) / 1000000 > 100 ? 100 :
+			 (int)((deadline - now) / 1000000) + 1);
+		if (r <= 0)
+			continue;
+		n = recv(m->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+			continue;
+		if (n <= 0) {
+			snprintf(why, sizeof(why), "the destination closed the connection without "
+				 "RESUMED%s%s", n ? ": " : "", n ? strerror(errno) : "");
+			break;
+		}
+		if (kmp_dec_feed(m->dec, buf, (size_t)n) != KMP_OK)
+			snprintf(why, sizeof(why), "bad RESUMED: %s", kmp_dec_error(m->dec));
+		else if (m->got_error)
+			snprintf(why, sizeof(why), "the destination reported after COMMIT: %.80s (%s)",
+				 m->peer_err.msg[0] ? m->peer_err.msg : "-",
+				 kmp_strerror(m->peer_err.code));
+	}
+	if (*why) {
+		pthread_mutex_lock(&m->lock);
+		snprintf(m->resumed_note, sizeof(m->resumed_note), "%s", why);
+		pthread_mutex_unlock(&m->lock);
+		fprintf(stderr, "kmigrate: %s: warning: %s; pages_verified and guest_downtime_ms "
+			"are unknown\n", m->name, why);
+		return;
+	}
+	fprintf(stderr, "kmigrate: %s: RESUMED: verified %s%" PRIu64 " pages (%" PRIu64
+		" bad), guest-observed pause %s%.1f ms\n", m->name,
+		m->resumed.valid & KMP_RSM_VERIFIED ? "" : "(n/a) ", m->resumed.pages_verified,
+		m->resumed.pages_bad, m->resumed.valid & KMP_RSM_PAUSE ? "" : "(n/a) ",
+		m->resumed.guest_pause_us / 1e3);
 }
 
 static void src_progress(struct km_mig_src *m, const struct kmc_state *ks,
@@ -769,9 +860,13 @@ static int src_run(struct km_mig_src *m)
 	r = vmm_dirty_bitmap_init(m->vm, &m->bm);
 	if (r)
 		return src_fail(m, "dirty bitmap: %s", strerror(-r));
-	r = vmm_dirty_start(m->vm);
+	m->dp.env = (struct km_dp_env){ .vm = m->vm, .fd = m->fd, .enc = &m->enc, .opaque = m,
+					.writev = src_dp_writev, .sent = src_dp_sent };
+	r = m->dp.ops->init(&m->dp);
 	if (r)
-		return src_fail(m, "starting dirty logging: %s", strerror(-r));
+		return src_fail(m, "starting the %s data path (dirty logging): %s",
+				m->dp.ops->name, strerror(-r));
+	m->dp_up = true;
 	/* re-arm everything: from here on every write shows in a harvest */
 	if (src_harvest(m, &dirty))
 		return -1;
@@ -902,14 +997,20 @@ static int src_run(struct km_mig_src *m)
 		return src_enc_err(m, n, "COMMIT");
 	/* past this point the guest never runs here again */
 	m->completed = true;
-	if (src_send(m, buf, (size_t)n))
+	r = src_send(m, buf, (size_t)n);
+	if (r)
 		fprintf(stderr, "kmigrate: %s: sending COMMIT: %s; the destination decides "
 			"(the guest does not run here again)\n", m->name, m->error);
+	/* release our copy: no more dirty tracking; the owner stops the VM */
+	src_dp_down(m);
 	pthread_mutex_lock(&m->lock);
 	m->downtime_ns = t_ready - t_pause;
 	m->dest_pages = m->ready.pages;
-	m->phase = "done";
+	m->phase = "resumed-report";
 	pthread_mutex_unlock(&m->lock);
+	atomic_store(&m->committed, true);
+	src_wait_resumed(m, r == 0);
+	src_set(m, "done");
 	return 0;
 }
 
@@ -934,8 +1035,7 @@ static void *src_thread(void *arg)
 			vmm_resume(m->vm);
 		m->paused = false;
 	}
-	if (vmm_dirty_active(m->vm))
-		vmm_dirty_stop(m->vm);
+	src_dp_down(m);
 	if (m->fd >= 0) {
 		if (m->completed)
 			shutdown(m->fd, SHUT_WR);
@@ -970,6 +1070,7 @@ int km_mig_src_start(struct vmm_vm *vm, const char *name, const struct km_mig_op
 	m->o = *o;
 	m->fd = -1;
 	m->phase = "starting";
+	m->dp.ops = &km_datapath_user;
 	m->guest_pages = vmm_ram_size(vm) / KMP_PAGE_SIZE;
 	m->t_start = vmm_now_ns();
 	pthread_mutex_init(&m->lock, NULL);
@@ -987,6 +1088,11 @@ int km_mig_src_start(struct vmm_vm *vm, const char *name, const struct km_mig_op
 bool km_mig_src_done(struct km_mig_src *m)
 {
 	return atomic_load(&m->done);
+}
+
+bool km_mig_src_committed(struct km_mig_src *m)
+{
+	return atomic_load(&m->committed);
 }
 
 bool km_mig_src_completed(struct km_mig_src *m)

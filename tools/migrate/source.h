@@ -7,9 +7,11 @@
  *   all RAM (all-zero pages as ZERO gfns) -> live rounds of harvested
  *   dirty pages, each fed to the convergence model (converge.h) -> when it
  *   says stop: pause, ROUND FINAL with the last dirty set, VM + vCPU state
- *   (VCPU_STATE records), END -> READY -> COMMIT.
+ *   (VCPU_STATE records), END -> READY -> COMMIT -> RESUMED (the
+ *   destination's verification and guest-observed pause; optional).
  *
- * PAGES are sent with writev() straight from guest RAM (kmp_enc_pages()).
+ * Harvesting and sending pages go through a data path (datapath.h; "user":
+ * writev() straight from guest RAM, kmp_enc_pages()).
  * Any failure before COMMIT (connect, ERROR from the destination, a lost
  * connection, a timeout, no convergence, a cancel) sends ABORT when it can
  * and resumes the guest here.  After COMMIT the guest stays paused here
@@ -37,6 +39,9 @@ struct km_mig_opts {
 	uint64_t bandwidth;		/* bytes/s cap; 0: none */
 	uint32_t connect_timeout_ms;	/* connect retries for this long */
 	uint32_t ready_timeout_ms;	/* END -> READY */
+	bool verify;			/* ask the destination to verify the
+					 * workload's memory (KMP_FO_VERIFY) */
+	bool workload;			/* the guest is the built-in workload */
 };
 
 void km_mig_opts_default(struct km_mig_opts *o);
@@ -49,6 +54,9 @@ int km_mig_src_start(struct vmm_vm *vm, const char *name, const struct km_mig_op
 		     struct km_mig_src **out, char *err, size_t errlen);
 /* The thread has finished (the result is final). */
 bool km_mig_src_done(struct km_mig_src *m);
+/* COMMIT sent (the thread may still wait for RESUMED): the VM here is no
+ * longer touched by the thread; the owner stops it. */
+bool km_mig_src_committed(struct km_mig_src *m);
 /* Finished with COMMIT sent: the guest runs on the destination. */
 bool km_mig_src_completed(struct km_mig_src *m);
 /* Asks the thread to give up (before COMMIT); the guest resumes here. */

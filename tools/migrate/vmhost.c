@@ -223,6 +223,14 @@ static struct json_object *vmhost_migrate(struct km_vmhost *h, struct json_objec
 		snprintf(err, errlen, "migrate: \"downtime_ms\" must be > 0");
 		return NULL;
 	}
+	if (json_object_object_get_ex(req, "verify", &j) && !json_object_is_type(j, json_type_null)) {
+		if (!json_object_is_type(j, json_type_boolean)) {
+			snprintf(err, errlen, "migrate: \"verify\": expected true or false");
+			return NULL;
+		}
+		o.verify = json_object_get_boolean(j);
+	}
+	o.workload = !h->kernel && vmhost_params(h);
 	if (h->mig) {
 		km_mig_src_free(h->mig);
 		h->mig = NULL;
@@ -248,14 +256,16 @@ static struct json_object *vmhost_handle(const char *cmd, struct json_object *re
 	if (!strcmp(cmd, "migrate"))
 		return vmhost_migrate(h, req, err, errlen);
 	if (!strcmp(cmd, "migrate-status")) {
-		struct json_object *r;
+		struct json_object *r, *jp;
 
 		if (!h->mig) {
 			snprintf(err, errlen, "no migration of '%s' has run", h->name);
 			return NULL;
 		}
 		r = km_mig_src_status(h->mig);
-		if (r && km_mig_src_done(h->mig))
+		/* "peek":true (kmigrate status NAME) leaves the result for start */
+		if (r && km_mig_src_done(h->mig) &&
+		    !(json_object_object_get_ex(req, "peek", &jp) && json_object_get_boolean(jp)))
 			h->result_read = true;
 		return r;
 	}
@@ -264,6 +274,11 @@ static struct json_object *vmhost_handle(const char *cmd, struct json_object *re
 
 		if (!vmhost_migrating(h)) {
 			snprintf(err, errlen, "no migration of '%s' is running", h->name);
+			return NULL;
+		}
+		if (h->migrated) {
+			snprintf(err, errlen, "the migration of '%s' is past COMMIT: the guest "
+				 "runs on the destination", h->name);
 			return NULL;
 		}
 		km_mig_src_cancel(h->mig);
@@ -364,18 +379,22 @@ int km_vmhost_serve(struct km_vmhost *h, struct km_ctl_server *srv, int sfd)
 		}
 		if (r > 0)
 			km_ctl_server_serve(srv, pfds + 1, n, vmhost_handle, h);
-		if (h->mig && km_mig_src_done(h->mig) && !h->migrated) {
-			if (km_mig_src_completed(h->mig)) {
-				h->migrated = true;
-				h->migrated_ns = vmm_now_ns();
-				fprintf(stderr, "kmigrate run: %s: migrated; the guest runs on the "
-					"destination now\n", h->name);
-				vmm_stop(h->vm);
-			} else if (cancelled_for_signal) {
-				h->stop = true;
-			}
+		if (h->mig && !h->migrated && km_mig_src_committed(h->mig)) {
+			/* COMMIT sent: the copy here is released (the thread may
+			 * still wait for the destination's RESUMED) */
+			h->migrated = true;
+			fprintf(stderr, "kmigrate run: %s: migrated; the guest runs on the "
+				"destination now\n", h->name);
+			vmm_stop(h->vm);
+		} else if (h->mig && km_mig_src_done(h->mig) && !h->migrated &&
+			   cancelled_for_signal) {
+			h->stop = true;
 		}
 		if (h->migrated) {
+			if (!km_mig_src_done(h->mig))
+				continue;	/* the result is not final yet */
+			if (!h->migrated_ns)
+				h->migrated_ns = vmm_now_ns();
 			if (h->result_read ||
 			    vmm_now_ns() - h->migrated_ns > KM_VMHOST_LINGER_MS * 1000000ULL)
 				return KM_EXIT_OK;

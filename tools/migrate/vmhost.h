@@ -8,7 +8,9 @@
  * Control requests handled here (one JSON object a line):
  *   info, pause, resume, stop, verify     (see run.c's header comment)
  *   migrate {"to":"HOST[:PORT]","downtime_ms":N,"max_rounds":N,
- *            "bandwidth":BYTES_PER_S}
+ *            "bandwidth":BYTES_PER_S,"verify":BOOL}
+ *            (verify, default true: the destination checks the workload's
+ *            memory before resuming it; ignored for a --kernel guest)
  *            starts an outgoing live migration (source.c) in a thread;
  *            replies at once {"state":"started"}
  *   migrate-status   progress of the running (or the last) migration:
@@ -56,7 +58,7 @@ struct km_vmhost {
 	/* outgoing migration */
 	struct km_mig_src *mig;		/* running or last one; NULL: none */
 	bool migrated;			/* completed: the guest runs elsewhere */
-	uint64_t migrated_ns;
+	uint64_t migrated_ns;		/* when the result became final */
 	bool result_read;
 };
 
