@@ -235,6 +235,8 @@ static struct json_object *vmhost_migrate(struct km_vmhost *h, struct json_objec
 		km_mig_src_free(h->mig);
 		h->mig = NULL;
 	}
+	/* A new migration: nobody has read its result yet. */
+	h->result_read = false;
 	ret = km_mig_src_start(h->vm, h->name, &o, &h->mig, err, errlen);
 	if (ret)
 		return NULL;
