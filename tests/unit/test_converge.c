@@ -316,6 +316,40 @@ TEST_F(converge, unmeasured)
 	EXPECT_EQ(0u, s.stalled);
 }
 
+/*
+ * The link is measured over the sending time, not the whole round, and
+ * small rounds (latency-bound) leave the estimate alone: an idle guest's
+ * few dirty pages must not drag the estimate down until it never stops.
+ */
+TEST_F(converge, link_rate_from_send_time_and_big_rounds_only)
+{
+	struct kmc_config c;
+	struct kmc_state s;
+	struct kmc_verdict v;
+	struct kmc_round bulk = { .bytes_sent = 100 << 20, .pages_sent = 25600,
+				  .duration_ns = 3 * SEC, .send_ns = SEC,
+				  .dirty_pages = 4 };
+	struct kmc_round idle = { .bytes_sent = 16 << 10, .pages_sent = 4,
+				  .duration_ns = 100 * MS, .send_ns = MS / 10,
+				  .dirty_pages = 4 };
+	int i;
+
+	config(&c, 300 * MS);
+	c.min_rate_sample = 256 << 10;
+	kmc_init(&s);
+	kmc_update(&s, &c, &bulk, &v);
+	EXPECT_EQ(100ull << 20, s.link_rate);	/* per send_ns, not duration */
+	for (i = 0; i < 5; i++)
+		kmc_update(&s, &c, &idle, &v);
+	EXPECT_EQ(100ull << 20, s.link_rate);	/* small rounds: no sample */
+	EXPECT_EQ(KMC_STOP, v.decision);
+
+	/* without the threshold every round is a sample */
+	c.min_rate_sample = 0;
+	kmc_update(&s, &c, &idle, &v);
+	EXPECT_NE(100ull << 20, s.link_rate);
+}
+
 /* Absurd inputs saturate instead of overflowing (UBSan watches). */
 TEST_F(converge, extreme_values)
 {

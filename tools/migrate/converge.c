@@ -105,12 +105,14 @@ uint64_t kmc_predict_ns(const struct kmc_state *s, const struct kmc_config *c,
 static void measure(struct kmc_state *s, const struct kmc_config *c, const struct kmc_round *r)
 {
 	uint64_t interval = r->dirty_interval_ns ? r->dirty_interval_ns : r->duration_ns;
+	uint64_t send_ns = r->send_ns ? r->send_ns : r->duration_ns;
 
 	s->rounds++;
 	s->elapsed_ns = add_sat(s->elapsed_ns, r->duration_ns);
-	if (r->duration_ns && r->bytes_sent)
+	if (send_ns && r->bytes_sent &&
+	    (!s->link_rate || r->bytes_sent >= c->min_rate_sample))
 		s->link_rate = smooth(c, s->link_rate,
-				      muldiv(r->bytes_sent, NSEC_PER_SEC, r->duration_ns),
+				      muldiv(r->bytes_sent, NSEC_PER_SEC, send_ns),
 				      !s->link_rate);
 	if (interval) {
 		s->dirty_rate = smooth(c, s->dirty_rate,

@@ -45,6 +45,9 @@ struct kmc_config {
 	uint32_t max_rounds;		/* 0: no limit */
 	uint64_t max_time_ns;		/* 0: no limit */
 	uint32_t stall_rounds;		/* rounds of dirty rate >= link rate; >= 1 */
+	uint64_t min_rate_sample;	/* rounds sending fewer bytes do not update the
+					 * link rate (latency, not bandwidth, dominates
+					 * them), except the first; 0: every round */
 };
 
 /* Fills @c with defaults for a downtime limit (margin 10 %, smoothing
@@ -57,6 +60,7 @@ struct kmc_round {
 	uint64_t pages_sent;		/* pages of the round, zero pages included */
 	uint64_t zero_pages;		/* of which sent as zero markers */
 	uint64_t duration_ns;		/* time the round took */
+	uint64_t send_ns;		/* of which its bytes took to leave; 0: duration */
 	uint64_t dirty_pages;		/* dirty pages harvested after the round */
 	uint64_t dirty_interval_ns;	/* over which they were dirtied; 0: duration */
 };
