@@ -62,3 +62,23 @@ lab-migrate: deps tools
 	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-migrate/migrate_test.sh $(BUILD)/payload-mig/bin/
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
 		--payload $(BUILD)/payload-mig --timeout 400 -- sh bin/migrate_test.sh
+
+.PHONY: lab-migrate-faults
+# Fault injection between two lab hosts: bad streams into `kmigrate listen`
+# (tests/lab-migrate/badstream.c), cancel in bulk and live rounds, the
+# destination killed at the handoff, idle and heavy writers
+# (tests/lab-migrate/faults_test.sh).
+LAB_BADSTREAM	:= $(BUILD)/tests/lab-migrate/badstream
+$(LAB_BADSTREAM): $(TOP)/tests/lab-migrate/badstream.c $(TOOLS_SRC)/migrate/proto.c \
+		  $(TOOLS_SRC)/migrate/proto.h
+	@mkdir -p $(dir $@)
+	$(TOOLS_CC) $(TOOLS_CFLAGS) -o $@ $(TOP)/tests/lab-migrate/badstream.c \
+		$(TOOLS_SRC)/migrate/proto.c -lxxhash -pthread
+
+lab-migrate-faults: deps tools $(LAB_BADSTREAM)
+	rm -rf $(BUILD)/payload-migf
+	mkdir -p $(BUILD)/payload-migf/bin
+	cp $(BUILD)/bin/kmigrate $(LAB_BADSTREAM) $(TOP)/tests/lab-migrate/faults_test.sh \
+		$(BUILD)/payload-migf/bin/
+	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
+		--payload $(BUILD)/payload-migf --timeout 600 -- sh bin/faults_test.sh

@@ -57,6 +57,7 @@ for k in $LAB_KERNELS; do
 	step "vmm-$k" make -s lab-vmm LAB_KERNEL="$k"
 	step "vm-$k" make -s lab-vm LAB_KERNEL="$k"
 	step "migrate-$k" make -s lab-migrate LAB_KERNEL="$k"
+	step "migrate-faults-$k" make -s lab-migrate-faults LAB_KERNEL="$k"
 done
 
 if [ ${#failures[@]} -gt 0 ]; then

@@ -249,11 +249,11 @@ check_incoming vm1 2 ring
 wait_gone vm1
 ok $? "stop vm1"
 
-# 3. cancel: vm2 writes 1000 pages/s, the link is capped at 1 MB/s
+# 3. cancel: vm2 writes 1000 pages/s, the link is capped at 1 MiB/s
 "$KM" run vm2 --memory ${MEM_MIB}M --vcpus 1 --rate 1000 --detach >"$OUT/run2" 2>&1
 ok $? "run vm2 --memory ${MEM_MIB}M --vcpus 1 --rate 1000 --detach"
 sleep 5
-migrate_to vm2 "$OUT/start3" --bandwidth 1 &
+migrate_to vm2 "$OUT/start3" --bandwidth 1MiB &
 spid=$!
 i=0
 while [ $i -lt 1200 ]; do
@@ -275,7 +275,7 @@ ok $? "phase 3: start exits 1, result cancelled"
 check_stays vm2 "phase 3"
 
 # 4. b kills the receiving child
-migrate_to vm2 "$OUT/start4" --bandwidth 1
+migrate_to vm2 "$OUT/start4" --bandwidth 1MiB
 st=$?
 sed 's/^/# start: /' "$OUT/start4.err"
 r=$(cat "$OUT/start4")
