@@ -58,6 +58,7 @@ for k in $LAB_KERNELS; do
 	step "vm-$k" make -s lab-vm LAB_KERNEL="$k"
 	step "migrate-$k" make -s lab-migrate LAB_KERNEL="$k"
 	step "migrate-faults-$k" make -s lab-migrate-faults LAB_KERNEL="$k"
+	step "migrate-downtime-$k" make -s lab-migrate-downtime LAB_KERNEL="$k"
 done
 
 if [ ${#failures[@]} -gt 0 ]; then

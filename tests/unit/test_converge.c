@@ -225,6 +225,136 @@ TEST_F(converge, fixed_costs_exceed_limit)
 	EXPECT_EQ(KMC_STOP, kmc_update(&s, &c, &r, &v));
 }
 
+/* The margin is a share of the limit but never below margin_min_ns: small
+ * limits keep room for jitter, and a limit below it cannot be met. */
+TEST_F(converge, margin_floor_for_small_limits)
+{
+	struct kmc_config c;
+	struct kmc_state s;
+	struct kmc_verdict v;
+	struct kmc_round r = round_at(1000, 0, 1000000000, 0);
+
+	kmc_config_default(&c, 300 * MS);
+	c.margin_pct = 20;
+	c.margin_min_ns = 10 * MS;
+	EXPECT_EQ(240 * MS, kmc_budget_ns(&c));		/* 20 % > 10 ms */
+	c.downtime_limit_ns = 50 * MS;
+	EXPECT_EQ(40 * MS, kmc_budget_ns(&c));		/* 20 % = 10 ms */
+	c.downtime_limit_ns = 20 * MS;
+	EXPECT_EQ(10 * MS, kmc_budget_ns(&c));		/* the floor, not 16 ms */
+	c.downtime_limit_ns = 10 * MS;
+	EXPECT_EQ(0u, kmc_budget_ns(&c));
+	c.margin_min_ns = UINT64_MAX;
+	EXPECT_EQ(0u, kmc_budget_ns(&c));
+
+	/* 12 ms of fixed costs: fit 20 ms less 10 %, not 20 ms less 10 ms */
+	kmc_config_default(&c, 20 * MS);
+	c.handoff_ns = 12 * MS;
+	kmc_init(&s);
+	EXPECT_EQ(KMC_STOP, kmc_update(&s, &c, &r, &v));
+	EXPECT_EQ(18 * MS, v.budget_ns);
+	c.margin_min_ns = 10 * MS;
+	kmc_init(&s);
+	EXPECT_EQ(KMC_NOT_CONVERGING, kmc_update(&s, &c, &r, &v));
+	EXPECT_EQ(KMC_R_FIXED_COSTS, v.reason);
+	EXPECT_EQ(10 * MS, v.budget_ns);
+	EXPECT_EQ(0u, v.needed_rate);
+	/* a limit within the floor: nothing fits */
+	c.handoff_ns = c.rtt_ns = 0;
+	c.downtime_limit_ns = 10 * MS;
+	kmc_init(&s);
+	EXPECT_EQ(KMC_NOT_CONVERGING, kmc_update(&s, &c, &r, &v));
+	EXPECT_EQ(KMC_R_FIXED_COSTS, v.reason);
+	EXPECT_EQ(0u, v.budget_ns);
+}
+
+/* The guest keeps dirtying between the deciding harvest and the pause:
+ * the final round carries dirty_rate * stop_delay more pages. */
+TEST_F(converge, stop_delay_adds_pages)
+{
+	const uint64_t rate = 10000000;		/* 10 MB/s: a page ~0.41 ms */
+	struct kmc_config c;
+	struct kmc_state s;
+	struct kmc_verdict v, late;
+	struct kmc_round r = round_at(GUEST_PAGES, 0, rate, 40);
+
+	config(&c, 45 * MS);			/* budget 40.5 ms: 40 pages ~28 ms */
+	r.dirty_interval_ns = 100 * MS;		/* 40 pages in 100 ms: 400 pages/s */
+	kmc_init(&s);
+	EXPECT_EQ(KMC_STOP, kmc_update(&s, &c, &r, &v));
+	EXPECT_EQ(400u, s.dirty_rate);
+	EXPECT_EQ(40u, v.predicted_pages);
+	EXPECT_EQ(40u, kmc_stop_pages(&s, &c, 40));
+
+	/* 25 ms more of 400 pages/s: 10 pages, ~4 ms more */
+	c.stop_delay_ns = 25 * MS;
+	EXPECT_EQ(50u, kmc_stop_pages(&s, &c, 40));
+	EXPECT_EQ(10u, kmc_stop_pages(&s, &c, 0));	/* none left at the harvest */
+	kmc_init(&s);
+	kmc_update(&s, &c, &r, &late);
+	EXPECT_EQ(50u, late.predicted_pages);
+	EXPECT_EQ(40u, late.remaining_pages);
+	EXPECT_EQ(kmc_stop_bytes(&s, &c, 50), late.predicted_bytes);
+	EXPECT_LT(v.predicted_ns + 3 * MS, late.predicted_ns);
+	EXPECT_GT(v.predicted_ns + 5 * MS, late.predicted_ns);
+	EXPECT_EQ(kmc_predict_ns(&s, &c, 40, late.rate), late.predicted_ns);
+
+	/* enough to tip the decision: 100 ms of delay is 40 more pages */
+	c.stop_delay_ns = 100 * MS;
+	kmc_init(&s);
+	EXPECT_EQ(KMC_CONTINUE, kmc_update(&s, &c, &r, &late));
+	EXPECT_EQ(80u, late.predicted_pages);
+	EXPECT_LT(late.budget_ns, late.predicted_ns);
+	/* a fraction of a page still counts as one */
+	c.stop_delay_ns = 1;
+	EXPECT_EQ(41u, kmc_stop_pages(&s, &c, 40));
+}
+
+/* Once a live round has followed the bulk, fixed costs that do not fit at
+ * the measured rate fail at once instead of after max_rounds (numbers of
+ * the nested lab: 2 vCPUs, ~2.3 MB/s, a 50 ms limit). */
+TEST_F(converge, fixed_costs_at_measured_rate)
+{
+	const uint64_t rate = 2300000;
+	struct kmc_config c;
+	struct kmc_state s;
+	struct kmc_verdict v;
+	struct kmc_round r = round_at(16384, 0, rate, 300);
+
+	kmc_config_default(&c, 50 * MS);
+	c.margin_pct = 20;
+	c.margin_min_ns = 10 * MS;		/* budget 40 ms */
+	c.state_bytes = 48 << 10;		/* ~21 ms at 2.3 MB/s */
+	c.handoff_ns = 28 * MS;
+	c.rtt_ns = 10 * MS;
+	c.stop_delay_ns = 25 * MS;
+	kmc_init(&s);
+	/* the bulk: a faster link might still come */
+	EXPECT_EQ(KMC_CONTINUE, kmc_update(&s, &c, &r, &v));
+	EXPECT_NE(0u, v.needed_rate);
+	/* the first live round: even nothing dirty would not fit */
+	r = round_at(300, 0, rate, 20);
+	r.dirty_interval_ns = 100 * MS;
+	EXPECT_EQ(KMC_NOT_CONVERGING, kmc_update(&s, &c, &r, &v));
+	EXPECT_EQ(KMC_R_FIXED_COSTS, v.reason);
+	EXPECT_LT(v.budget_ns, kmc_predict_ns(&s, &c, 0, v.rate));
+	EXPECT_EQ(40 * MS, v.budget_ns);
+
+	/* at 100 ms the same guest stops */
+	c.downtime_limit_ns = 100 * MS;		/* budget 80 ms */
+	kmc_init(&s);
+	r = round_at(16384, 0, rate, 300);
+	EXPECT_EQ(KMC_CONTINUE, kmc_update(&s, &c, &r, &v));
+	r = round_at(300, 0, rate, 20);
+	r.dirty_interval_ns = 100 * MS;
+	EXPECT_EQ(KMC_CONTINUE, kmc_update(&s, &c, &r, &v));	/* 23 pages: ~100 ms */
+	EXPECT_LT(80 * MS, v.predicted_ns);
+	r = round_at(20, 0, rate, 5);
+	EXPECT_EQ(KMC_STOP, kmc_update(&s, &c, &r, &v));	/* 5 + 3 pages */
+	EXPECT_GE(80 * MS, v.predicted_ns);
+	EXPECT_LT(59 * MS, v.predicted_ns);	/* 38 ms fixed + ~21 ms state + pages */
+}
+
 /* A bandwidth cap lowers the rate the prediction uses. */
 TEST_F(converge, bandwidth_cap_lowers_rate)
 {
@@ -365,12 +495,16 @@ TEST_F(converge, extreme_values)
 	c.handoff_ns = UINT64_MAX;
 	c.smoothing_pct = 1000;
 	c.margin_pct = 1000;
+	c.margin_min_ns = UINT64_MAX;
+	c.stop_delay_ns = UINT64_MAX;
 	kmc_init(&s);
 	kmc_update(&s, &c, &r, &v);
 	kmc_update(&s, &c, &r, &v);
 	EXPECT_EQ(UINT64_MAX, s.link_rate);
 	EXPECT_EQ(UINT64_MAX, v.predicted_ns);
 	EXPECT_EQ(KMC_NOT_CONVERGING, v.decision);
+	EXPECT_EQ(UINT64_MAX, v.predicted_pages);
+	EXPECT_EQ(0u, v.budget_ns);
 }
 
 TEST_HARNESS_MAIN

@@ -43,6 +43,7 @@ static const struct option start_longopts[] = {
 	{ "connect-timeout", required_argument, NULL, 'c' },
 	{ "verify", no_argument, NULL, 'V' },
 	{ "no-verify", no_argument, NULL, 'N' },
+	{ "no-zerocopy", no_argument, NULL, 'Z' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -58,7 +59,10 @@ static const struct km_usage start_usage = {
 	"  -c, --connect-timeout S     retry connecting this long (default 10)\n"
 	"      --verify, --no-verify   have the destination check the workload guest's\n"
 	"                              memory before resuming it (default: verify;\n"
-	"                              not possible for a --kernel guest)\n",
+	"                              not possible for a --kernel guest)\n"
+	"      --no-zerocopy           send guest pages with plain writev, never\n"
+	"                              MSG_ZEROCOPY (default: MSG_ZEROCOPY for large\n"
+	"                              page batches where the socket supports it)\n",
 	.notes =
 	"Shows the progress on a terminal; with -j/--json prints one JSON object\n"
 	"with the result (result, total_ms, downtime_ms, rounds, bytes_sent,\n"
@@ -140,6 +144,7 @@ int start_main(int argc, char **argv)
 	uint64_t bw = 0;
 	struct json_object *req, *reply = NULL, *st = NULL;
 	bool tty = isatty(1) && !km_opts.json, cancelled = false, verify = true;
+	bool zerocopy = true;
 	char why[128];
 	int c, ret;
 
@@ -167,6 +172,9 @@ int start_main(int argc, char **argv)
 		case 'V':
 		case 'N':
 			verify = c == 'V';
+			break;
+		case 'Z':
+			zerocopy = false;
 			break;
 		default:
 			return km_opt_exit(c);
@@ -196,6 +204,8 @@ int start_main(int argc, char **argv)
 	json_object_object_add(req, "bandwidth", json_object_new_int64(bw > INT64_MAX ? INT64_MAX : (int64_t)bw));
 	json_object_object_add(req, "connect_timeout_ms", json_object_new_int64((int64_t)ctimeout * 1000));
 	json_object_object_add(req, "verify", json_object_new_boolean(verify));
+	if (!zerocopy)	/* only then: the default request stays as before */
+		json_object_object_add(req, "zerocopy", json_object_new_boolean(false));
 	ret = start_call(name, req, &reply);
 	json_object_put(req);
 	if (ret)

@@ -93,11 +93,29 @@ uint64_t kmc_stop_bytes(const struct kmc_state *s, const struct kmc_config *c, u
 	return add_sat(pages_bytes(s, c, pages), fixed_bytes(c));
 }
 
+uint64_t kmc_stop_pages(const struct kmc_state *s, const struct kmc_config *c,
+			uint64_t pages)
+{
+	/* rounded up: one page dirtied in the delay is a page to send */
+	return add_sat(pages, div_up(muldiv(s->dirty_rate, c->stop_delay_ns, 1), NSEC_PER_SEC));
+}
+
+uint64_t kmc_budget_ns(const struct kmc_config *c)
+{
+	uint32_t pct = c->margin_pct > 100 ? 100 : c->margin_pct;
+	uint64_t margin = muldiv(c->downtime_limit_ns, pct, 100);
+
+	if (margin < c->margin_min_ns)
+		margin = c->margin_min_ns;
+	return c->downtime_limit_ns > margin ? c->downtime_limit_ns - margin : 0;
+}
+
 uint64_t kmc_predict_ns(const struct kmc_state *s, const struct kmc_config *c,
 			uint64_t pages, uint64_t rate)
 {
 	if (!rate)
 		return UINT64_MAX;	/* nothing measured, no cap: unknown */
+	pages = kmc_stop_pages(s, c, pages);
 	return add_sat(add_sat(muldiv(kmc_stop_bytes(s, c, pages), NSEC_PER_SEC, rate),
 			       c->handoff_ns), c->rtt_ns);
 }
@@ -145,23 +163,26 @@ static enum kmc_decision decide(struct kmc_verdict *v, enum kmc_decision d, enum
 enum kmc_decision kmc_update(struct kmc_state *s, const struct kmc_config *c,
 			     const struct kmc_round *r, struct kmc_verdict *v)
 {
-	uint32_t margin = c->margin_pct > 100 ? 100 : c->margin_pct;
-
 	measure(s, c, r);
 	memset(v, 0, sizeof(*v));
 	v->rate = kmc_rate(s, c);
 	v->remaining_pages = r->dirty_pages;
 	/* what the pages dirtied per second cost on the wire */
 	v->dirty_bytes_rate = pages_bytes(s, c, s->dirty_rate);
-	v->predicted_bytes = kmc_stop_bytes(s, c, r->dirty_pages);
+	v->predicted_pages = kmc_stop_pages(s, c, r->dirty_pages);
+	v->predicted_bytes = kmc_stop_bytes(s, c, v->predicted_pages);
 	v->predicted_ns = kmc_predict_ns(s, c, r->dirty_pages, v->rate);
-	v->budget_ns = muldiv(c->downtime_limit_ns, 100 - margin, 100);
+	v->budget_ns = kmc_budget_ns(c);
 	v->needed_rate = needed_rate(c, v);
 
 	if (v->rate && v->predicted_ns <= v->budget_ns)
 		return decide(v, KMC_STOP, KMC_R_NONE);
+	/* Fixed costs: no link is fast enough, or the cap is too slow, or, once
+	 * a live round has followed the bulk, even an empty dirty set (but the
+	 * stop_delay's pages) would not fit at the measured rate. */
 	if (!v->needed_rate ||
-	    (c->bandwidth_cap && kmc_predict_ns(s, c, 0, c->bandwidth_cap) > v->budget_ns))
+	    (c->bandwidth_cap && kmc_predict_ns(s, c, 0, c->bandwidth_cap) > v->budget_ns) ||
+	    (s->rounds >= 2 && v->rate && kmc_predict_ns(s, c, 0, v->rate) > v->budget_ns))
 		return decide(v, KMC_NOT_CONVERGING, KMC_R_FIXED_COSTS);
 	s->stalled = v->rate && v->dirty_bytes_rate >= v->rate ? s->stalled + 1 : 0;
 	if (s->stalled >= (c->stall_rounds ? c->stall_rounds : 1))
@@ -190,7 +211,7 @@ const char *kmc_reason_name(enum kmc_reason r)
 	case KMC_R_DIRTY_RATE:		return "guest dirties memory faster than the link sends it";
 	case KMC_R_MAX_ROUNDS:		return "round limit reached";
 	case KMC_R_MAX_TIME:		return "time limit reached";
-	case KMC_R_FIXED_COSTS:		return "state, handoff and round trip alone exceed the downtime limit";
+	case KMC_R_FIXED_COSTS:		return "fixed costs (vCPU state, handoff, round trip) alone exceed the downtime limit";
 	}
 	return "?";
 }

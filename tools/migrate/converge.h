@@ -7,22 +7,27 @@
  * rate and the guest's dirty rate and predicts the downtime of stopping
  * now:
  *
- *   bytes    = remaining pages, each costing a gfn entry plus its page, or
+ *   pages    = remaining pages + the pages the guest dirties between the
+ *              harvest that decides and the pause (dirty rate * stop_delay)
+ *   bytes    = those pages, each costing a gfn entry plus its page, or
  *              only a gfn entry if it is a zero page (the zero fraction is
  *              the one observed so far), plus record headers, plus the
  *              vCPU state, plus the END record
- *   downtime = bytes / rate + handoff (destination set-up, state load)
- *              + rtt (END -> READY -> COMMIT)
+ *   downtime = bytes / rate + handoff (pause, final harvest, vCPU state
+ *              save here and load there, digest check) + rtt (END -> READY)
  *   rate     = smoothed measured link rate, at most the bandwidth cap
+ *   budget   = limit - max(limit * margin_pct / 100, margin_min)
  *
  * and decides:
  *
- *   KMC_STOP            downtime <= limit less the safety margin: stop now
+ *   KMC_STOP            downtime <= budget: stop now
  *   KMC_CONTINUE        another live round should shrink the dirty set
  *   KMC_NOT_CONVERGING  it will not get there: the dirty rate has been at
  *                       or above the link rate for stall_rounds rounds, the
  *                       round or time budget is spent, or the fixed costs
- *                       alone exceed the limit; the caller throttles the
+ *                       alone exceed the budget (at any rate, at the cap, or
+ *                       after the first live round at the measured rate,
+ *                       counting stop_delay's pages); the caller throttles the
  *                       guest, raises the limit, or fails clearly
  *
  * Everything is integer arithmetic on the caller's numbers: no clock, no
@@ -36,11 +41,17 @@
 struct kmc_config {
 	uint64_t downtime_limit_ns;	/* > 0 */
 	uint32_t margin_pct;		/* predictions must fit limit * (100 - m) / 100 */
+	uint64_t margin_min_ns;		/* ... and limit - margin_min: the margin is at
+					 * least this (jitter does not shrink with the
+					 * limit); 0: none */
 	uint32_t smoothing_pct;		/* weight of the newest sample, 1..100 */
 	uint64_t bandwidth_cap;		/* bytes/s; 0: none */
 	uint64_t state_bytes;		/* vCPU state to send while stopped */
 	uint64_t handoff_ns;		/* destination set-up and state load */
 	uint64_t rtt_ns;		/* round trip on the migration link */
+	uint64_t stop_delay_ns;		/* from the deciding harvest to the pause: the
+					 * guest dirties dirty_rate * this more pages,
+					 * sent in the final round; 0: none */
 	uint32_t page_size;		/* guest page, normally 4096 */
 	uint32_t max_rounds;		/* 0: no limit */
 	uint64_t max_time_ns;		/* 0: no limit */
@@ -76,7 +87,8 @@ enum kmc_reason {
 	KMC_R_DIRTY_RATE,	/* dirty rate >= link rate for stall_rounds rounds */
 	KMC_R_MAX_ROUNDS,
 	KMC_R_MAX_TIME,
-	KMC_R_FIXED_COSTS,	/* state + handoff + rtt alone exceed the limit */
+	KMC_R_FIXED_COSTS,	/* state + handoff + rtt (+ the pages dirtied in
+				 * stop_delay) alone exceed the budget */
 };
 
 struct kmc_state {
@@ -95,7 +107,8 @@ struct kmc_verdict {
 	enum kmc_reason reason;
 	uint64_t rate;			/* effective bytes/s used (capped) */
 	uint64_t dirty_bytes_rate;	/* dirty rate in wire bytes/s */
-	uint64_t remaining_pages;
+	uint64_t remaining_pages;	/* dirty at the harvest */
+	uint64_t predicted_pages;	/* expected in the final round (+ stop_delay's) */
 	uint64_t predicted_bytes;	/* to send while stopped */
 	uint64_t predicted_ns;		/* predicted downtime */
 	uint64_t budget_ns;		/* limit less the margin */
@@ -109,10 +122,16 @@ void kmc_init(struct kmc_state *s);
 enum kmc_decision kmc_update(struct kmc_state *s, const struct kmc_config *c,
 			     const struct kmc_round *r, struct kmc_verdict *v);
 
+/* @pages dirty at a harvest plus those dirtied in stop_delay. */
+uint64_t kmc_stop_pages(const struct kmc_state *s, const struct kmc_config *c,
+			uint64_t pages);
+/* Limit less the margin (the larger of margin_pct and margin_min_ns). */
+uint64_t kmc_budget_ns(const struct kmc_config *c);
 /* Wire bytes to send @pages dirty pages plus the state and END. */
 uint64_t kmc_stop_bytes(const struct kmc_state *s, const struct kmc_config *c,
 			uint64_t pages);
-/* Predicted downtime of stopping with @pages dirty, at @rate bytes/s. */
+/* Predicted downtime of stopping with @pages dirty at the harvest (the
+ * stop_delay's pages are added), at @rate bytes/s. */
 uint64_t kmc_predict_ns(const struct kmc_state *s, const struct kmc_config *c,
 			uint64_t pages, uint64_t rate);
 /* The smoothed link rate, capped; the cap (or 0) before any measurement. */

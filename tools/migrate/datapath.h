@@ -10,7 +10,8 @@
  * Implementations:
  *   "user"   datapath_user.c: libvmm's dirty ring or bitmap (mmap'd ring /
  *            KVM_GET_DIRTY_LOG), pages written with writev() straight from
- *            the mapping of guest RAM.
+ *            the mapping of guest RAM; large batches with MSG_ZEROCOPY
+ *            (env.zerocopy), completions reaped from the error queue.
  *   (a later "kernel" one drives /dev/kmigrate: the kernel harvests and
  *   sends; it must produce the same records and keep the stream's encoder
  *   state, @enc, up to date.)
@@ -23,14 +24,20 @@
 #ifndef KM_DATAPATH_H
 #define KM_DATAPATH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include "proto.h"
 #include "vmm.h"
 
 struct km_datapath;
+
+/* One send of the data path's own (e.g. sendmsg with MSG_ZEROCOPY) on @fd:
+ * what sendmsg(2) returns, errno set (EAGAIN: the caller waits, retries). */
+typedef ssize_t (*km_dp_tx_fn)(void *ctx, int fd, const struct iovec *iov, int cnt);
 
 /* What the source gives a data path. */
 struct km_dp_env {
@@ -40,8 +47,26 @@ struct km_dp_env {
 	void *opaque;			/* for the callbacks */
 	/* writes @cnt iovecs completely (pacing, stalls, cancel): 0 or -1 */
 	int (*writev)(void *opaque, struct iovec *iov, int cnt);
+	/* as writev, but every chunk goes out through @tx(@ctx, ...) instead
+	 * of writev(2) (same pacing, stalls, cancel, accounting) */
+	int (*writev_tx)(void *opaque, struct iovec *iov, int cnt, km_dp_tx_fn tx, void *ctx);
 	/* a record of @pages PAGES or @zero ZERO gfns went out: 0 or -1 (stop) */
 	int (*sent)(void *opaque, uint32_t pages, uint32_t zero);
+	bool zerocopy;			/* MSG_ZEROCOPY allowed (--no-zerocopy: off) */
+};
+
+/* MSG_ZEROCOPY, as the data path used it (all 0 when it did not). */
+struct km_dp_zc_stats {
+	bool enabled;			/* SO_ZEROCOPY set on the socket */
+	char note[96];			/* why not enabled ("" when enabled) */
+	uint64_t sends;			/* sendmsg(MSG_ZEROCOPY) calls that sent */
+	uint64_t bytes;			/* bytes they sent */
+	uint64_t completions;		/* of those sends, completed (reaped) */
+	uint64_t copied;		/* ... of which the kernel copied anyway
+					 * (SO_EE_CODE_ZEROCOPY_COPIED; approximate:
+					 * the kernel merges adjacent id ranges into
+					 * one report whatever their codes) */
+	uint64_t enobufs;		/* chunks sent with a copy after ENOBUFS */
 };
 
 struct km_datapath_ops {
@@ -54,7 +79,12 @@ struct km_datapath_ops {
 	/* sends the @n pages of @gfns (all-zero ones as ZERO); 0 or -1 with
 	 * dp->err set (or the callbacks' own failure) */
 	int (*send_pages)(struct km_datapath *dp, const uint64_t *gfns, uint32_t n);
-	/* dirty tracking off, resources freed; safe to call twice */
+	/* optional: takes what the kernel reports on the socket's error
+	 * queue (zerocopy completions, which make poll() say POLLERR); waits
+	 * up to @wait_ms for all outstanding ones.  Never fails the stream. */
+	void (*reap)(struct km_datapath *dp, int wait_ms);
+	/* dirty tracking off, resources freed (outstanding zerocopy
+	 * completions waited for, briefly); safe to call twice */
 	void (*fini)(struct km_datapath *dp);
 };
 
@@ -63,6 +93,7 @@ struct km_datapath {
 	struct km_dp_env env;
 	void *priv;
 	char err[200];
+	struct km_dp_zc_stats zc;	/* kept after fini */
 };
 
 extern const struct km_datapath_ops km_datapath_user;

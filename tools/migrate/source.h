@@ -42,6 +42,8 @@ struct km_mig_opts {
 	bool verify;			/* ask the destination to verify the
 					 * workload's memory (KMP_FO_VERIFY) */
 	bool workload;			/* the guest is the built-in workload */
+	bool zerocopy;			/* MSG_ZEROCOPY for large page batches
+					 * where the socket has it (default) */
 };
 
 void km_mig_opts_default(struct km_mig_opts *o);

@@ -230,6 +230,13 @@ static struct json_object *vmhost_migrate(struct km_vmhost *h, struct json_objec
 		}
 		o.verify = json_object_get_boolean(j);
 	}
+	if (json_object_object_get_ex(req, "zerocopy", &j) && !json_object_is_type(j, json_type_null)) {
+		if (!json_object_is_type(j, json_type_boolean)) {
+			snprintf(err, errlen, "migrate: \"zerocopy\": expected true or false");
+			return NULL;
+		}
+		o.zerocopy = json_object_get_boolean(j);
+	}
 	o.workload = !h->kernel && vmhost_params(h);
 	if (h->mig) {
 		km_mig_src_free(h->mig);

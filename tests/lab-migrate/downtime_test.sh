@@ -1,0 +1,163 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The downtime limit holds (two lab hosts, nested KVM, userspace path):
+#   tests/lab/lab.sh run --kernel 6.1 --hosts 2 --payload DIR --timeout 400 \
+#       -- sh bin/downtime_test.sh
+# with DIR/bin/kmigrate and DIR/bin/downtime_test.sh.  Prints TAP on each
+# host (the plan comes last).
+#
+# b runs one `kmigrate listen` (no --once) for the whole test and stops each
+# guest that arrives.  a runs guests of 64 MiB, 2 vCPUs writing DT_RATE pages
+# a second each (default 200), and migrates each with --downtime-limit L for
+# L in DT_LIMITS (default "300 100 50 20"), in ring and in bitmap mode.  Each
+# migration must either
+#   * complete with downtime_ms <= L (never a completed migration that
+#     overshot the limit the operator set), or
+#   * fail clearly ("not converging": the fixed costs exceed the limit, or
+#     the guest dirties faster than the link) with the guest still running
+#     and intact on a.
+# The predicted and measured downtimes (and the measured breakdown) are
+# printed as TAP comments.  A last tiny guest, dtdone, tells b that a is done.
+
+KM=${KMIGRATE:-kmigrate}
+export KMIGRATE_RUN_DIR=${KMIGRATE_RUN_DIR:-/run/kmigrate/vms}
+RATE=${DT_RATE:-200}
+LIMITS=${DT_LIMITS:-"300 100 50 20"}
+MODES=${DT_MODES:-"ring bitmap"}
+PORT=49152
+MEM_MIB=64
+N=0
+FAILED=0
+OUT=/tmp/downtime_test.$$
+mkdir -p "$OUT"
+
+ok() {	# ok COND-STATUS DESCRIPTION
+	N=$((N + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $N $2"
+	else
+		echo "not ok $N $2"
+		FAILED=$((FAILED + 1))
+	fi
+}
+
+# jfield JSON KEY: the first top-level number/string KEY of a one-line object
+jfield() {
+	printf '%s\n' "$1" | sed -e 's/"vcpus_status".*//' \
+		-e 's/.*"'"$2"'":"\{0,1\}\([^",}]*\).*/\1/;t' -e 'd'
+}
+
+info() { "$KM" vmctl "$1" info 2>/dev/null; }
+
+finish() {
+	rm -rf "$OUT"
+	echo "1..$N"
+	echo "# host $LAB_HOST: $FAILED of $N failed"
+	[ "$FAILED" -eq 0 ]
+	exit $?
+}
+
+wait_gone() {	# NAME: its socket goes (15 s)
+	i=0
+	while [ $i -lt 150 ] && [ -e "$KMIGRATE_RUN_DIR/$1.sock" ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ ! -e "$KMIGRATE_RUN_DIR/$1.sock" ]
+}
+
+echo "# host $LAB_HOST, kernel $(uname -r), migration address $LAB_MIG_ADDR, peer $LAB_PEER_MIG_ADDR"
+
+if [ "$LAB_HOST" = b ]; then
+	"$KM" listen --address "$LAB_MIG_ADDR" --port $PORT >"$OUT/listen" 2>&1 &
+	lpid=$!
+	got=0
+	seen=" "
+	i=0
+	# stop every guest that arrives; a's dtdone ends the test (300 s at most)
+	while [ $i -lt 3000 ]; do
+		"$KM" vms >"$OUT/vms" 2>/dev/null
+		for n in $(awk '$0 ~ / running / { print $1 }' "$OUT/vms"); do
+			case "$seen" in *" $n "*) continue ;; esac
+			seen="$seen$n "
+			[ "$n" = dtdone ] && continue
+			got=$((got + 1))
+			"$KM" stop "$n" >/dev/null 2>&1
+		done
+		case "$seen" in *" dtdone "*) break ;; esac
+		sleep 0.1
+		i=$((i + 1))
+	done
+	case "$seen" in *" dtdone "*) r=0 ;; *) r=1 ;; esac
+	ok $r "a's last guest (dtdone) arrived; $got test guests received and stopped"
+	kill -0 "$lpid" 2>/dev/null
+	ok $? "one listener (no --once) served every migration and still runs"
+	kill "$lpid" 2>/dev/null
+	wait "$lpid" 2>/dev/null
+	sed 's/^/# listen: /' "$OUT/listen"
+	"$KM" stop dtdone >/dev/null 2>&1
+	finish
+fi
+
+# ---------------------------------------------------------------- host a
+TO="[$LAB_PEER_MIG_ADDR]:$PORT"
+echo "# limit  mode    predicted  measured  result"
+for mode in $MODES; do
+	for L in $LIMITS; do
+		n=dt-$mode-$L
+		"$KM" run "$n" --memory ${MEM_MIB}M --vcpus 2 --rate "$RATE" --dirty-log "$mode" \
+			--detach >"$OUT/run" 2>&1
+		ok $? "run $n --memory ${MEM_MIB}M --vcpus 2 --rate $RATE --dirty-log $mode"
+		sleep 2
+		"$KM" start "$n" --to "$TO" --downtime-limit "$L" --connect-timeout 120 --json \
+			>"$OUT/start" 2>"$OUT/start.err"
+		st=$?
+		sed 's/^/# start: /' "$OUT/start.err"
+		r=$(cat "$OUT/start")
+		echo "# result: $r"
+		res=$(jfield "$r" result)
+		pred=$(jfield "$r" predicted_downtime_ms)
+		meas=$(jfield "$r" downtime_ms)
+		bd=$(printf '%s\n' "$r" | sed -n 's/.*"downtime_breakdown_ms":\({[^}]*}\).*/\1/p')
+		echo "# TABLE limit=$L mode=$mode predicted=${pred:-?}ms measured=${meas:-?}ms result=$res"
+		echo "#   breakdown: ${bd:-none}"
+		grep 'model:\|round [0-9]*:\|stop-and-copy:' "$KMIGRATE_RUN_DIR/$n.log" 2>/dev/null |
+			sed 's/^/#   log: /'
+		if [ "$res" = completed ]; then
+			awk -v m="$meas" -v l="$L" 'BEGIN { exit !(m != "" && m != "null" && m + 0 <= l + 0) }'
+			ok $? "$n: completed within the limit: downtime $meas ms <= $L ms (predicted $pred ms, $(jfield "$r" rounds) rounds)"
+			[ "$st" -eq 0 ]
+			ok $? "$n: start exits 0"
+			wait_gone "$n"
+			ok $? "$n: gone from a"
+		else
+			err=$(jfield "$r" error)
+			[ "$st" -ne 0 ] && [ "$res" = failed ] &&
+				printf '%s\n' "$err" | grep -q "not converging"
+			ok $? "$n: refused clearly instead of overshooting: $err"
+			p1=$(jfield "$(info "$n")" progress)
+			sleep 1
+			j=$(info "$n")
+			p2=$(jfield "$j" progress)
+			[ "$(jfield "$j" state)" = running ] && [ -n "$p1" ] && [ -n "$p2" ] &&
+				[ "$p2" -gt "$p1" ]
+			ok $? "$n: still runs on a ($p1 -> $p2 page writes in 1 s)"
+			v=$("$KM" vmctl "$n" verify 2>&1)
+			[ "$(jfield "$v" passed)" = true ] && [ "$(jfield "$v" bad)" = 0 ]
+			ok $? "$n: memory verifies on a ($(jfield "$v" stamped) stamped, $(jfield "$v" bad) bad)"
+			"$KM" stop "$n" >/dev/null 2>&1
+			wait_gone "$n"
+		fi
+	done
+done
+
+# tell b that we are done
+"$KM" run dtdone --memory 16M --detach >/dev/null 2>&1
+"$KM" start dtdone --to "$TO" --downtime-limit 1000 --connect-timeout 120 --json \
+	>"$OUT/start" 2>"$OUT/start.err"
+st=$?
+[ $st -eq 0 ] || sed 's/^/# start dtdone: /' "$OUT/start.err" "$OUT/start"
+ok $st "dtdone migrated to b (end of test)"
+"$KM" stop dtdone >/dev/null 2>&1
+finish
