@@ -49,7 +49,7 @@ lab-vmm: deps vmm
 lab-vm: deps tools
 	rm -rf $(BUILD)/payload-vm
 	mkdir -p $(BUILD)/payload-vm/bin
-	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-vm/run_test.sh $(BUILD)/payload-vm/bin/
+	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-vm/run_test.sh $(TOP)/tests/lib/labtest.sh $(BUILD)/payload-vm/bin/
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 1 \
 		--payload $(BUILD)/payload-vm --timeout 600 -- sh bin/run_test.sh
 
@@ -59,7 +59,7 @@ lab-vm: deps tools
 lab-migrate: deps tools
 	rm -rf $(BUILD)/payload-mig
 	mkdir -p $(BUILD)/payload-mig/bin
-	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-migrate/migrate_test.sh $(BUILD)/payload-mig/bin/
+	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-migrate/migrate_test.sh $(TOP)/tests/lib/labtest.sh $(BUILD)/payload-mig/bin/
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
 		--payload $(BUILD)/payload-mig --timeout 400 -- sh bin/migrate_test.sh
 
@@ -78,7 +78,7 @@ $(LAB_BADSTREAM): $(TOP)/tests/lab-migrate/badstream.c $(TOOLS_SRC)/migrate/prot
 lab-migrate-faults: deps tools $(LAB_BADSTREAM)
 	rm -rf $(BUILD)/payload-migf
 	mkdir -p $(BUILD)/payload-migf/bin
-	cp $(BUILD)/bin/kmigrate $(LAB_BADSTREAM) $(TOP)/tests/lab-migrate/faults_test.sh \
+	cp $(BUILD)/bin/kmigrate $(LAB_BADSTREAM) $(TOP)/tests/lab-migrate/faults_test.sh $(TOP)/tests/lib/labtest.sh \
 		$(BUILD)/payload-migf/bin/
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
 		--payload $(BUILD)/payload-migf --timeout 600 -- sh bin/faults_test.sh
@@ -91,6 +91,6 @@ lab-migrate-faults: deps tools $(LAB_BADSTREAM)
 lab-migrate-downtime: deps tools
 	rm -rf $(BUILD)/payload-migd
 	mkdir -p $(BUILD)/payload-migd/bin
-	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-migrate/downtime_test.sh $(BUILD)/payload-migd/bin/
+	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-migrate/downtime_test.sh $(TOP)/tests/lib/labtest.sh $(BUILD)/payload-migd/bin/
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
 		--payload $(BUILD)/payload-migd --timeout 400 -- sh bin/downtime_test.sh

@@ -37,23 +37,8 @@ FAILED=0
 OUT=/tmp/migrate_test.$$
 mkdir -p "$OUT"
 
-ok() {	# ok COND-STATUS DESCRIPTION
-	N=$((N + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $N $2"
-	else
-		echo "not ok $N $2"
-		FAILED=$((FAILED + 1))
-	fi
-}
+. "$(dirname "$0")/labtest.sh"	# ok, jfield, info
 
-# jfield JSON KEY: the first top-level number/string KEY of a one-line object
-jfield() {
-	printf '%s\n' "$1" | sed -e 's/"vcpus_status".*//' \
-		-e 's/.*"'"$2"'":"\{0,1\}\([^",}]*\).*/\1/;t' -e 'd'
-}
-
-info() { "$KM" vmctl "$1" info 2>/dev/null; }
 
 finish() {
 	rm -rf "$OUT"

@@ -17,24 +17,8 @@ mkdir -p "$OUT"
 
 echo "1..$PLAN"
 
-ok() {	# ok COND-STATUS DESCRIPTION
-	N=$((N + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $N $2"
-	else
-		echo "not ok $N $2"
-		FAILED=$((FAILED + 1))
-	fi
-}
+. "$(dirname "$0")/labtest.sh"	# ok, jfield, info
 
-# jfield JSON KEY: the first top-level number/string KEY of a one-line object
-# (the per-vCPU array comes last in info replies and is cut off first).
-jfield() {
-	printf '%s\n' "$1" | sed -e 's/"vcpus_status".*//' \
-		-e 's/.*"'"$2"'":"\{0,1\}\([^",}]*\).*/\1/;t' -e 'd'
-}
-
-info() { "$KM" vmctl "$1" info 2>/dev/null; }
 progress() { jfield "$(info "$1")" progress; }
 
 # wait_gone NAME PID: the socket goes and the process ends (10 s)
