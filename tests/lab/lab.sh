@@ -41,6 +41,7 @@ QEMU_CPU=${LAB_QEMU_CPU:-qemu64,+svm,+npt}
 
 # What in a console log means the kernel is unwell.
 OOPS_RE='Kernel panic|BUG:|Oops|WARNING:|general protection fault|Call Trace:'
+STALL_RE='soft lockup|hard LOCKUP|rcu.*stall|blocked for more than|hung_task'
 
 say() { echo "lab: $*" >&2; }
 die() { say "$*"; exit 125; }	# the lab itself failed
@@ -348,7 +349,7 @@ start_host() {
 		# Kernel messages below warning level stay off the terminal.
 		cmdline="$cmdline quiet lab.rows=${TERM_ROWS:-0} lab.cols=${TERM_COLS:-0}"
 	fi
-	args=(-name "kmlab-$TAG-$h" -machine q35 -accel tcg,thread=multi -cpu "$QEMU_CPU"
+	args=(-name "kmlab-$TAG-$h" -machine q35 -accel "tcg,thread=${LAB_TCG_THREAD:-multi}" -cpu "$QEMU_CPU"
 		-m "$MEM" -smp "$SMP" -nodefaults -no-user-config -display none -no-reboot
 		-kernel "$kernel" -initrd initrd -append "$cmdline")
 	# ttyS0 kernel console, ttyS1 status lines, and COMMAND's output on the
@@ -626,6 +627,15 @@ for h in "${HOSTLIST[@]}"; do
 		[ "$LOGS" = "$RUN" ] && KEEP=1
 	fi
 done
+# A COMMAND that timed out: show what the host's kernel said about stalls
+# (and which modules it had), so the caller can tell a hung emulated host
+# from a hung test.
+if [ -n "$timed_out" ]; then
+	for h in "${HOSTLIST[@]}"; do
+		grep -E "$STALL_RE|Modules linked in:" "$LOGS/$h-console.log" 2>/dev/null |
+			tail -n 20 | sed "s/^/lab: host $h console: /" >&2
+	done
+fi
 if [ "${LAB_VERBOSE:-0}" = 1 ]; then
 	for i in "${!HOSTLIST[@]}"; do
 		say "host ${HOSTLIST[$i]}: timings (s): setup $(elapsed "$T0" "${T_START[$i]:-}")" \

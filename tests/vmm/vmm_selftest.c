@@ -17,6 +17,7 @@
  * Prints TAP lines; exits non-zero on any failure.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,33 @@ static void note(const char *fmt, ...)
 	va_end(ap);
 	putchar('\n');
 	fflush(stdout);
+}
+
+/*
+ * A scenario that hangs (a vCPU or the harvester waiting for ever) must fail
+ * here, with its name, instead of running into the lab's timeout: every
+ * scenario gets WATCHDOG_S seconds (they take well under a minute).
+ */
+#define WATCHDOG_S	180
+static char watchdog_msg[160];
+
+static void watchdog(int sig)
+{
+	ssize_t r;
+
+	(void)sig;
+	r = write(STDOUT_FILENO, watchdog_msg, strlen(watchdog_msg));
+	(void)r;
+	_exit(1);
+}
+
+static void watchdog_arm(const char *what)
+{
+	snprintf(watchdog_msg, sizeof(watchdog_msg),
+		 "not ok %d %s: watchdog: not finished after %d s\n# %d passed, %d failed\n",
+		 test_no + 1, what, WATCHDOG_S, test_no - failures, failures + 1);
+	signal(SIGALRM, watchdog);
+	alarm(WATCHDOG_S);
 }
 
 struct scenario {
@@ -674,10 +702,15 @@ int main(int argc, char **argv)
 			sc.rate = opt.rate;
 		if (opt.pattern >= 0)
 			sc.pattern = opt.pattern;
+		watchdog_arm(sc.name);
 		run_scenario(&sc);
+		alarm(0);
 	}
-	if (!only && opt.mode < 0 && !opt.quick)
+	if (!only && opt.mode < 0 && !opt.quick) {
+		watchdog_arm("fault");
 		run_fault_test();
+		alarm(0);
+	}
 	printf("# %d passed, %d failed\n", test_no - failures, failures);
 	return failures ? 1 : 0;
 }
