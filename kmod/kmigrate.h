@@ -20,6 +20,7 @@
 #include "compat.h"
 
 struct pid;
+struct kmigrate_dp;
 
 /**
  * struct kmigrate_session - one migration session: one open file of
@@ -30,6 +31,15 @@ struct pid;
  * @state: enum kmigrate_session_state
  * @bandwidth: cap in bytes per second, 0 means unlimited
  * @features: KMIGRATE_FEATURES_* bits enabled with KMIGRATE_SET_FEATURES
+ * @stats: the counters (struct kmigrate_stats; its @state and @bandwidth
+ *	fields are filled from the two above when read)
+ * @vm_pid: thread group owning the attached VM, NULL when none
+ * @nr_vcpus: vCPUs at attach time
+ * @mem_bytes: guest memory at attach time
+ * @dp: the data path (dp.c): attached VM, bound socket, pacing; NULL
+ *	while IDLE.  Used only from the file's own ioctls, which the file
+ *	serialises with @dp_lock.
+ * @dp_lock: serialises the data-path ioctls of this file
  *
  * A session is published in the registry by kmigrate_session_create() and
  * freed by kmigrate_session_destroy() when its file is released.  Outside
@@ -38,10 +48,16 @@ struct pid;
 struct kmigrate_session {
 	u32 id;
 	struct pid *owner;
-	struct mutex lock;	/* protects the three fields below */
+	struct mutex lock;	/* protects the fields below up to @dp */
 	enum kmigrate_session_state state;
 	u64 bandwidth;
 	u64 features;
+	struct kmigrate_stats stats;
+	struct pid *vm_pid;
+	u32 nr_vcpus;
+	u64 mem_bytes;
+	struct kmigrate_dp *dp;
+	struct mutex dp_lock;	/* serialises the data-path ioctls */
 };
 
 /**
@@ -67,6 +83,19 @@ u32 kmigrate_session_generation(void);
 void kmigrate_info_get(struct kmigrate_info *info);
 void kmigrate_config_update(const u32 *max_sessions,
 			    const u64 *default_bandwidth, bool reset);
+/*
+ * Changes the cap of session @id (netlink); wakes a send waiting for the
+ * cap.  -ENOENT: no such session.  Context: process; takes kmigrate_lock
+ * and the session's lock.
+ */
+int kmigrate_session_set_bandwidth(u32 id, u64 bandwidth);
+/*
+ * A consistent copy of @session's counters, state and cap.  Context:
+ * process; takes session->lock; the caller keeps @session alive (holds
+ * kmigrate_lock or is one of the file's own operations).
+ */
+void kmigrate_session_stats(struct kmigrate_session *session,
+			    struct kmigrate_stats *stats);
 
 /* chardev.c */
 int kmigrate_chardev_init(void);
@@ -75,5 +104,12 @@ void kmigrate_chardev_exit(void);
 /* netlink.c */
 int kmigrate_genl_init(void);
 void kmigrate_genl_exit(void);
+/*
+ * Multicasts @event for @session (with its counters) to the events group,
+ * if anyone listens.  Context: process, may sleep; must not be called with
+ * session->lock held (it takes it).  Never fails the caller.
+ */
+void kmigrate_genl_event(struct kmigrate_session *session,
+			 enum kmigrate_event event);
 
 #endif /* _KMIGRATE_KMIGRATE_H */
