@@ -2,10 +2,11 @@
 /*
  * kmigrate: the /dev/kmigrate misc character device.
  *
- * Each open file is one session (session.c).  File operations other than
- * open and release run while the caller holds a reference to the file, so
- * they never race with the release that frees the session; the fops owner
- * reference keeps the module loaded while any file is open.
+ * Each open file is one session (session.c); the data-path ioctls are in
+ * dp.c.  File operations other than open and release run while the caller
+ * holds a reference to the file, so they never race with the release that
+ * frees the session; the fops owner reference keeps the module loaded
+ * while any file is open.
  */
 #include <linux/build_bug.h>
 #include <linux/errno.h>
@@ -48,6 +49,7 @@ static int kmigrate_open(struct inode *inode, struct file *file)
 /* Context: process context, last reference to @file gone; takes kmigrate_lock. */
 static int kmigrate_release(struct inode *inode, struct file *file)
 {
+	kmigrate_dp_release(file->private_data);
 	kmigrate_session_destroy(file->private_data);
 	return 0;
 }
@@ -128,7 +130,7 @@ static long kmigrate_ioctl(struct file *file, unsigned int cmd,
 	case KMIGRATE_SET_FEATURES:
 		return kmigrate_ioctl_set_features(session, argp);
 	default:
-		return -ENOTTY;
+		return kmigrate_dp_ioctl(session, cmd, argp);
 	}
 }
 

@@ -15,10 +15,12 @@
 
 #include <linux/mutex.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 #include <linux/kmigrate.h>
 
 #include "compat.h"
 
+struct mm_struct;
 struct pid;
 struct kmigrate_dp;
 
@@ -36,10 +38,14 @@ struct kmigrate_dp;
  * @vm_pid: thread group owning the attached VM, NULL when none
  * @nr_vcpus: vCPUs at attach time
  * @mem_bytes: guest memory at attach time
+ * @vm_mm: the attached VM's mm (only compared: the VM, which the data path
+ *	holds, keeps it allocated), NULL when none
  * @dp: the data path (dp.c): attached VM, bound socket, pacing; NULL
  *	while IDLE.  Used only from the file's own ioctls, which the file
  *	serialises with @dp_lock.
  * @dp_lock: serialises the data-path ioctls of this file
+ * @bw_wait: a send waiting for the bandwidth cap sleeps here; woken when
+ *	@bandwidth changes
  *
  * A session is published in the registry by kmigrate_session_create() and
  * freed by kmigrate_session_destroy() when its file is released.  Outside
@@ -56,8 +62,10 @@ struct kmigrate_session {
 	struct pid *vm_pid;
 	u32 nr_vcpus;
 	u64 mem_bytes;
+	const struct mm_struct *vm_mm;
 	struct kmigrate_dp *dp;
 	struct mutex dp_lock;	/* serialises the data-path ioctls */
+	wait_queue_head_t bw_wait;
 };
 
 /**
@@ -85,8 +93,9 @@ void kmigrate_config_update(const u32 *max_sessions,
 			    const u64 *default_bandwidth, bool reset);
 /*
  * Changes the cap of session @id (netlink); wakes a send waiting for the
- * cap.  -ENOENT: no such session.  Context: process; takes kmigrate_lock
- * and the session's lock.
+ * cap and multicasts %KMIGRATE_EVENT_BANDWIDTH (the caller must not send
+ * it again).  -ENOENT: no such session.  Context: process; takes
+ * kmigrate_lock and the session's lock.
  */
 int kmigrate_session_set_bandwidth(u32 id, u64 bandwidth);
 /*
@@ -96,6 +105,28 @@ int kmigrate_session_set_bandwidth(u32 id, u64 bandwidth);
  */
 void kmigrate_session_stats(struct kmigrate_session *session,
 			    struct kmigrate_stats *stats);
+
+/*
+ * Sets @session's cap, wakes a send waiting for it and multicasts
+ * %KMIGRATE_EVENT_BANDWIDTH.  Context: process; the caller keeps @session
+ * alive and holds neither session->lock nor (if it holds kmigrate_lock)
+ * anything that nests inside it.
+ */
+void kmigrate_session_bandwidth_set(struct kmigrate_session *session,
+				    u64 bandwidth);
+
+/* dp.c */
+/*
+ * The data-path ioctls (ATTACH_VM .. GET_STATS) of @session's file;
+ * -ENOTTY for any other @cmd.  Context: process; takes session->dp_lock.
+ */
+long kmigrate_dp_ioctl(struct kmigrate_session *session, unsigned int cmd,
+		       void __user *argp);
+/*
+ * Drops everything the data path holds (VM, socket); the file is being
+ * released.  Context: process; no ioctl of the file can run.
+ */
+void kmigrate_dp_release(struct kmigrate_session *session);
 
 /* chardev.c */
 int kmigrate_chardev_init(void);

@@ -16,6 +16,7 @@
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/stringify.h>
+#include <linux/wait.h>
 #include <linux/xarray.h>
 
 #include "kmigrate.h"
@@ -99,6 +100,8 @@ int kmigrate_session_create(struct kmigrate_session **sessionp)
 		return -ENOMEM;
 
 	mutex_init(&session->lock);
+	mutex_init(&session->dp_lock);
+	init_waitqueue_head(&session->bw_wait);
 	session->owner = get_task_pid(current, PIDTYPE_TGID);
 	session->state = KMIGRATE_SESSION_IDLE;
 
@@ -124,6 +127,7 @@ int kmigrate_session_create(struct kmigrate_session **sessionp)
 err_unlock:
 	mutex_unlock(&kmigrate_lock);
 	put_pid(session->owner);
+	mutex_destroy(&session->dp_lock);
 	mutex_destroy(&session->lock);
 	kfree(session);
 	return err;
@@ -146,6 +150,8 @@ void kmigrate_session_destroy(struct kmigrate_session *session)
 	mutex_unlock(&kmigrate_lock);
 
 	put_pid(session->owner);
+	put_pid(session->vm_pid);
+	mutex_destroy(&session->dp_lock);
 	mutex_destroy(&session->lock);
 	kfree(session);
 }
@@ -217,4 +223,66 @@ void kmigrate_config_update(const u32 *max_sessions,
 	if (default_bandwidth)
 		kmigrate_default_bandwidth = *default_bandwidth;
 	mutex_unlock(&kmigrate_lock);
+}
+
+/**
+ * kmigrate_session_bandwidth_set - change one session's cap
+ * @session: kept alive by the caller
+ * @bandwidth: bytes per second, 0 = unlimited
+ *
+ * A send waiting for the cap (dp.c) sleeps on @session->bw_wait and looks
+ * at the cap again when woken, so the change applies at once.
+ *
+ * Context: process context; takes session->lock, then sends the event
+ * (which takes it again).
+ */
+void kmigrate_session_bandwidth_set(struct kmigrate_session *session,
+				    u64 bandwidth)
+{
+	mutex_lock(&session->lock);
+	WRITE_ONCE(session->bandwidth, bandwidth);
+	mutex_unlock(&session->lock);
+	wake_up_all(&session->bw_wait);
+	kmigrate_genl_event(session, KMIGRATE_EVENT_BANDWIDTH);
+}
+
+/**
+ * kmigrate_session_set_bandwidth - change the cap of the session @id
+ * @id: session id
+ * @bandwidth: bytes per second, 0 = unlimited
+ *
+ * Context: process context; takes kmigrate_lock (which keeps the session
+ * alive) and the session's lock.
+ * Return: 0, or -ENOENT when there is no session @id.
+ */
+int kmigrate_session_set_bandwidth(u32 id, u64 bandwidth)
+{
+	struct kmigrate_session *session;
+	int err = 0;
+
+	mutex_lock(&kmigrate_lock);
+	session = xa_load(&kmigrate_sessions, id);
+	if (session)
+		kmigrate_session_bandwidth_set(session, bandwidth);
+	else
+		err = -ENOENT;
+	mutex_unlock(&kmigrate_lock);
+	return err;
+}
+
+/**
+ * kmigrate_session_stats - a consistent copy of a session's counters
+ * @session: kept alive by the caller
+ * @stats: filled in
+ *
+ * Context: process context; takes session->lock.
+ */
+void kmigrate_session_stats(struct kmigrate_session *session,
+			    struct kmigrate_stats *stats)
+{
+	mutex_lock(&session->lock);
+	*stats = session->stats;
+	stats->state = session->state;
+	stats->bandwidth = session->bandwidth;
+	mutex_unlock(&session->lock);
 }

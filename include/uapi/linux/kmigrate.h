@@ -28,6 +28,8 @@
  *      KMIGRATE_ATTACH_VM(vm_fd)      ATTACHED: the VM is referenced
  *      KMIGRATE_BIND_SOCKET(tcp_fd)   the migration connection
  *      KMIGRATE_SET_BANDWIDTH         any time after open (also netlink)
+ *      KMIGRATE_HARVEST             optional: drain the rings before
+ *                                     the bulk copy (state unchanged)
  *      repeat per round:
  *        KMIGRATE_ROUND               RUNNING: counters, a netlink event
  *        KMIGRATE_HARVEST             dirty rings -> gfns (rings reset)
