@@ -16,9 +16,12 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
+#include <linux/pid_namespace.h>
+#include <linux/sched.h>
 #include <linux/stringify.h>
 #include <net/genetlink.h>
 #include <net/netlink.h>
+#include <net/net_namespace.h>
 
 #include "kmigrate.h"
 
@@ -36,6 +39,26 @@ static const struct nla_policy kmigrate_set_config_policy[KMIGRATE_A_MAX + 1] = 
 	[KMIGRATE_A_MAX_SESSIONS]	= { .type = NLA_U32 },
 	[KMIGRATE_A_DEFAULT_BANDWIDTH]	= { .type = NLA_U64 },
 	[KMIGRATE_A_FLAGS]		= { .type = NLA_U32 },
+};
+
+/* The KMIGRATE_A_SESSION nest of SET_SESSION: the id and the new cap. */
+static const struct nla_policy
+kmigrate_set_session_nest_policy[KMIGRATE_SESSION_A_MAX + 1] = {
+	[KMIGRATE_SESSION_A_ID]		= { .type = NLA_U32 },
+	[KMIGRATE_SESSION_A_BANDWIDTH]	= { .type = NLA_U64 },
+};
+
+static const struct nla_policy kmigrate_set_session_policy[KMIGRATE_A_MAX + 1] = {
+	[KMIGRATE_A_SESSION] = NLA_POLICY_NESTED(kmigrate_set_session_nest_policy),
+};
+
+/* The events group; its index in kmigrate_genl_mcgrps. */
+enum {
+	KMIGRATE_MCGRP_EVENTS_IDX,
+};
+
+static const struct genl_multicast_group kmigrate_genl_mcgrps[] = {
+	[KMIGRATE_MCGRP_EVENTS_IDX] = { .name = KMIGRATE_MCGRP_EVENTS },
 };
 
 static size_t kmigrate_nl_info_size(void)
@@ -90,6 +113,90 @@ err_free_msg:
 	return -EMSGSIZE;
 }
 
+/* Room for one KMIGRATE_A_SESSION nest, every attribute included. */
+static size_t kmigrate_nl_session_size(void)
+{
+	/*
+	 * The nest; ID, OWNER_PID, STATE, VM_PID, ROUND, ROUNDS, ERROR,
+	 * NR_VCPUS; BANDWIDTH, the seven u64 counters and MEM_BYTES.
+	 */
+	return nla_total_size(0) +
+	       8 * nla_total_size(sizeof(u32)) +
+	       9 * nla_total_size_64bit(sizeof(u64));
+}
+
+/*
+ * Put the KMIGRATE_A_SESSION nest of @session into @skb: id, owner, state
+ * and cap always; once a VM is attached, the VM's process, its size at
+ * attach time and every counter of struct kmigrate_stats.  Pids are given
+ * as seen from @ns (0 when not visible there).
+ *
+ * Context: process; the caller keeps @session alive (kmigrate_lock held,
+ * or one of the file's own operations); takes session->lock, so it must
+ * not be held.
+ * Return: 0, or -EMSGSIZE when @skb is full.
+ */
+static int kmigrate_nl_put_session(struct sk_buff *skb,
+				   struct kmigrate_session *session,
+				   struct pid_namespace *ns)
+{
+	struct kmigrate_stats st;
+	struct nlattr *nest;
+	bool attached;
+	u64 mem_bytes;
+	u32 nr_vcpus;
+	pid_t vm_pid;
+
+	kmigrate_session_stats(session, &st);
+
+	mutex_lock(&session->lock);
+	attached = session->vm_pid;
+	vm_pid = attached ? pid_nr_ns(session->vm_pid, ns) : 0;
+	nr_vcpus = session->nr_vcpus;
+	mem_bytes = session->mem_bytes;
+	mutex_unlock(&session->lock);
+
+	nest = nla_nest_start(skb, KMIGRATE_A_SESSION);
+	if (!nest)
+		return -EMSGSIZE;
+	if (nla_put_u32(skb, KMIGRATE_SESSION_A_ID, session->id) ||
+	    nla_put_u32(skb, KMIGRATE_SESSION_A_OWNER_PID,
+			pid_nr_ns(session->owner, ns)) ||
+	    nla_put_u32(skb, KMIGRATE_SESSION_A_STATE, st.state) ||
+	    nla_put_u64_64bit(skb, KMIGRATE_SESSION_A_BANDWIDTH, st.bandwidth,
+			      KMIGRATE_SESSION_A_PAD))
+		goto err_cancel;
+	if (attached &&
+	    (nla_put_u32(skb, KMIGRATE_SESSION_A_VM_PID, vm_pid) ||
+	     nla_put_u32(skb, KMIGRATE_SESSION_A_ROUND, st.round) ||
+	     nla_put_u32(skb, KMIGRATE_SESSION_A_ROUNDS, st.rounds) ||
+	     nla_put_u64_64bit(skb, KMIGRATE_SESSION_A_PAGES_HARVESTED,
+			       st.pages_harvested, KMIGRATE_SESSION_A_PAD) ||
+	     nla_put_u64_64bit(skb, KMIGRATE_SESSION_A_PAGES_SENT,
+			       st.pages_sent, KMIGRATE_SESSION_A_PAD) ||
+	     nla_put_u64_64bit(skb, KMIGRATE_SESSION_A_ZERO_PAGES,
+			       st.zero_pages, KMIGRATE_SESSION_A_PAD) ||
+	     nla_put_u64_64bit(skb, KMIGRATE_SESSION_A_BYTES_SENT,
+			       st.bytes_sent, KMIGRATE_SESSION_A_PAD) ||
+	     nla_put_u64_64bit(skb, KMIGRATE_SESSION_A_HARVEST_NS,
+			       st.harvest_ns, KMIGRATE_SESSION_A_PAD) ||
+	     nla_put_u64_64bit(skb, KMIGRATE_SESSION_A_SEND_NS,
+			       st.send_ns, KMIGRATE_SESSION_A_PAD) ||
+	     nla_put_u64_64bit(skb, KMIGRATE_SESSION_A_SEND_STALLS,
+			       st.send_stalls, KMIGRATE_SESSION_A_PAD) ||
+	     nla_put_u32(skb, KMIGRATE_SESSION_A_ERROR, st.error) ||
+	     nla_put_u32(skb, KMIGRATE_SESSION_A_NR_VCPUS, nr_vcpus) ||
+	     nla_put_u64_64bit(skb, KMIGRATE_SESSION_A_MEM_BYTES, mem_bytes,
+			       KMIGRATE_SESSION_A_PAD)))
+		goto err_cancel;
+	nla_nest_end(skb, nest);
+	return 0;
+
+err_cancel:
+	nla_nest_cancel(skb, nest);
+	return -EMSGSIZE;
+}
+
 /*
  * Put one KMIGRATE_CMD_GET_SESSION message for @session into @skb.
  *
@@ -100,9 +207,6 @@ static int kmigrate_nl_fill_session(struct sk_buff *skb,
 				    struct netlink_callback *cb,
 				    struct kmigrate_session *session)
 {
-	enum kmigrate_session_state state;
-	struct nlattr *nest;
-	u64 bandwidth;
 	void *hdr;
 
 	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
@@ -112,29 +216,13 @@ static int kmigrate_nl_fill_session(struct sk_buff *skb,
 		return -EMSGSIZE;
 	genl_dump_check_consistent(cb, hdr);
 
-	mutex_lock(&session->lock);
-	state = session->state;
-	bandwidth = session->bandwidth;
-	mutex_unlock(&session->lock);
-
-	nest = nla_nest_start(skb, KMIGRATE_A_SESSION);
-	if (!nest)
-		goto err_cancel;
-	if (nla_put_u32(skb, KMIGRATE_SESSION_A_ID, session->id) ||
-	    nla_put_u32(skb, KMIGRATE_SESSION_A_OWNER_PID,
-			pid_vnr(session->owner)) ||
-	    nla_put_u32(skb, KMIGRATE_SESSION_A_STATE, state) ||
-	    nla_put_u64_64bit(skb, KMIGRATE_SESSION_A_BANDWIDTH, bandwidth,
-			      KMIGRATE_SESSION_A_PAD))
-		goto err_cancel;
-	nla_nest_end(skb, nest);
-
+	if (kmigrate_nl_put_session(skb, session,
+				    task_active_pid_ns(current))) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
 	genlmsg_end(skb, hdr);
 	return 0;
-
-err_cancel:
-	genlmsg_cancel(skb, hdr);
-	return -EMSGSIZE;
 }
 
 /*
@@ -236,6 +324,56 @@ static int kmigrate_nl_set_config(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
+/*
+ * KMIGRATE_CMD_SET_SESSION: change the cap of one session.  The nest must
+ * carry both the id and the cap (-EINVAL, the missing attribute named in
+ * the extended ack); -ENOENT when no session has that id.  On success
+ * kmigrate_session_set_bandwidth() has sent KMIGRATE_EVENT_BANDWIDTH to the
+ * events group, and the request is acknowledged with no reply.
+ *
+ * Context: process context, CAP_NET_ADMIN checked by the core
+ * (GENL_ADMIN_PERM); takes kmigrate_lock and the session's lock.
+ */
+static int kmigrate_nl_set_session(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[KMIGRATE_SESSION_A_MAX + 1];
+	struct nlattr *nest;
+	u64 bandwidth;
+	int err;
+	u32 id;
+
+	if (GENL_REQ_ATTR_CHECK(info, KMIGRATE_A_SESSION)) {
+		GENL_SET_ERR_MSG(info, "missing the session nest");
+		return -EINVAL;
+	}
+	nest = info->attrs[KMIGRATE_A_SESSION];
+	err = nla_parse_nested(tb, KMIGRATE_SESSION_A_MAX, nest,
+			       kmigrate_set_session_nest_policy, info->extack);
+	if (err)
+		return err;
+	if (NL_REQ_ATTR_CHECK(info->extack, nest, tb, KMIGRATE_SESSION_A_ID)) {
+		GENL_SET_ERR_MSG(info, "missing the session id");
+		return -EINVAL;
+	}
+	if (NL_REQ_ATTR_CHECK(info->extack, nest, tb,
+			      KMIGRATE_SESSION_A_BANDWIDTH)) {
+		GENL_SET_ERR_MSG(info, "missing the session bandwidth");
+		return -EINVAL;
+	}
+	id = nla_get_u32(tb[KMIGRATE_SESSION_A_ID]);
+	bandwidth = nla_get_u64(tb[KMIGRATE_SESSION_A_BANDWIDTH]);
+
+	err = kmigrate_session_set_bandwidth(id, bandwidth);
+	if (err) {
+		if (err == -ENOENT)
+			NL_SET_ERR_MSG_ATTR(info->extack,
+					    tb[KMIGRATE_SESSION_A_ID],
+					    "no session with this id");
+		return err;
+	}
+	return 0;
+}
+
 static const struct genl_ops kmigrate_genl_ops[] = {
 	{
 		.cmd		= KMIGRATE_CMD_GET_INFO,
@@ -256,6 +394,17 @@ static const struct genl_ops kmigrate_genl_ops[] = {
 		.maxattr	= KMIGRATE_A_MAX,
 		.flags		= GENL_ADMIN_PERM,
 	},
+	{
+		.cmd		= KMIGRATE_CMD_SET_SESSION,
+		.doit		= kmigrate_nl_set_session,
+		.policy		= kmigrate_set_session_policy,
+		.maxattr	= KMIGRATE_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
+	},
+	/*
+	 * KMIGRATE_CMD_EVENT has no operation: the family only sends it, and
+	 * the core answers a request for it with -EOPNOTSUPP.
+	 */
 };
 
 static struct genl_family kmigrate_genl_family __ro_after_init = {
@@ -267,7 +416,49 @@ static struct genl_family kmigrate_genl_family __ro_after_init = {
 	.module		= THIS_MODULE,
 	.ops		= kmigrate_genl_ops,
 	.n_ops		= ARRAY_SIZE(kmigrate_genl_ops),
+	.mcgrps		= kmigrate_genl_mcgrps,
+	.n_mcgrps	= ARRAY_SIZE(kmigrate_genl_mcgrps),
 };
+
+/*
+ * Multicast @event with @session's counters to the events group of the
+ * initial network namespace, when anyone listens there.  Pids in the
+ * event are given as seen from the initial pid namespace: listeners may
+ * live in any pid namespace, the message is the same for all.  A failure
+ * (no memory, a full listener) only loses the event.
+ *
+ * Context: process; the caller keeps @session alive; must not hold
+ * session->lock.
+ */
+void kmigrate_genl_event(struct kmigrate_session *session,
+			 enum kmigrate_event event)
+{
+	struct sk_buff *msg;
+	void *hdr;
+
+	if (!genl_has_listeners(&kmigrate_genl_family, &init_net,
+				KMIGRATE_MCGRP_EVENTS_IDX))
+		return;
+
+	msg = genlmsg_new(nla_total_size(sizeof(u32)) +
+			  kmigrate_nl_session_size(), GFP_KERNEL);
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &kmigrate_genl_family, 0,
+			  KMIGRATE_CMD_EVENT);
+	if (!hdr)
+		goto err_free_msg;
+	if (nla_put_u32(msg, KMIGRATE_A_EVENT, event) ||
+	    kmigrate_nl_put_session(msg, session, &init_pid_ns))
+		goto err_free_msg;
+	genlmsg_end(msg, hdr);
+	genlmsg_multicast(&kmigrate_genl_family, msg, 0,
+			  KMIGRATE_MCGRP_EVENTS_IDX, GFP_KERNEL);
+	return;
+
+err_free_msg:
+	nlmsg_free(msg);
+}
 
 /* Context: module init. */
 int kmigrate_genl_init(void)

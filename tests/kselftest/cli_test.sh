@@ -13,7 +13,9 @@ DEV=/dev/kmigrate
 N=0
 FAILED=0
 OUT=$(mktemp /tmp/kmcli.XXXXXX)
-trap 'rm -f "$OUT"' EXIT
+MON=$(mktemp /tmp/kmmon.XXXXXX)
+MONERR=$(mktemp /tmp/kmmonerr.XXXXXX)
+trap 'rm -f "$OUT" "$MON" "$MONERR"' EXIT
 
 ok()     { N=$((N + 1)); echo "ok $N $*"; }
 not_ok() { N=$((N + 1)); FAILED=$((FAILED + 1)); echo "not ok $N $*"; sed 's/^/# /' "$OUT"; }
@@ -33,7 +35,7 @@ has() {
 # as_nobody COMMAND...: run COMMAND as uid/gid 65534 (as_nobody.c).
 as_nobody() { "$(dirname "$0")/as_nobody" "$@"; }
 
-echo "1..21"
+echo "1..55"
 
 expect "version exits 0 with the module loaded" 0 "$KM" version
 has "version shows the module version" '^module version: +[0-9]'
@@ -71,5 +73,84 @@ has "the refusal names CAP_NET_ADMIN" 'CAP_NET_ADMIN'
 
 expect "a bad rate is a usage error (exit 2)" 2 "$KM" limits --bandwidth 12parsecs
 expect "max-sessions 0 is refused before the module is asked (exit 2)" 2 "$KM" limits --max-sessions 0
+
+# ---- kmigrate set --session, kmigrate monitor ----
+
+# monitor_start ARGS...: `kmigrate monitor ARGS` in the background, output in
+# $MON; returns once it has subscribed (it says "listening" on stderr).
+monitor_start() {
+	: >"$MONERR"
+	"$KM" monitor "$@" >"$MON" 2>"$MONERR" &
+	MONPID=$!
+	_i=0
+	while ! grep -q listening "$MONERR" && [ $_i -lt 100 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+}
+# monitor_wait DESC RC: the background monitor exits RC; $OUT gets its output.
+monitor_wait() {
+	wait "$MONPID"
+	_rc=$?
+	cat "$MON" "$MONERR" >"$OUT"
+	if [ "$_rc" -eq "$2" ]; then ok "$1"; else not_ok "$1 (exit $_rc, wanted $2)"; fi
+}
+
+exec 4<>"$DEV"
+"$KM" -j status >"$OUT" 2>&1
+SID=$(sed -n 's/.*"id":\([0-9][0-9]*\).*/\1/p' "$OUT")
+if [ -n "$SID" ]; then ok "status -j gives the session's id ($SID)"; else not_ok "status -j gives the session's id"; SID=0; fi
+
+monitor_start --count 1 --timeout 60
+expect "set --session ID --bandwidth 50M" 0 "$KM" set --session "$SID" --bandwidth 50M
+has "set says the new cap" "^session $SID: bandwidth 50 MB/s"
+monitor_wait "monitor --count 1 exits 0 after the bandwidth event" 0
+has "monitor printed the bandwidth event of the session" " bandwidth session $SID idle bandwidth 50 MB/s"
+[ "$(grep -c ' bandwidth session ' "$MON")" -eq 1 ] && ok "monitor --count 1 printed one event" || not_ok "monitor --count 1 printed one event"
+
+expect "status -j after set" 0 "$KM" -j status
+has "status -j shows the new cap" '"bandwidth":50000000'
+
+monitor_start -j --count 1 --timeout 60
+expect "set --session ID --bandwidth 1G/s" 0 "$KM" set --session "$SID" --bandwidth 1G/s
+monitor_wait "monitor -j --count 1 exits 0" 0
+has "monitor -j prints the event as JSON" "^\\{\"time\":\"[0-9T:.-]+Z\",\"event\":\"bandwidth\",\"id\":$SID,.*\"bandwidth\":1000000000"
+
+expect "set -j --session ID --bandwidth unlimited" 0 "$KM" -j set --session "$SID" --bandwidth unlimited
+has "set -j answers JSON" "^\\{\"session\":$SID,\"bandwidth\":0\\}"
+
+expect "set on an unknown session exits 1" 1 "$KM" set --session 4000000000 --bandwidth 1M
+has "the error names the missing session" 'no kernel migration session 4000000000'
+expect "set with a bad rate exits 2" 2 "$KM" set --session "$SID" --bandwidth 12parsecs
+expect "set without --bandwidth exits 2" 2 "$KM" set --session "$SID"
+expect "set with neither NAME nor --session exits 2" 2 "$KM" set --bandwidth 1M
+expect "set with both NAME and --session exits 2" 2 "$KM" set vm1 --session "$SID" --bandwidth 1M
+expect "set with a bad session id exits 2" 2 "$KM" set --session x1 --bandwidth 1M
+expect "set --session as nobody exits 4" 4 as_nobody "$(command -v "$KM")" set --session "$SID" --bandwidth 1M
+has "the refusal names CAP_NET_ADMIN" 'CAP_NET_ADMIN'
+expect "set for a VM that does not run exits 1" 1 env KMIGRATE_RUN_DIR=/tmp/kmcli-none "$KM" set novm --bandwidth 1M
+has "the error says there is no such VM" "no VM 'novm'"
+# A VM of `kmigrate run` with no migration: set is refused by the VM.
+if [ -c /dev/kvm ]; then
+	export KMIGRATE_RUN_DIR=/tmp/kmcli-run.$$
+	expect "run clivm --detach" 0 "$KM" run clivm --memory 16M --vcpus 1 --detach
+	expect "set VM without a running migration exits 1" 1 "$KM" set clivm --bandwidth 10M
+	has "the VM says no migration is running" "clivm: no migration running"
+	"$KM" stop clivm >/dev/null 2>&1
+	unset KMIGRATE_RUN_DIR
+else
+	ok "# SKIP run clivm: no /dev/kvm"
+	ok "# SKIP set VM without a running migration: no /dev/kvm"
+	ok "# SKIP the VM says no migration is running: no /dev/kvm"
+fi
+expect "set --help exits 0" 0 "$KM" set --help
+has "set --help shows the usage" 'Usage: kmigrate set'
+exec 4>&-
+
+expect "monitor --timeout 1 with no event exits 1" 1 "$KM" monitor --timeout 1
+expect "monitor --count 0 exits 2" 2 "$KM" monitor --count 0
+expect "monitor with an argument exits 2" 2 "$KM" monitor extra
+expect "monitor --help exits 0" 0 "$KM" monitor --help
+has "monitor --help shows the usage" 'Usage: kmigrate monitor'
 
 [ "$FAILED" -eq 0 ]

@@ -12,15 +12,23 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <linux/capability.h>
 #include <linux/genetlink.h>
+#include <linux/kvm.h>
 
 #include <netlink/genl/ctrl.h>
 
@@ -175,13 +183,17 @@ TEST_F(genl, family_resolves_version_1)
 	EXPECT_EQ(KMIGRATE_GENL_VERSION, (int)fam.version);
 	EXPECT_EQ(0, (int)fam.hdrsize);
 
-	/* Exactly the three commands, each with a policy; SET_CONFIG is admin-only. */
-	EXPECT_EQ(KMIGRATE_CMD_MAX, fam.nops);
+	/*
+	 * Exactly the four request commands, each with a policy; SET_CONFIG
+	 * and SET_SESSION are admin-only.  KMIGRATE_CMD_EVENT is only sent:
+	 * no operation.
+	 */
+	EXPECT_EQ(KMIGRATE_CMD_MAX - 1, fam.nops);
 	for (i = 0; i < fam.nops; i++) {
 		uint32_t opid = fam.ops[i].id, fl = fam.ops[i].flags;
 
 		TH_LOG("op %u flags 0x%x", opid, fl);
-		ASSERT_TRUE(opid >= KMIGRATE_CMD_GET_INFO && opid <= KMIGRATE_CMD_MAX) {
+		ASSERT_TRUE(opid >= KMIGRATE_CMD_GET_INFO && opid < KMIGRATE_CMD_EVENT) {
 			TH_LOG("unexpected command %u", opid);
 		}
 		seen[opid] = true;
@@ -197,12 +209,16 @@ TEST_F(genl, family_resolves_version_1)
 			EXPECT_TRUE(fl & GENL_CMD_CAP_DUMP);
 			break;
 		case KMIGRATE_CMD_SET_CONFIG:
+		case KMIGRATE_CMD_SET_SESSION:
 			EXPECT_TRUE(fl & GENL_CMD_CAP_DO);
 			EXPECT_TRUE(fl & (GENL_ADMIN_PERM | GENL_UNS_ADMIN_PERM));
 			break;
 		}
 	}
-	for (i = KMIGRATE_CMD_GET_INFO; i <= KMIGRATE_CMD_MAX; i++) {
+	/* The events group exists. */
+	EXPECT_LE(0, genl_ctrl_resolve_grp(self->nl.sk, KMIGRATE_GENL_NAME,
+					   KMIGRATE_MCGRP_EVENTS));
+	for (i = KMIGRATE_CMD_GET_INFO; i < KMIGRATE_CMD_EVENT; i++) {
 		EXPECT_TRUE(seen[i]) {
 			TH_LOG("command %d missing", i);
 		}
@@ -1087,6 +1103,636 @@ TEST_F(genl, cap_net_admin_suffices)
 	EXPECT_EQ(CHILD_OK, kmt_run_child(child_only_net_admin_caps, NULL));
 	GET_INFO(&info);
 	EXPECT_EQ(6, (int)info.max_sessions);
+}
+
+/* ---- session counters, SET_SESSION and events ------------------------ */
+
+#define SA(x)		(1u << KMIGRATE_SESSION_A_##x)
+/* What a session with a VM adds to the dump (KMT_SESSION_ALL). */
+#define VM_ATTRS	(SA(VM_PID) | SA(ROUND) | SA(ROUNDS) | SA(PAGES_HARVESTED) | \
+			 SA(PAGES_SENT) | SA(ZERO_PAGES) | SA(BYTES_SENT) | \
+			 SA(HARVEST_NS) | SA(SEND_NS) | SA(SEND_STALLS) | SA(ERROR) | \
+			 SA(NR_VCPUS) | SA(MEM_BYTES))
+#define U32_ATTRS	(SA(ID) | SA(OWNER_PID) | SA(STATE) | SA(VM_PID) | SA(ROUND) | \
+			 SA(ROUNDS) | SA(ERROR) | SA(NR_VCPUS))
+
+/* One KMIGRATE_A_SESSION nest with every attribute the header defines. */
+struct full_sess {
+	unsigned int present;	/* SA() bits seen (PAD excluded) */
+	unsigned int bad_len;	/* SA() bits with the wrong size */
+	uint64_t v[KMIGRATE_SESSION_A_MAX + 1];
+};
+
+static void parse_full(struct nlattr *nest, struct full_sess *f)
+{
+	struct nlattr *stb[KMIGRATE_SESSION_A_MAX + 1];
+	int t;
+
+	memset(f, 0, sizeof(*f));
+	if (!nest || nla_parse_nested(stb, KMIGRATE_SESSION_A_MAX, nest, NULL)) {
+		f->bad_len = ~0u;
+		return;
+	}
+	for (t = 1; t <= KMIGRATE_SESSION_A_MAX; t++) {
+		int want = (U32_ATTRS & (1u << t)) ? 4 : 8;
+
+		if (!stb[t] || t == KMIGRATE_SESSION_A_PAD)
+			continue;
+		f->present |= 1u << t;
+		if (nla_len(stb[t]) != want) {
+			f->bad_len |= 1u << t;
+			continue;
+		}
+		f->v[t] = want == 4 ? nla_get_u32(stb[t]) : nla_get_u64(stb[t]);
+	}
+}
+
+struct full_dump {
+	struct full_sess s[8];
+	int n;
+};
+
+static int full_dump_cb(struct nlmsghdr *nlh, struct nlattr **tb, void *arg)
+{
+	struct full_dump *d = arg;
+
+	(void)nlh;
+	if (d->n < (int)ARRAY_SIZE(d->s))
+		parse_full(tb[KMIGRATE_A_SESSION], &d->s[d->n]);
+	d->n++;
+	return 0;
+}
+
+static int dump_full(struct kmt_nl *nl, struct full_dump *d)
+{
+	memset(d, 0, sizeof(*d));
+	return kmt_nl_xfer(nl, kmt_msg_new(nl, KMIGRATE_CMD_GET_SESSION, NLM_F_DUMP),
+			   full_dump_cb, d, NULL);
+}
+
+/* The dump entry of session @id, or NULL. */
+static const struct full_sess *find_full(const struct full_dump *d, uint32_t id)
+{
+	int i;
+
+	for (i = 0; i < d->n && i < (int)ARRAY_SIZE(d->s); i++)
+		if ((d->s[i].present & SA(ID)) && d->s[i].v[KMIGRATE_SESSION_A_ID] == id)
+			return &d->s[i];
+	return NULL;
+}
+
+/* The id of the one session there is (the test's own). */
+static int only_session_id(struct kmt_nl *nl, uint32_t *id)
+{
+	struct full_dump d;
+	int err = dump_full(nl, &d);
+
+	if (err)
+		return err;
+	if (d.n != 1 || !(d.s[0].present & SA(ID)))
+		return -ENODATA;
+	*id = (uint32_t)d.s[0].v[KMIGRATE_SESSION_A_ID];
+	return 0;
+}
+
+/* SET_SESSION; each of @id, @bw is left out when its has_ flag is false. */
+static int set_session(struct kmt_nl *nl, bool has_id, uint32_t id, bool has_bw,
+		       uint64_t bw, struct kmt_ack *ack)
+{
+	struct nl_msg *msg = kmt_msg_new(nl, KMIGRATE_CMD_SET_SESSION, 0);
+	struct nlattr *n;
+
+	if (!msg)
+		return KMT_ETRANSPORT;
+	n = nla_nest_start(msg, KMIGRATE_A_SESSION);
+	if (!n || (has_id && nla_put_u32(msg, KMIGRATE_SESSION_A_ID, id)) ||
+	    (has_bw && nla_put_u64(msg, KMIGRATE_SESSION_A_BANDWIDTH, bw)) ||
+	    nla_nest_end(msg, n) < 0) {
+		nlmsg_free(msg);
+		return KMT_ETRANSPORT;
+	}
+	return kmt_nl_xfer(nl, msg, NULL, NULL, ack);
+}
+
+/* A socket in the events group. */
+struct ev_sock {
+	struct nl_sock *sk;
+	int family;
+};
+
+static int ev_open(struct ev_sock *e)
+{
+	int grp, err;
+
+	e->sk = nl_socket_alloc();
+	if (!e->sk)
+		return -ENOMEM;
+	err = genl_connect(e->sk);
+	if (!err)
+		err = e->family = genl_ctrl_resolve(e->sk, KMIGRATE_GENL_NAME);
+	if (err >= 0)
+		err = grp = genl_ctrl_resolve_grp(e->sk, KMIGRATE_GENL_NAME,
+						  KMIGRATE_MCGRP_EVENTS);
+	if (err >= 0)
+		err = nl_socket_add_membership(e->sk, grp);
+	if (err < 0) {
+		nl_socket_free(e->sk);
+		e->sk = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
+static void ev_close(struct ev_sock *e)
+{
+	nl_socket_free(e->sk);
+	e->sk = NULL;
+}
+
+struct ev {
+	uint8_t cmd;
+	uint32_t event;
+	struct full_sess s;
+};
+
+/*
+ * Waits up to @ms for the next kmigrate event whose session is @id (others,
+ * from sessions of other tests, are skipped).  0, or -ETIMEDOUT.
+ */
+static int ev_next(struct ev_sock *e, uint32_t id, int ms, struct ev *out)
+{
+	static char buf[16384];
+	struct pollfd pfd = { .fd = nl_socket_get_fd(e->sk), .events = POLLIN };
+
+	for (;;) {
+		struct nlmsghdr *nlh;
+		ssize_t len;
+		int rem;
+
+		if (poll(&pfd, 1, ms) <= 0)
+			return -ETIMEDOUT;
+		len = recv(pfd.fd, buf, sizeof(buf), 0);
+		if (len < 0)
+			return -errno;
+		rem = (int)len;
+		for (nlh = (struct nlmsghdr *)buf; nlmsg_ok(nlh, rem);
+		     nlh = nlmsg_next(nlh, &rem)) {
+			struct nlattr *tb[KMIGRATE_A_MAX + 1];
+			struct genlmsghdr *gh = nlmsg_data(nlh);
+
+			if (nlh->nlmsg_type != e->family ||
+			    nlh->nlmsg_len < NLMSG_HDRLEN + GENL_HDRLEN)
+				continue;
+			if (nla_parse(tb, KMIGRATE_A_MAX, genlmsg_attrdata(gh, 0),
+				      genlmsg_attrlen(gh, 0), NULL))
+				continue;
+			memset(out, 0, sizeof(*out));
+			out->cmd = gh->cmd;
+			if (tb[KMIGRATE_A_EVENT] && nla_len(tb[KMIGRATE_A_EVENT]) == 4)
+				out->event = nla_get_u32(tb[KMIGRATE_A_EVENT]);
+			parse_full(tb[KMIGRATE_A_SESSION], &out->s);
+			if (out->s.v[KMIGRATE_SESSION_A_ID] == id)
+				return 0;
+		}
+	}
+}
+
+TEST_F(genl, dump_idle_session_has_no_vm_counters)
+{
+	struct full_dump d;
+	int err;
+
+	ASSERT_EQ(1, hold(self, 1, &err));
+	ASSERT_EQ(0, dump_full(&self->nl, &d));
+	ASSERT_EQ(1, d.n);
+	/* Exactly id, owner, state and cap: no VM, no counters. */
+	EXPECT_EQ(KMT_SESSION_ALL, d.s[0].present) {
+		TH_LOG("attributes 0x%x", d.s[0].present);
+	}
+	EXPECT_EQ(0, (int)d.s[0].bad_len);
+	EXPECT_EQ(KMIGRATE_SESSION_IDLE, (int)d.s[0].v[KMIGRATE_SESSION_A_STATE]);
+}
+
+/* A KVM VM with one vCPU and one 1 MiB memory slot; -1 without KVM. */
+static int make_vm(void **mem)
+{
+	struct kvm_userspace_memory_region r = { 0 };
+	int kvm, vm;
+
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		return -1;
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	close(kvm);
+	if (vm < 0)
+		return -1;
+	*mem = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	r.memory_size = 1 << 20;
+	r.userspace_addr = (uintptr_t)*mem;
+	if (*mem == MAP_FAILED || ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r) ||
+	    ioctl(vm, KVM_CREATE_VCPU, 0) < 0) {
+		close(vm);
+		return -1;
+	}
+	return vm;
+}
+
+TEST_F(genl, dump_and_event_of_attached_vm)
+{
+	struct kmigrate_attach at = { 0 };
+	const struct full_sess *f;
+	struct full_dump d;
+	struct ev_sock es;
+	struct ev ev;
+	uint32_t id;
+	void *mem;
+	int err, t;
+
+	at.vm_fd = make_vm(&mem);
+	if (at.vm_fd < 0)
+		SKIP(return, "no usable /dev/kvm");
+	ASSERT_EQ(1, hold(self, 1, &err));
+	ASSERT_EQ(0, only_session_id(&self->nl, &id));
+	ASSERT_EQ(0, ev_open(&es));
+
+	ASSERT_EQ(0, kmt_ioctl(self->fds[0], KMIGRATE_ATTACH_VM, &at));
+	EXPECT_EQ(1, (int)at.nr_vcpus);
+	EXPECT_EQ(1u << 20, at.mem_bytes);
+
+	/* Attaching is announced, with the VM's fields. */
+	ASSERT_EQ(0, ev_next(&es, id, 5000, &ev)) {
+		TH_LOG("no event for session %u after ATTACH_VM", id);
+	}
+	EXPECT_EQ(KMIGRATE_CMD_EVENT, ev.cmd);
+	EXPECT_EQ(KMIGRATE_EVENT_SESSION_START, (int)ev.event);
+	EXPECT_EQ(KMT_SESSION_ALL | VM_ATTRS, ev.s.present);
+	EXPECT_EQ(KMIGRATE_SESSION_ATTACHED, (int)ev.s.v[KMIGRATE_SESSION_A_STATE]);
+	EXPECT_EQ(1, (int)ev.s.v[KMIGRATE_SESSION_A_NR_VCPUS]);
+	ev_close(&es);
+
+	ASSERT_EQ(0, dump_full(&self->nl, &d));
+	f = find_full(&d, id);
+	ASSERT_NE(NULL, f);
+	EXPECT_EQ(KMT_SESSION_ALL | VM_ATTRS, f->present) {
+		TH_LOG("attributes 0x%x", f->present);
+	}
+	EXPECT_EQ(0, (int)f->bad_len);
+	EXPECT_EQ(KMIGRATE_SESSION_ATTACHED, (int)f->v[KMIGRATE_SESSION_A_STATE]);
+	EXPECT_EQ((uint64_t)getpid(), f->v[KMIGRATE_SESSION_A_VM_PID]);
+	EXPECT_EQ(1, (int)f->v[KMIGRATE_SESSION_A_NR_VCPUS]);
+	EXPECT_EQ(1u << 20, f->v[KMIGRATE_SESSION_A_MEM_BYTES]);
+	/* Nothing harvested or sent yet: every counter is zero. */
+	for (t = KMIGRATE_SESSION_A_ROUND; t <= KMIGRATE_SESSION_A_ERROR; t++)
+		EXPECT_EQ(0, f->v[t]) {
+			TH_LOG("counter attribute %d", t);
+		}
+
+	/* Detached: back to the IDLE form, no VM fields. */
+	ASSERT_EQ(0, kmt_ioctl(self->fds[0], KMIGRATE_DETACH_VM, NULL));
+	ASSERT_EQ(0, dump_full(&self->nl, &d));
+	f = find_full(&d, id);
+	ASSERT_NE(NULL, f);
+	EXPECT_EQ(0, (int)(f->present & SA(VM_PID)));
+	close(at.vm_fd);
+	munmap(mem, 1 << 20);
+}
+
+/* A connected TCP pair on the loopback: *a connects, *b is accepted. */
+static int tcp_pair(int *a, int *b)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	*a = *b = -1;
+	if (l < 0 || bind(l, (struct sockaddr *)&sin, sizeof(sin)) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)&sin, &len))
+		goto fail;
+	*a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*a < 0 || connect(*a, (struct sockaddr *)&sin, sizeof(sin)))
+		goto fail;
+	*b = accept(l, NULL, NULL);
+	if (*b < 0)
+		goto fail;
+	close(l);
+	return 0;
+fail:
+	if (l >= 0)
+		close(l);
+	if (*a >= 0)
+		close(*a);
+	*a = -1;
+	return -1;
+}
+
+/*
+ * A whole (tiny) migration on the kernel data path: the ROUND and
+ * SESSION_END events and the dump carry the counters the ioctls report.
+ */
+TEST_F(genl, counters_and_events_of_a_migration)
+{
+	struct kmigrate_attach at = { 0 };
+	struct kmigrate_round rnd = { .round = 0, .dirty_pages = 2 };
+	struct kmigrate_send snd = { 0 };
+	struct kmigrate_end end = { 0 };
+	struct kmigrate_bind bnd = { 0 };
+	struct kmigrate_stats st;
+	const struct full_sess *f;
+	uint64_t gfns[2] = { 0, 1 };
+	struct full_dump d;
+	struct ev_sock es;
+	int err, a, b;
+	struct ev ev;
+	uint32_t id;
+	void *mem;
+
+	at.vm_fd = make_vm(&mem);
+	if (at.vm_fd < 0)
+		SKIP(return, "no usable /dev/kvm");
+	/* gfn 1 has data: one PAGES record; gfn 0 stays zero: one ZERO record. */
+	memset((char *)mem + 4096, 0x5a, 4096);
+	ASSERT_EQ(1, hold(self, 1, &err));
+	ASSERT_EQ(0, only_session_id(&self->nl, &id));
+	ASSERT_EQ(0, tcp_pair(&a, &b));
+	ASSERT_EQ(0, kmt_ioctl(self->fds[0], KMIGRATE_ATTACH_VM, &at));
+	bnd.sock_fd = a;
+	ASSERT_EQ(0, kmt_ioctl(self->fds[0], KMIGRATE_BIND_SOCKET, &bnd));
+	ASSERT_EQ(0, ev_open(&es));
+
+	ASSERT_EQ(0, kmt_ioctl(self->fds[0], KMIGRATE_ROUND, &rnd));
+	ASSERT_EQ(0, ev_next(&es, id, 5000, &ev)) {
+		TH_LOG("no ROUND event");
+	}
+	EXPECT_EQ(KMIGRATE_EVENT_ROUND, (int)ev.event);
+	EXPECT_EQ(KMT_SESSION_ALL | VM_ATTRS, ev.s.present);
+	EXPECT_EQ(KMIGRATE_SESSION_RUNNING, (int)ev.s.v[KMIGRATE_SESSION_A_STATE]);
+	EXPECT_EQ(0u, ev.s.v[KMIGRATE_SESSION_A_ROUND]);
+	EXPECT_EQ(1u, ev.s.v[KMIGRATE_SESSION_A_ROUNDS]);
+
+	snd.gfns = (uintptr_t)gfns;
+	snd.nr_gfns = 2;
+	ASSERT_EQ(0, kmt_ioctl(self->fds[0], KMIGRATE_SEND_PAGES, &snd));
+	EXPECT_EQ(1u, snd.pages);
+	EXPECT_EQ(1u, snd.zero_pages);
+
+	ASSERT_EQ(0, dump_full(&self->nl, &d));
+	f = find_full(&d, id);
+	ASSERT_NE(NULL, f);
+	EXPECT_EQ(0, (int)f->bad_len);
+	EXPECT_EQ(1u, f->v[KMIGRATE_SESSION_A_PAGES_SENT]);
+	EXPECT_EQ(1u, f->v[KMIGRATE_SESSION_A_ZERO_PAGES]);
+	EXPECT_EQ(snd.bytes, f->v[KMIGRATE_SESSION_A_BYTES_SENT]);
+	EXPECT_LT(4096u, f->v[KMIGRATE_SESSION_A_BYTES_SENT]);
+	EXPECT_LT(0u, f->v[KMIGRATE_SESSION_A_SEND_NS]);
+	/* The dump and the session's GET_STATS agree. */
+	ASSERT_EQ(0, kmt_ioctl(self->fds[0], KMIGRATE_GET_STATS, &st));
+	EXPECT_EQ(st.pages_sent, f->v[KMIGRATE_SESSION_A_PAGES_SENT]);
+	EXPECT_EQ(st.bytes_sent, f->v[KMIGRATE_SESSION_A_BYTES_SENT]);
+	EXPECT_EQ(st.rounds, f->v[KMIGRATE_SESSION_A_ROUNDS]);
+	EXPECT_EQ(st.send_ns, f->v[KMIGRATE_SESSION_A_SEND_NS]);
+
+	ASSERT_EQ(0, kmt_ioctl(self->fds[0], KMIGRATE_END, &end));
+	ASSERT_EQ(0, ev_next(&es, id, 5000, &ev)) {
+		TH_LOG("no SESSION_END event");
+	}
+	EXPECT_EQ(KMIGRATE_EVENT_SESSION_END, (int)ev.event);
+	EXPECT_EQ(KMIGRATE_SESSION_DONE, (int)ev.s.v[KMIGRATE_SESSION_A_STATE]);
+	EXPECT_EQ(snd.bytes, ev.s.v[KMIGRATE_SESSION_A_BYTES_SENT]);
+	EXPECT_EQ(0u, ev.s.v[KMIGRATE_SESSION_A_ERROR]);
+	ev_close(&es);
+
+	close(a);
+	close(b);
+	close(at.vm_fd);
+	munmap(mem, 1 << 20);
+}
+
+struct ss_case {
+	const char *name;
+	struct raw_attr a[3];
+	int na;
+	bool nest_bad;		/* a[0] is the nest's content instead */
+};
+
+/* SET_SESSION with the nest holding @c's attributes (or top-level ones). */
+static int send_ss(struct kmt_nl *nl, const struct ss_case *c, uint32_t id,
+		   struct kmt_ack *ack)
+{
+	struct nl_msg *msg = kmt_msg_new(nl, KMIGRATE_CMD_SET_SESSION, 0);
+	struct nlattr *n = NULL;
+	int i, e = 0;
+
+	if (!msg)
+		return KMT_ETRANSPORT;
+	if (c->nest_bad)
+		n = nla_nest_start(msg, KMIGRATE_A_SESSION);
+	for (i = 0; i < c->na && !e; i++) {
+		uint64_t v = c->a[i].val == 0xffffffffu ? id : c->a[i].val;
+
+		e = nla_put(msg, c->a[i].type, c->a[i].len, &v);
+	}
+	if (n && !e)
+		e = nla_nest_end(msg, n) < 0;
+	if (e) {
+		nlmsg_free(msg);
+		return KMT_ETRANSPORT;
+	}
+	return kmt_nl_xfer(nl, msg, NULL, NULL, ack);
+}
+
+#define THE_ID		0xffffffffu	/* replaced by the session's id */
+#define SID		U32(KMIGRATE_SESSION_A_ID, THE_ID)
+#define SBW		U64(KMIGRATE_SESSION_A_BANDWIDTH, 12345)
+
+static const struct ss_case ss_cases[] = {
+	{ "no attribute", { { 0 } }, 0, false },
+	{ "bandwidth at top level", { U64(KMIGRATE_A_DEFAULT_BANDWIDTH, 1) }, 1, false },
+	{ "nest without id", { SBW }, 1, true },
+	{ "nest without bandwidth", { SID }, 1, true },
+	{ "nest + STATE", { SID, SBW, U32(KMIGRATE_SESSION_A_STATE, 0) }, 3, true },
+	{ "nest + type MAX+1", { SID, SBW, U32(KMIGRATE_SESSION_A_MAX + 1, 0) }, 3, true },
+	{ "nest + type 0", { SID, SBW, U32(KMIGRATE_SESSION_A_UNSPEC, 0) }, 3, true },
+	{ "id as u64", { UN(KMIGRATE_SESSION_A_ID, 8, THE_ID), SBW }, 2, true },
+	{ "id as u16", { UN(KMIGRATE_SESSION_A_ID, 2, 1), SBW }, 2, true },
+	{ "bandwidth as u32", { SID, UN(KMIGRATE_SESSION_A_BANDWIDTH, 4, 1) }, 2, true },
+	{ "session as u32", { U32(KMIGRATE_A_SESSION, 1) }, 1, false },
+};
+
+TEST_F(genl, set_session_strict_einval)
+{
+	struct full_dump d;
+	struct kmt_ack ack;
+	uint32_t id;
+	int i, err;
+
+	ASSERT_EQ(1, hold(self, 1, &err));
+	ASSERT_EQ(0, only_session_id(&self->nl, &id));
+	for (i = 0; i < (int)ARRAY_SIZE(ss_cases); i++) {
+		err = send_ss(&self->nl, &ss_cases[i], id, &ack);
+		EXPECT_EQ(-EINVAL, err) {
+			TH_LOG("%s: got %d, want -EINVAL", ss_cases[i].name, err);
+		}
+		if (err == -EINVAL)
+			EXPECT_TRUE(ack.has_msg || ack.has_offs) {
+				TH_LOG("%s: no extended ack", ss_cases[i].name);
+			}
+		TH_LOG("%s: %s", ss_cases[i].name, ack.has_msg ? ack.msg : "-");
+	}
+	/* The session kept its cap. */
+	ASSERT_EQ(0, dump_full(&self->nl, &d));
+	ASSERT_EQ(1, d.n);
+	EXPECT_EQ(self->default_bw, d.s[0].v[KMIGRATE_SESSION_A_BANDWIDTH]);
+}
+
+TEST_F(genl, set_session_unknown_id_enoent)
+{
+	struct kmt_ack ack;
+	uint32_t id;
+	int err;
+
+	ASSERT_EQ(1, hold(self, 1, &err));
+	ASSERT_EQ(0, only_session_id(&self->nl, &id));
+	EXPECT_EQ(-ENOENT, set_session(&self->nl, true, id + 1000, true, 1, &ack));
+	EXPECT_EQ(-ENOENT, set_session(&self->nl, true, 0xfffffff0u, true, 1, &ack));
+	/* Closed: gone. */
+	drop(self, 0);
+	EXPECT_EQ(-ENOENT, set_session(&self->nl, true, id, true, 1, &ack));
+}
+
+static int child_set_session_nobody(void *arg)
+{
+	struct kmt_nl nl;
+	int err;
+
+	if (kmt_become_nobody())
+		return CHILD_DROP;
+	if (kmt_nl_open(&nl))
+		return CHILD_NLOPEN;
+	err = set_session(&nl, true, *(uint32_t *)arg, true, 4242, NULL);
+	kmt_nl_close(&nl);
+	if (err != -EPERM) {
+		fprintf(stderr, "# child: SET_SESSION: %d, want -EPERM\n", err);
+		return CHILD_SET_NOT_EPERM;
+	}
+	return CHILD_OK;
+}
+
+TEST_F(genl, set_session_unprivileged_eperm)
+{
+	struct full_dump d;
+	uint32_t id;
+	int err;
+
+	ASSERT_EQ(1, hold(self, 1, &err));
+	ASSERT_EQ(0, only_session_id(&self->nl, &id));
+	EXPECT_EQ(CHILD_OK, kmt_run_child(child_set_session_nobody, &id));
+	ASSERT_EQ(0, dump_full(&self->nl, &d));
+	ASSERT_EQ(1, d.n);
+	EXPECT_EQ(self->default_bw, d.s[0].v[KMIGRATE_SESSION_A_BANDWIDTH]);
+}
+
+TEST_F(genl, set_session_changes_cap_and_sends_event)
+{
+	const struct full_sess *f;
+	struct kmigrate_stats st;
+	struct full_dump d;
+	struct kmt_ack ack;
+	struct ev_sock es;
+	uint32_t id[2];
+	int err, i, seen;
+	struct ev ev;
+
+	ASSERT_EQ(2, hold(self, 2, &err));
+	ASSERT_EQ(0, dump_full(&self->nl, &d));
+	ASSERT_EQ(2, d.n);
+	for (i = 0; i < 2; i++)
+		id[i] = (uint32_t)d.s[i].v[KMIGRATE_SESSION_A_ID];
+	ASSERT_EQ(0, ev_open(&es));
+
+	err = set_session(&self->nl, true, id[0], true, 50000000, &ack);
+	ASSERT_EQ(0, err) {
+		TH_LOG("SET_SESSION: %d (%s)", err, ack.msg);
+	}
+	ASSERT_EQ(0, ev_next(&es, id[0], 5000, &ev)) {
+		TH_LOG("no event for session %u", id[0]);
+	}
+	EXPECT_EQ(KMIGRATE_CMD_EVENT, ev.cmd);
+	EXPECT_EQ(KMIGRATE_EVENT_BANDWIDTH, (int)ev.event);
+	EXPECT_EQ(KMT_SESSION_ALL, ev.s.present & KMT_SESSION_ALL);
+	EXPECT_EQ(50000000u, ev.s.v[KMIGRATE_SESSION_A_BANDWIDTH]);
+	EXPECT_EQ(KMIGRATE_SESSION_IDLE, (int)ev.s.v[KMIGRATE_SESSION_A_STATE]);
+	EXPECT_EQ((uint64_t)getpid(), ev.s.v[KMIGRATE_SESSION_A_OWNER_PID]);
+
+	/* Back to unlimited: a second event, 0. */
+	ASSERT_EQ(0, set_session(&self->nl, true, id[1], true, 0, &ack));
+	ASSERT_EQ(0, ev_next(&es, id[1], 5000, &ev));
+	EXPECT_EQ(KMIGRATE_EVENT_BANDWIDTH, (int)ev.event);
+	EXPECT_EQ(0u, ev.s.v[KMIGRATE_SESSION_A_BANDWIDTH]);
+	ev_close(&es);
+
+	/* The dump and the session's own GET_STATS agree. */
+	ASSERT_EQ(0, dump_full(&self->nl, &d));
+	f = find_full(&d, id[0]);
+	ASSERT_NE(NULL, f);
+	EXPECT_EQ(50000000u, f->v[KMIGRATE_SESSION_A_BANDWIDTH]);
+	f = find_full(&d, id[1]);
+	ASSERT_NE(NULL, f);
+	EXPECT_EQ(0u, f->v[KMIGRATE_SESSION_A_BANDWIDTH]);
+	/* Each fd's own counters: one has the 50 MB/s cap, the other none. */
+	seen = 0;
+	for (i = 0; i < 2; i++) {
+		memset(&st, 0xff, sizeof(st));
+		ASSERT_EQ(0, kmt_ioctl(self->fds[i], KMIGRATE_GET_STATS, &st));
+		EXPECT_EQ(KMIGRATE_SESSION_IDLE, (int)st.state);
+		if (st.bandwidth == 50000000u)
+			seen |= 1;
+		else if (st.bandwidth == 0)
+			seen |= 2;
+		else
+			TH_LOG("fd %d: GET_STATS bandwidth %llu", i,
+			       (unsigned long long)st.bandwidth);
+	}
+	EXPECT_EQ(3, seen);
+}
+
+TEST_F(genl, set_session_without_listener_still_works)
+{
+	struct full_dump d;
+	uint32_t id;
+	int err;
+
+	ASSERT_EQ(1, hold(self, 1, &err));
+	ASSERT_EQ(0, only_session_id(&self->nl, &id));
+	ASSERT_EQ(0, set_session(&self->nl, true, id, true, 1, NULL));
+	ASSERT_EQ(0, dump_full(&self->nl, &d));
+	EXPECT_EQ(1u, d.s[0].v[KMIGRATE_SESSION_A_BANDWIDTH]);
+}
+
+TEST_F(genl, event_command_refused)
+{
+	struct nl_msg *msg;
+	struct kmt_ack ack;
+	struct nlattr *n;
+	int err;
+
+	EXPECT_EQ(-EOPNOTSUPP, kmt_nl_xfer(&self->nl,
+					   kmt_msg_new(&self->nl, KMIGRATE_CMD_EVENT, 0),
+					   NULL, NULL, &ack));
+	EXPECT_EQ(-EOPNOTSUPP, kmt_nl_xfer(&self->nl,
+					   kmt_msg_new(&self->nl, KMIGRATE_CMD_EVENT, NLM_F_DUMP),
+					   NULL, NULL, &ack));
+	/* A well-formed event, as the module would send it. */
+	msg = kmt_msg_new(&self->nl, KMIGRATE_CMD_EVENT, 0);
+	ASSERT_NE(NULL, msg);
+	ASSERT_EQ(0, nla_put_u32(msg, KMIGRATE_A_EVENT, KMIGRATE_EVENT_BANDWIDTH));
+	n = nla_nest_start(msg, KMIGRATE_A_SESSION);
+	ASSERT_NE(NULL, n);
+	ASSERT_EQ(0, nla_put_u32(msg, KMIGRATE_SESSION_A_ID, 1));
+	nla_nest_end(msg, n);
+	err = kmt_nl_xfer(&self->nl, msg, NULL, NULL, &ack);
+	EXPECT_EQ(-EOPNOTSUPP, err);
 }
 
 TEST_HARNESS_MAIN

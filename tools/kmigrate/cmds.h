@@ -12,6 +12,8 @@ extern const char km_tool_version[];
 int version_main(int argc, char **argv);
 int status_main(int argc, char **argv);
 int limits_main(int argc, char **argv);
+int monitor_main(int argc, char **argv);
+int set_main(int argc, char **argv);
 int run_main(int argc, char **argv);
 int vms_main(int argc, char **argv);
 int pause_main(int argc, char **argv);

@@ -12,6 +12,8 @@ static const struct km_cmd km_cmds[] = {
 	{ "version",	version_main,	"show tool, module and ABI versions" },
 	{ "status",	status_main,	"show the module and its migration sessions" },
 	{ "limits",	limits_main,	"show or set host-wide migration limits" },
+	{ "monitor",	monitor_main,	"print the module's migration events as they come" },
+	{ "set",	set_main,	"change a running migration's bandwidth cap" },
 	{ "run",	run_main,	"run a guest on this host, with a control socket" },
 	{ "vms",	vms_main,	"list the guests that 'kmigrate run' runs here" },
 	{ "pause",	pause_main,	"pause a guest of 'kmigrate run'" },

@@ -20,7 +20,8 @@
 static const struct km_usage status_usage = {
 	.args = "[NAME]",
 	.notes =
-	"Without NAME: the module and its migration sessions.  With NAME: the\n"
+	"Without NAME: the module and its migration sessions, with the counters\n"
+	"of each session that has a VM attached.  With NAME: the\n"
 	"progress of the VM's running (or last) live migration, the line of\n"
 	"'kmigrate start' (-j: its JSON object).\n",
 };
@@ -83,17 +84,46 @@ static int status_vm(const char *name)
 	return KM_EXIT_OK;
 }
 
-static int status_output(const struct km_info *info,
-			 const struct km_sessions *list)
+/* Adds each session's counters to its object of the "sessions" array. */
+static void status_json_counters(struct json_object *st,
+				 const struct km_counters_list *counters)
 {
-	if (km_opts.json)
-		return km_json_print(km_json_status(info, list), stdout);
+	struct json_object *arr, *o, *id;
+	const struct km_counters *c;
+	size_t i;
+
+	if (!json_object_object_get_ex(st, "sessions", &arr))
+		return;
+	for (i = 0; i < json_object_array_length(arr); i++) {
+		o = json_object_array_get_idx(arr, i);
+		if (!json_object_object_get_ex(o, "id", &id))
+			continue;
+		c = km_counters_find(counters, (uint32_t)json_object_get_int64(id));
+		if (c)
+			km_json_counters_add(o, c);
+	}
+}
+
+static int status_output(const struct km_info *info,
+			 const struct km_sessions *list,
+			 const struct km_counters_list *counters)
+{
+	struct json_object *st;
+
+	if (km_opts.json) {
+		st = km_json_status(info, list);
+		if (st)
+			status_json_counters(st, counters);
+		return km_json_print(st, stdout);
+	}
 	km_show_status(stdout, info, list);
+	km_show_counters(stdout, list, counters);
 	return KM_EXIT_OK;
 }
 
 int status_main(int argc, char **argv)
 {
+	struct km_counters_list counters = { 0 };
 	struct km_sessions list = { 0 };
 	struct km_info info;
 	struct km_genl g;
@@ -120,15 +150,17 @@ int status_main(int argc, char **argv)
 	ret = km_get_info(&g, KM_INFO_ALL, &info);
 	if (!ret) {
 		what = "listing sessions";
-		ret = km_get_sessions(&g, &list);
+		ret = km_get_sessions_counters(&g, &list, &counters);
 	}
 	km_genl_close(&g);
 	if (ret) {
 		km_sessions_free(&list);
+		km_counters_free(&counters);
 		return km_error_report(&g.err, what);
 	}
-	ret = status_output(&info, &list);
+	ret = status_output(&info, &list, &counters);
 	km_sessions_free(&list);
+	km_counters_free(&counters);
 	km_check_versions(&info);
 	return ret;
 }

@@ -23,3 +23,23 @@ const char *km_state_name(uint32_t state)
 		return NULL;
 	return km_state_names[state];
 }
+
+static const char *const km_event_names[] = {
+	[KMIGRATE_EVENT_UNSPEC]		= NULL,
+	[KMIGRATE_EVENT_SESSION_START]	= "session-start",
+	[KMIGRATE_EVENT_ROUND]		= "round",
+	[KMIGRATE_EVENT_SESSION_END]	= "session-end",
+	[KMIGRATE_EVENT_SESSION_ERROR]	= "session-error",
+	[KMIGRATE_EVENT_BANDWIDTH]	= "bandwidth",
+};
+
+_Static_assert(sizeof(km_event_names) / sizeof(km_event_names[0]) ==
+	       __KMIGRATE_EVENT_MAX,
+	       "every event needs a name");
+
+const char *km_event_name(uint32_t event)
+{
+	if (event > KMIGRATE_EVENT_MAX)
+		return NULL;
+	return km_event_names[event];
+}

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <inttypes.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <string.h>
 
+#include <json.h>
 #include <linux/kmigrate.h>
 
+#include "genl.h"
 #include "names.h"
 #include "rate.h"
 #include "show.h"
@@ -81,4 +85,88 @@ void km_show_limits(FILE *f, const struct km_info *info)
 	      info->session_count);
 	km_kv(f, "default bandwidth", "%s",
 	      km_rate_format(info->default_bandwidth, rate, sizeof(rate)));
+}
+
+void km_show_counters_line(FILE *f, const struct km_counters *c)
+{
+	char rate[KM_RATE_STRLEN];
+	double secs = (double)c->send_ns / 1e9;
+
+	fprintf(f, "vm pid %u, %u vcpus, %" PRIu64 " MiB, round %u (%u started), "
+		"harvested %" PRIu64 ", sent %" PRIu64 " pages + %" PRIu64 " zero, "
+		"%" PRIu64 " bytes",
+		c->vm_pid, c->nr_vcpus, c->mem_bytes >> 20, c->round, c->rounds,
+		c->pages_harvested, c->pages_sent, c->zero_pages, c->bytes_sent);
+	if (secs > 0)
+		fprintf(f, " (%s while sending)",
+			km_rate_format((uint64_t)((double)c->bytes_sent / secs),
+				       rate, sizeof(rate)));
+	fprintf(f, ", harvest %.3f ms, send %.3f ms, %" PRIu64 " stalls",
+		(double)c->harvest_ns / 1e6, (double)c->send_ns / 1e6, c->send_stalls);
+	if (c->error)
+		fprintf(f, ", error %u (%s)", c->error, strerror((int)c->error));
+}
+
+void km_show_counters(FILE *f, const struct km_sessions *list,
+		      const struct km_counters_list *counters)
+{
+	bool header = false;
+	size_t i;
+
+	for (i = 0; i < list->n; i++) {
+		const struct km_counters *c = km_counters_find(counters, list->v[i].id);
+
+		if (!c || !(c->have & (1U << KMIGRATE_SESSION_A_VM_PID)))
+			continue;
+		if (!header)
+			fprintf(f, "\n");
+		header = true;
+		fprintf(f, "session %u: ", list->v[i].id);
+		km_show_counters_line(f, c);
+		fprintf(f, "\n");
+	}
+}
+
+void km_json_counters_add(struct json_object *o, const struct km_counters *c)
+{
+	static const struct {
+		int type;
+		const char *key;
+		size_t off;
+		bool u64;
+	} f[] = {
+#define KM_CF(t, k, m, w) { KMIGRATE_SESSION_A_##t, k, offsetof(struct km_counters, m), w }
+		KM_CF(VM_PID, "vm_pid", vm_pid, false),
+		KM_CF(NR_VCPUS, "nr_vcpus", nr_vcpus, false),
+		KM_CF(MEM_BYTES, "mem_bytes", mem_bytes, true),
+		KM_CF(ROUND, "round", round, false),
+		KM_CF(ROUNDS, "rounds", rounds, false),
+		KM_CF(PAGES_HARVESTED, "pages_harvested", pages_harvested, true),
+		KM_CF(PAGES_SENT, "pages_sent", pages_sent, true),
+		KM_CF(ZERO_PAGES, "zero_pages", zero_pages, true),
+		KM_CF(BYTES_SENT, "bytes_sent", bytes_sent, true),
+		KM_CF(HARVEST_NS, "harvest_ns", harvest_ns, true),
+		KM_CF(SEND_NS, "send_ns", send_ns, true),
+		KM_CF(SEND_STALLS, "send_stalls", send_stalls, true),
+		KM_CF(ERROR, "error", error, false),
+#undef KM_CF
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		const char *p = (const char *)c + f[i].off;
+		uint64_t v;
+
+		if (!(c->have & (1U << f[i].type)))
+			continue;
+		if (f[i].u64) {
+			memcpy(&v, p, sizeof(v));
+		} else {
+			uint32_t v32;
+
+			memcpy(&v32, p, sizeof(v32));
+			v = v32;
+		}
+		json_object_object_add(o, f[i].key, json_object_new_uint64(v));
+	}
 }
