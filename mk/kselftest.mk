@@ -1,7 +1,7 @@
 # In-lab kernel selftests of kmigrate.ko (tests/kselftest/).
 #
 #   make kselftest   -> $(BUILD)/kselftest/: chardev_test, genl_test,
-#                       kmt_probe and run.sh (what a lab host runs from
+#                       dp_test, kmt_probe and run.sh (what a lab host runs from
 #                       /opt/kmigrate/kselftest, next to kmigrate.ko)
 #
 # The tests use the kernel's kselftest harness (mk/harness.mk) and libnl-3
@@ -15,7 +15,7 @@ include $(TOP)/mk/harness.mk
 KSELFTEST_SRC	:= $(TOP)/tests/kselftest
 KSELFTEST_OUT	:= $(BUILD)/kselftest
 KSELFTEST_OBJ	:= $(BUILD)/obj/kselftest
-KSELFTEST_BINS	:= chardev_test genl_test kmt_probe as_nobody
+KSELFTEST_BINS	:= chardev_test genl_test kmt_probe as_nobody dp_test
 
 KSELFTEST_CC	?= $(CC)
 KSELFTEST_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra -Werror \
@@ -40,6 +40,19 @@ $(addprefix $(KSELFTEST_OUT)/,$(KSELFTEST_BINS)): $(KSELFTEST_OUT)/%: $(KSELFTES
 $(KSELFTEST_OUT)/run.sh $(KSELFTEST_OUT)/cli_test.sh: $(KSELFTEST_OUT)/%: $(KSELFTEST_SRC)/%
 	@mkdir -p $(@D)
 	install -m 0755 $< $@
+
+# dp_test (the data path) also links its VM helpers (dp_*.c) and libxxhash,
+# to check the stream digest the module hands back.
+KSELFTEST_DP_OBJS := $(KSELFTEST_OBJ)/dp_vm.o
+
+$(KSELFTEST_OBJ)/dp_test.o $(KSELFTEST_DP_OBJS): $(KSELFTEST_SRC)/dp_vm.h
+$(KSELFTEST_OBJ)/dp_test.o: | $(KSELFTEST_OBJ)/.xxhash-ok
+$(KSELFTEST_OBJ)/.xxhash-ok:
+	@mkdir -p $(@D)
+	@pkg-config --exists libxxhash || { echo "kselftest: libxxhash-dev missing; run 'make deps'" >&2; exit 1; }
+	@touch $@
+$(KSELFTEST_OUT)/dp_test: $(KSELFTEST_DP_OBJS)
+$(KSELFTEST_OUT)/dp_test: KSELFTEST_LDLIBS += $(shell pkg-config --libs libxxhash 2>/dev/null || echo -lxxhash)
 
 kselftest-clean:
 	rm -rf $(KSELFTEST_OUT) $(KSELFTEST_OBJ)

@@ -7,7 +7,7 @@
 #	sh /opt/kmigrate/kselftest/run.sh
 #
 # 1. the module loads and unloads cleanly LOOPS (100) times;
-# 2. each harness binary (chardev_test, genl_test) runs against a freshly
+# 2. each harness binary (chardev_test, genl_test, dp_test) runs against a freshly
 #    loaded module, which must unload cleanly afterwards;
 # 3. rmmod is refused while /dev/kmigrate is open (by another process,
 #    then by this shell) and works once it is closed;
@@ -29,7 +29,7 @@ KO=${KMIGRATE_KO:-$KSFT_DIR/../kmigrate.ko}
 LOOPS=${KMIGRATE_LOAD_LOOPS:-100}
 PROBE=$KSFT_DIR/kmt_probe
 DEV=/dev/kmigrate
-TESTS="chardev_test genl_test cli_test.sh"
+TESTS="chardev_test genl_test dp_test cli_test.sh"
 
 N=0
 FAILED=0
