@@ -53,15 +53,27 @@ lab-vm: deps tools
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 1 \
 		--payload $(BUILD)/payload-vm --timeout 600 -- sh bin/run_test.sh
 
-.PHONY: lab-migrate
+.PHONY: lab-migrate lab-mig-module
 # Live migration between two lab hosts (`kmigrate listen`/`start`/`cancel`,
-# tests/lab-migrate/migrate_test.sh; docs/MIGRATION.md).
-lab-migrate: deps tools
+# tests/lab-migrate/migrate_test.sh; docs/MIGRATION.md).  The payloads carry
+# kmigrate.ko: the scripts load it on both hosts and migrate on the kernel
+# data path (--datapath kernel); MIG_DATAPATH=user in the lab host's
+# environment, or a payload without the module, keeps them on the user path.
+# LAB_MIG_KO: the module built for LAB_KERNEL (lab-mig-module builds it).
+# LAB_MIG_DATAPATH=user|kernel|auto forces one path in all three suites
+# (e.g. make lab-migrate-faults LAB_MIG_DATAPATH=user: the user path alone).
+LAB_MIG_ENV	= $(if $(LAB_MIG_DATAPATH),MIG_DATAPATH=$(LAB_MIG_DATAPATH))
+LAB_MIG_KO	= $(BUILD)/kmod/$(shell $(TOP)/scripts/lab-kernel.sh $(LAB_KERNEL))/kmod/kmigrate.ko
+lab-mig-module:
+	@rel=$$($(TOP)/scripts/lab-kernel.sh $(LAB_KERNEL)) && $(MAKE) -s module-lab KREL=$$rel
+
+lab-migrate: deps tools lab-mig-module
 	rm -rf $(BUILD)/payload-mig
 	mkdir -p $(BUILD)/payload-mig/bin
 	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-migrate/migrate_test.sh $(TOP)/tests/lib/labtest.sh $(BUILD)/payload-mig/bin/
+	cp $(LAB_MIG_KO) $(BUILD)/payload-mig/
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
-		--payload $(BUILD)/payload-mig --timeout 400 -- sh bin/migrate_test.sh
+		--payload $(BUILD)/payload-mig --timeout 400 -- $(LAB_MIG_ENV) sh bin/migrate_test.sh
 
 .PHONY: lab-migrate-faults
 # Fault injection between two lab hosts: bad streams into `kmigrate listen`
@@ -75,22 +87,24 @@ $(LAB_BADSTREAM): $(TOP)/tests/lab-migrate/badstream.c $(TOOLS_SRC)/migrate/prot
 	$(TOOLS_CC) $(TOOLS_CFLAGS) -o $@ $(TOP)/tests/lab-migrate/badstream.c \
 		$(TOOLS_SRC)/migrate/proto.c -lxxhash -pthread
 
-lab-migrate-faults: deps tools $(LAB_BADSTREAM)
+lab-migrate-faults: deps tools $(LAB_BADSTREAM) lab-mig-module
 	rm -rf $(BUILD)/payload-migf
 	mkdir -p $(BUILD)/payload-migf/bin
 	cp $(BUILD)/bin/kmigrate $(LAB_BADSTREAM) $(TOP)/tests/lab-migrate/faults_test.sh $(TOP)/tests/lib/labtest.sh \
 		$(BUILD)/payload-migf/bin/
+	cp $(LAB_MIG_KO) $(BUILD)/payload-migf/
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
-		--payload $(BUILD)/payload-migf --timeout 600 -- sh bin/faults_test.sh
+		--payload $(BUILD)/payload-migf --timeout 600 -- $(LAB_MIG_ENV) sh bin/faults_test.sh
 
 .PHONY: lab-migrate-downtime
 # The downtime limit holds between two lab hosts: guests migrated at limits
 # of 300, 100, 50 and 20 ms in ring and bitmap modes either complete within
 # the limit or fail clearly and keep running on the source
 # (tests/lab-migrate/downtime_test.sh).
-lab-migrate-downtime: deps tools
+lab-migrate-downtime: deps tools lab-mig-module
 	rm -rf $(BUILD)/payload-migd
 	mkdir -p $(BUILD)/payload-migd/bin
 	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-migrate/downtime_test.sh $(TOP)/tests/lib/labtest.sh $(BUILD)/payload-migd/bin/
+	cp $(LAB_MIG_KO) $(BUILD)/payload-migd/
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
-		--payload $(BUILD)/payload-migd --timeout 400 -- sh bin/downtime_test.sh
+		--payload $(BUILD)/payload-migd --timeout 400 -- $(LAB_MIG_ENV) sh bin/downtime_test.sh

@@ -19,6 +19,11 @@
 #     and intact on a.
 # The predicted and measured downtimes (and the measured breakdown) are
 # printed as TAP comments.  A last tiny guest, dtdone, tells b that a is done.
+#
+# With kmigrate.ko in the payload both hosts load it and the migrations run
+# with --datapath kernel (ring mode: the module harvests and sends; bitmap
+# mode: libvmm harvests, the module sends); each result must say so.
+# MIG_DATAPATH overrides (labtest.sh, km_module_load).
 
 KM=${KMIGRATE:-kmigrate}
 export KMIGRATE_RUN_DIR=${KMIGRATE_RUN_DIR:-/run/kmigrate/vms}
@@ -32,7 +37,8 @@ FAILED=0
 OUT=/tmp/downtime_test.$$
 mkdir -p "$OUT"
 
-. "$(dirname "$0")/labtest.sh"	# ok, jfield, info
+. "$(dirname "$0")/labtest.sh"	# ok, jfield, info, km_module_load, dp_result
+km_module_load
 
 
 finish() {
@@ -95,8 +101,8 @@ for mode in $MODES; do
 			--detach >"$OUT/run" 2>&1
 		ok $? "run $n --memory ${MEM_MIB}M --vcpus 2 --rate $RATE --dirty-log $mode"
 		sleep 2
-		"$KM" start "$n" --to "$TO" --downtime-limit "$L" --connect-timeout 120 --json \
-			>"$OUT/start" 2>"$OUT/start.err"
+		"$KM" start "$n" --to "$TO" --downtime-limit "$L" --connect-timeout 120 \
+			--datapath "$DATAPATH" --json >"$OUT/start" 2>"$OUT/start.err"
 		st=$?
 		sed 's/^/# start: /' "$OUT/start.err"
 		r=$(cat "$OUT/start")
@@ -107,6 +113,8 @@ for mode in $MODES; do
 		bd=$(printf '%s\n' "$r" | sed -n 's/.*"downtime_breakdown_ms":\({[^}]*}\).*/\1/p')
 		echo "# TABLE limit=$L mode=$mode predicted=${pred:-?}ms measured=${meas:-?}ms result=$res"
 		echo "#   breakdown: ${bd:-none}"
+		dp_result "$r" "$DATAPATH"
+		ok $? "$n: on the $DATAPATH data path ($(jfield "$r" datapath))"
 		grep 'model:\|round [0-9]*:\|stop-and-copy:' "$KMIGRATE_RUN_DIR/$n.log" 2>/dev/null |
 			sed 's/^/#   log: /'
 		if [ "$res" = completed ]; then

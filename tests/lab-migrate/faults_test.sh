@@ -25,6 +25,11 @@
 #   4. an idle guest converges in few rounds; an unlimited random writer
 #      completes within the downtime limit or fails as not converging, in
 #      bounded time.
+#
+# With kmigrate.ko in the payload both hosts load it and every `kmigrate
+# start` runs with --datapath kernel (the module's records must pass the
+# same digest checks: a corrupted FINAL-round page is caught); MIG_DATAPATH
+# overrides (labtest.sh, km_module_load).
 
 KM=${KMIGRATE:-kmigrate}
 BS=${BADSTREAM:-badstream}
@@ -38,7 +43,8 @@ FAILED=0
 OUT=/tmp/faults_test.$$
 mkdir -p "$OUT"
 
-. "$(dirname "$0")/labtest.sh"	# ok, jfield, info
+. "$(dirname "$0")/labtest.sh"	# ok, jfield, info, km_module_load, dp_result
+km_module_load
 
 
 finish() {
@@ -65,7 +71,7 @@ migrate_to() {
 	p=$3
 	shift 3
 	timeout 240 "$KM" start "$n" --to "[$LAB_PEER_MIG_ADDR]:$p" --downtime-limit "$DOWNTIME" \
-		--connect-timeout 120 --json "$@" >"$f" 2>"$f.err"
+		--connect-timeout 120 --datapath "$DATAPATH" --json "$@" >"$f" 2>"$f.err"
 }
 
 show_start() {	# OUTFILE: start's log and result, as comments
@@ -225,8 +231,9 @@ done
 migrate_to vmf "$OUT/start" $PORT
 st=$?
 show_start "$OUT/start"
-[ $st -eq 0 ] && [ "$(jfield "$(cat "$OUT/start")" result)" = completed ]
-ok $? "phase 1: the listener still serves: vmf migrates to b after the bad streams"
+[ $st -eq 0 ] && [ "$(jfield "$(cat "$OUT/start")" result)" = completed ] &&
+	dp_result "$(cat "$OUT/start")" "$DATAPATH"
+ok $? "phase 1: the listener still serves: vmf migrates to b after the bad streams ($DATAPATH data path)"
 sed 's/^/# vmf.log: /' "$KMIGRATE_RUN_DIR/vmf.log"
 wait_gone vmf
 gate_open p1

@@ -21,6 +21,15 @@
 #   5. name clash (over IPv4): b runs a vm3 of its own; a's vm3 is refused
 #      and keeps running on a.
 #
+# Data paths: with kmigrate.ko in the payload (DIR/kmigrate.ko) both hosts
+# load it and phases 1, 3 and 4 run with --datapath kernel (the module
+# harvests and sends), phase 2 with --datapath user, so both paths' streams
+# pass the destination's page-by-page verification of the same workload.
+# Before loading it, host a checks phase 0: `start --datapath kernel`
+# without the module exits 3 ("kernel module not loaded"), the VM process
+# refuses a kernel migrate request, and --datapath auto falls back to user
+# with a datapath_note.  MIG_DATAPATH=user keeps everything on the user path.
+#
 # KMIGRATE (default: kmigrate on PATH), MIG_RATE (guest page writes per
 # second per vCPU of vm1, default 200) and MIG_DOWNTIME (ms, default 300)
 # may be set.
@@ -66,13 +75,14 @@ listen_wait() {	# the listener's exit status
 	return $lst
 }
 
-# migrate_to NAME OUTFILE [ARGS]: kmigrate start --json toward the peer
+# migrate_to NAME OUTFILE [ARGS]: kmigrate start --json toward the peer, on
+# data path ${DP:-$DATAPATH}
 migrate_to() {
 	n=$1
 	f=$2
 	shift 2
 	"$KM" start "$n" --to "${TO:-[$LAB_PEER_MIG_ADDR]:$PORT}" --downtime-limit "$DOWNTIME" \
-		--connect-timeout 120 --json "$@" >"$f" 2>"$f.err"
+		--connect-timeout 120 --datapath "${DP:-$DATAPATH}" --json "$@" >"$f" 2>"$f.err"
 }
 
 wait_gone() {	# NAME: its socket goes (15 s)
@@ -123,6 +133,8 @@ check_outgoing() {
 	[ "$(jfield "$r" guest_mem_bytes)" = $((MEM_MIB << 20)) ] &&
 		[ $(( $(jfield "$r" pages_sent) + $(jfield "$r" zero_pages) )) -ge $((MEM_MIB * 256)) ]
 	ok $? "every guest page was sent ($(jfield "$r" pages_sent) pages + $(jfield "$r" zero_pages) zero pages >= $((MEM_MIB * 256)))"
+	dp_result "$r" "${DP:-$DATAPATH}"
+	ok $? "$1 went over the ${DP:-$DATAPATH} data path (datapath $(jfield "$r" datapath))"
 	wait_gone "$1"
 	"$KM" vms >"$OUT/vms" 2>&1
 	! grep -q "^$1 " "$OUT/vms"
@@ -144,6 +156,41 @@ check_stays() {
 
 echo "# host $LAB_HOST, kernel $(uname -r), migration address $LAB_MIG_ADDR, peer $LAB_PEER_MIG_ADDR"
 
+# phase 2 (b -> a) runs on the other data path
+other_dp() { [ "$1" = kernel ] && echo user || echo kernel; }
+
+if [ "$LAB_HOST" = a ] && [ "${MIG_DATAPATH:-}" != user ] && [ -f "$(dirname "$0")/../kmigrate.ko" ] &&
+	[ ! -e /dev/kmigrate ]; then
+	# 0. no module yet
+	"$KM" run vm0 --memory 16M --detach >/dev/null 2>&1
+	ok $? "phase 0: run vm0 (no module loaded)"
+	"$KM" start vm0 --to 127.0.0.1:9 --datapath kernel --json >"$OUT/start0k" 2>"$OUT/start0k.err"
+	st=$?
+	sed 's/^/# start: /' "$OUT/start0k.err"
+	[ $st -eq 3 ] && grep -q "kernel module not loaded" "$OUT/start0k.err" &&
+		[ "$(jfield "$(info vm0)" state)" = running ]
+	ok $? "phase 0: start --datapath kernel without the module: exit $st (3), 'kernel module not loaded'"
+	v=$("$KM" vmctl vm0 '{"cmd":"migrate","to":"127.0.0.1:9","datapath":"kernel"}' 2>&1)
+	st=$?
+	echo "# vmctl migrate datapath kernel: $v"
+	[ $st -ne 0 ] && printf '%s' "$v" | grep -q "kernel data path is not available"
+	ok $? "phase 0: the VM process refuses a kernel-path migration without /dev/kmigrate"
+	"$KM" start vm0 --to 127.0.0.1:9 --connect-timeout 1 --datapath auto --json \
+		>"$OUT/start0a" 2>"$OUT/start0a.err"
+	st=$?
+	r=$(cat "$OUT/start0a")
+	echo "# result: $r"
+	[ $st -eq 1 ] && [ "$(jfield "$r" datapath)" = user ] &&
+		grep -q '"datapath_note":"kernel data path not available' "$OUT/start0a"
+	ok $? "phase 0: --datapath auto falls back to user with a note (the connect then fails, exit $st)"
+	v=$("$KM" vmctl vm0 '{"cmd":"set","bandwidth":1048576}' 2>&1)
+	st=$?
+	[ $st -ne 0 ] && printf '%s' "$v" | grep -q "no migration running"
+	ok $? "phase 0: set bandwidth with no migration: refused ($v)"
+	"$KM" stop vm0 >/dev/null 2>&1
+fi
+km_module_load
+
 if [ "$LAB_HOST" = b ]; then
 	# 1. receive vm1
 	listen_once "$OUT/listen1" --verify --dirty-log bitmap
@@ -153,9 +200,12 @@ if [ "$LAB_HOST" = b ]; then
 	ok $st "phase 1: listen --once: one incoming migration, exit status $st"
 	check_incoming vm1 2 bitmap
 
-	# 2. send it back (bitmap mode)
+	# 2. send it back (bitmap mode), on the other data path
+	DP=$(other_dp "$DATAPATH")
+	[ -e /dev/kmigrate ] || DP=user
 	migrate_to vm1 "$OUT/start2"
 	check_outgoing vm1 "$OUT/start2" $?
+	DP=
 
 	# 3. a cancels
 	listen_once "$OUT/listen3"
@@ -247,7 +297,14 @@ while [ $i -lt 1200 ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
-sleep 2
+sleep 1
+# the cap of the running migration changes (user pacing / KMIGRATE_SET_BANDWIDTH)
+v=$("$KM" vmctl vm2 '{"cmd":"set","bandwidth":2097152}' 2>&1)
+st=$?
+[ $st -eq 0 ] && [ "$(jfield "$("$KM" vmctl vm2 migrate-status 2>/dev/null)" bandwidth)" = 2097152 ]
+ok $? "phase 3: set bandwidth 2 MiB/s on the running migration ($v)"
+sleep 1
+t0=$(date +%s)
 "$KM" cancel vm2 >"$OUT/cancel" 2>&1
 ok $? "phase 3: kmigrate cancel vm2 (in phase '$ph')"
 wait $spid
@@ -255,8 +312,15 @@ st=$?
 sed 's/^/# start: /' "$OUT/start3.err"
 r=$(cat "$OUT/start3")
 echo "# result: $r"
-[ $st -eq 1 ] && [ "$(jfield "$r" result)" = cancelled ]
-ok $? "phase 3: start exits 1, result cancelled"
+t1=$(date +%s)
+[ $st -eq 1 ] && [ "$(jfield "$r" result)" = cancelled ] && [ $((t1 - t0)) -le 5 ]
+ok $? "phase 3: start exits 1, result cancelled, $((t1 - t0)) s after the cancel"
+dp_result "$r" "$DATAPATH"
+ok $? "phase 3: on the $DATAPATH data path ($(jfield "$r" datapath))"
+if [ "$DATAPATH" = kernel ]; then
+	printf '%s\n' "$r" | grep -q '"kernel_session":{[^}]*"bandwidth":2097152'
+	ok $? "phase 3: the module's session got the new cap (KMIGRATE_SET_BANDWIDTH)"
+fi
 check_stays vm2 "phase 3"
 
 # 4. b kills the receiving child

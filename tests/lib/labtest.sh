@@ -21,3 +21,38 @@ jfield() {
 }
 
 info() { "$KM" vmctl "$1" info 2>/dev/null; }
+
+# The kernel data path (kmigrate.ko, /dev/kmigrate).  km_module_load loads
+# the payload's kmigrate.ko (next to bin/) unless MIG_DATAPATH=user, and
+# sets DATAPATH: MIG_DATAPATH if given, else kernel when /dev/kmigrate is
+# there, user otherwise.  The scripts pass --datapath "$DATAPATH" to start.
+km_module_load() {
+	ko=$(dirname "$0")/../kmigrate.ko
+	if [ "${MIG_DATAPATH:-}" != user ] && [ -f "$ko" ] && [ ! -e /dev/kmigrate ]; then
+		insmod "$ko" 2>&1 | sed 's/^/# insmod: /'
+		i=0
+		while [ ! -e /dev/kmigrate ] && [ $i -lt 50 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+	fi
+	if [ -n "${MIG_DATAPATH:-}" ]; then
+		DATAPATH=$MIG_DATAPATH
+	elif [ -e /dev/kmigrate ]; then
+		DATAPATH=kernel
+	else
+		DATAPATH=user
+	fi
+	echo "# data path: $DATAPATH (module: $([ -e /dev/kmigrate ] && echo loaded || echo absent))"
+}
+
+# dp_result JSON WANT: the result says datapath WANT (and, for kernel, has
+# the module's counters in kernel_session)
+dp_result() {
+	[ "$(jfield "$1" datapath)" = "$2" ] || return 1
+	if [ "$2" = kernel ]; then
+		printf '%s\n' "$1" | grep -q '"kernel_session":{'
+	else
+		printf '%s\n' "$1" | grep -q '"kernel_session":null'
+	fi
+}

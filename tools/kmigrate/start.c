@@ -24,6 +24,8 @@
 #include "exitcode.h"
 #include "source.h"
 
+#include <linux/kmigrate.h>
+
 #define START_POLL_MS	200
 #define START_CALL_MS	5000
 
@@ -44,6 +46,7 @@ static const struct option start_longopts[] = {
 	{ "verify", no_argument, NULL, 'V' },
 	{ "no-verify", no_argument, NULL, 'N' },
 	{ "no-zerocopy", no_argument, NULL, 'Z' },
+	{ "datapath", required_argument, NULL, 'P' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -62,7 +65,14 @@ static const struct km_usage start_usage = {
 	"                              not possible for a --kernel guest)\n"
 	"      --no-zerocopy           send guest pages with plain writev, never\n"
 	"                              MSG_ZEROCOPY (default: MSG_ZEROCOPY for large\n"
-	"                              page batches where the socket supports it)\n",
+	"                              page batches where the socket supports it)\n"
+	"      --datapath auto|kernel|user\n"
+	"                              who harvests and sends the pages: kernel =\n"
+	"                              kmigrate.ko (/dev/kmigrate), user = this tool;\n"
+	"                              auto (default): kernel when the module is\n"
+	"                              loaded and takes the VM, else user (the result's\n"
+	"                              datapath_note says why); kernel without the\n"
+	"                              module fails with exit status 3\n",
 	.notes =
 	"Shows the progress on a terminal; with -j/--json prints one JSON object\n"
 	"with the result (result, total_ms, downtime_ms, rounds, bytes_sent,\n"
@@ -145,6 +155,7 @@ int start_main(int argc, char **argv)
 	struct json_object *req, *reply = NULL, *st = NULL;
 	bool tty = isatty(1) && !km_opts.json, cancelled = false, verify = true;
 	bool zerocopy = true;
+	enum km_mig_datapath dpath = KM_MIG_DP_AUTO;
 	char why[128];
 	int c, ret;
 
@@ -176,6 +187,11 @@ int start_main(int argc, char **argv)
 		case 'Z':
 			zerocopy = false;
 			break;
+		case 'P':
+			if (km_mig_datapath_parse(optarg, &dpath))
+				return km_usage_error("invalid --datapath '%s': expected auto, kernel "
+						      "or user", optarg);
+			break;
 		default:
 			return km_opt_exit(c);
 		}
@@ -196,6 +212,13 @@ int start_main(int argc, char **argv)
 			return km_usage_error("invalid --to '%s': expected HOST[:PORT] or [IPV6]:PORT", to);
 	}
 
+	if (dpath == KM_MIG_DP_KERNEL && access("/dev/" KMIGRATE_DEVICE_NAME, F_OK)) {
+		/* the VM's process would refuse it too; say it the module's way */
+		km_err("start: %s: --datapath kernel: /dev/%s: %s: kernel module not loaded; "
+		       "load it with 'modprobe kmigrate' (or use --datapath auto|user)", name,
+		       KMIGRATE_DEVICE_NAME, strerror(errno));
+		return KM_EXIT_NO_MODULE;
+	}
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("migrate"));
 	json_object_object_add(req, "to", json_object_new_string(to));
@@ -206,6 +229,7 @@ int start_main(int argc, char **argv)
 	json_object_object_add(req, "verify", json_object_new_boolean(verify));
 	if (!zerocopy)	/* only then: the default request stays as before */
 		json_object_object_add(req, "zerocopy", json_object_new_boolean(false));
+	json_object_object_add(req, "datapath", json_object_new_string(km_mig_datapath_name(dpath)));
 	ret = start_call(name, req, &reply);
 	json_object_put(req);
 	if (ret)

@@ -12,9 +12,13 @@
  *            KVM_GET_DIRTY_LOG), pages written with writev() straight from
  *            the mapping of guest RAM; large batches with MSG_ZEROCOPY
  *            (env.zerocopy), completions reaped from the error queue.
- *   (a later "kernel" one drives /dev/kmigrate: the kernel harvests and
- *   sends; it must produce the same records and keep the stream's encoder
- *   state, @enc, up to date.)
+ *   "kernel" datapath_kernel.c: /dev/kmigrate (kmigrate.ko) harvests the
+ *            dirty rings (KMIGRATE_HARVEST; bitmap mode: libvmm's
+ *            KVM_GET_DIRTY_LOG) and writes the PAGES / ZERO records on the
+ *            socket itself (KMIGRATE_SEND_PAGES, zero-copy, paced by the
+ *            module's own cap), with the stream encoder's digest state
+ *            handed in and out, so @enc stays what kmp_enc_pages() /
+ *            kmp_enc_zero() would have made it.
  *
  * The source keeps the protocol's control records (HELLO, ROUND,
  * VCPU_STATE, END, COMMIT), the convergence model and the socket's
@@ -53,6 +57,20 @@ struct km_dp_env {
 	/* a record of @pages PAGES or @zero ZERO gfns went out: 0 or -1 (stop) */
 	int (*sent)(void *opaque, uint32_t pages, uint32_t zero);
 	bool zerocopy;			/* MSG_ZEROCOPY allowed (--no-zerocopy: off) */
+	/* bytes the data path wrote on the socket itself (not through
+	 * writev/writev_tx): accounted like theirs */
+	void (*account)(void *opaque, uint64_t bytes);
+	uint64_t bandwidth;		/* the cap at the start, bytes/s; 0: none */
+	uint32_t stall_ms;		/* no progress this long: give up */
+};
+
+/* The kernel data path's counters (KMIGRATE_GET_STATS), kept after fini. */
+struct km_dp_kernel_stats {
+	bool valid;
+	uint32_t state, rounds, error;
+	uint64_t pages_harvested, pages_sent, zero_pages, bytes_sent;
+	uint64_t harvest_ns, send_ns, send_stalls, bandwidth;
+	uint64_t harvest_calls, send_calls, overflows;
 };
 
 /* MSG_ZEROCOPY, as the data path used it (all 0 when it did not). */
@@ -83,6 +101,16 @@ struct km_datapath_ops {
 	 * queue (zerocopy completions, which make poll() say POLLERR); waits
 	 * up to @wait_ms for all outstanding ones.  Never fails the stream. */
 	void (*reap)(struct km_datapath *dp, int wait_ms);
+	/* optional: a round starts (after its ROUND record went out) */
+	int (*round)(struct km_datapath *dp, uint32_t round, bool final, uint64_t pages);
+	/* optional: a new cap (bytes/s, 0: none) for pages this path paces
+	 * itself; -errno.  May be called from another thread. */
+	int (*set_bandwidth)(struct km_datapath *dp, uint64_t bytes_per_sec);
+	/* optional: true when page sends are paced by the data path (the
+	 * source then paces only its own writes) */
+	bool paces_pages;
+	/* optional: the migration is over (@error 0: completed), before fini */
+	void (*end)(struct km_datapath *dp, int error);
 	/* dirty tracking off, resources freed (outstanding zerocopy
 	 * completions waited for, briefly); safe to call twice */
 	void (*fini)(struct km_datapath *dp);
@@ -93,10 +121,26 @@ struct km_datapath {
 	struct km_dp_env env;
 	void *priv;
 	char err[200];
+	bool broken;			/* a send failed mid-record: no ABORT may follow */
 	struct km_dp_zc_stats zc;	/* kept after fini */
+	struct km_dp_kernel_stats ks;	/* kept after fini */
 };
 
 extern const struct km_datapath_ops km_datapath_user;
+extern const struct km_datapath_ops km_datapath_kernel;
+
+/*
+ * The kernel data path's session, opened before the migration thread
+ * starts (in the process that owns the VM): /dev/kmigrate opened and the
+ * VM attached.  Returns the session fd or -errno with @why set (e.g.
+ * "/dev/kmigrate: No such file or directory (kmigrate.ko not loaded)").
+ * km_dp_kernel_adopt() hands it to @dp (whose ops must be
+ * km_datapath_kernel) before init; km_dp_kernel_close() closes an fd never
+ * adopted.
+ */
+int km_dp_kernel_open(struct vmm_vm *vm, char *why, size_t whylen);
+int km_dp_kernel_adopt(struct km_datapath *dp, int fd);
+void km_dp_kernel_close(int fd);
 
 /* The largest @n a send_pages call takes. */
 #define KM_DP_MAX_BATCH		4096u

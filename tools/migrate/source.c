@@ -65,6 +65,7 @@ struct km_mig_src {
 	struct km_mig_opts o;
 	pthread_t thr;
 	atomic_bool cancel;
+	_Atomic uint64_t cancel_ns;	/* when it was asked for */
 	atomic_bool done;
 	atomic_bool committed;	/* COMMIT sent: the VM here is no longer used */
 	bool completed;
@@ -84,6 +85,9 @@ struct km_mig_src {
 	uint64_t d_paused, d_harvest, d_pages, d_state, d_end, d_ready;
 	uint64_t final_pages;
 	struct km_dp_zc_stats zc;	/* the data path's, once it is down */
+	struct km_dp_kernel_stats ks;	/* the kernel data path's counters */
+	char dp_note[320];		/* why not the kernel data path (auto) */
+	pthread_mutex_t dp_lock;	/* dp_up and the data path vs. set_bandwidth */
 	char peer[128];
 	/* the destination's RESUMED (got_resumed) or why there is none */
 	bool got_resumed;
@@ -120,6 +124,32 @@ void km_mig_opts_default(struct km_mig_opts *o)
 	o->verify = true;
 	o->workload = true;
 	o->zerocopy = true;
+	o->datapath = KM_MIG_DP_AUTO;
+}
+
+static const char *const src_dp_names[] = {
+	[KM_MIG_DP_AUTO] = "auto",
+	[KM_MIG_DP_KERNEL] = "kernel",
+	[KM_MIG_DP_USER] = "user",
+};
+
+int km_mig_datapath_parse(const char *s, enum km_mig_datapath *out)
+{
+	unsigned int i;
+
+	for (i = 0; s && i < sizeof(src_dp_names) / sizeof(src_dp_names[0]); i++) {
+		if (!strcmp(s, src_dp_names[i])) {
+			*out = (enum km_mig_datapath)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *km_mig_datapath_name(enum km_mig_datapath d)
+{
+	return (unsigned int)d < sizeof(src_dp_names) / sizeof(src_dp_names[0]) ?
+	       src_dp_names[d] : "?";
 }
 
 int km_mig_split_hostport(const char *s, char *host, size_t hlen, char *port,
@@ -239,6 +269,9 @@ struct json_object *km_mig_src_status(struct km_mig_src *m)
 	JADD(r, "peer", json_object_new_string(m->peer));
 	JADD(r, "phase", json_object_new_string(m->phase));
 	JADD(r, "datapath", json_object_new_string(m->dp.ops->name));
+	JADD(r, "datapath_requested", json_object_new_string(km_mig_datapath_name(m->o.datapath)));
+	JADD(r, "datapath_note", *m->dp_note ? json_object_new_string(m->dp_note) : NULL);
+	JADD(r, "bandwidth", JU64(m->o.bandwidth));
 	JADD(r, "round", JU64(m->round));
 	JADD(r, "rounds", JU64(m->round + 1));
 	JADD(r, "bytes_sent", JU64(m->bytes_sent));
@@ -282,6 +315,27 @@ struct json_object *km_mig_src_status(struct km_mig_src *m)
 			JADD(z, "enobufs", JU64(m->zc.enobufs));
 			JADD(z, "note", *m->zc.note ? json_object_new_string(m->zc.note) : NULL);
 			JADD(r, "zerocopy", z);
+		}
+		if (m->ks.valid) {	/* the module's own counters (KMIGRATE_GET_STATS) */
+			struct json_object *k = json_object_new_object();
+
+			JADD(k, "state", JU64(m->ks.state));
+			JADD(k, "rounds", JU64(m->ks.rounds));
+			JADD(k, "error", JU64(m->ks.error));
+			JADD(k, "pages_harvested", JU64(m->ks.pages_harvested));
+			JADD(k, "pages_sent", JU64(m->ks.pages_sent));
+			JADD(k, "zero_pages", JU64(m->ks.zero_pages));
+			JADD(k, "bytes_sent", JU64(m->ks.bytes_sent));
+			JADD(k, "harvest_ms", src_json_ms(m->ks.harvest_ns));
+			JADD(k, "send_ms", src_json_ms(m->ks.send_ns));
+			JADD(k, "send_stalls", JU64(m->ks.send_stalls));
+			JADD(k, "bandwidth", JU64(m->ks.bandwidth));
+			JADD(k, "harvest_calls", JU64(m->ks.harvest_calls));
+			JADD(k, "send_calls", JU64(m->ks.send_calls));
+			JADD(k, "ring_overflows", JU64(m->ks.overflows));
+			JADD(r, "kernel_session", k);
+		} else {
+			JADD(r, "kernel_session", NULL);
 		}
 		src_json_resumed(m, r);
 		JADD(r, "error", *m->error ? json_object_new_string(m->error) : NULL);
@@ -386,6 +440,9 @@ static int src_pump(struct km_mig_src *m)
 static int src_check(struct km_mig_src *m)
 {
 	if (atomic_load(&m->cancel)) {
+		if (!m->result)
+			fprintf(stderr, "kmigrate: %s: cancel seen %" PRIu64 " ms after the request\n",
+				m->name, (vmm_now_ns() - atomic_load(&m->cancel_ns)) / 1000000);
 		pthread_mutex_lock(&m->lock);
 		if (!m->result)
 			m->result = "cancelled";
@@ -420,9 +477,9 @@ static void src_account(struct km_mig_src *m, size_t n)
 /* The bandwidth cap: sleep while ahead of it. */
 static int src_throttle(struct km_mig_src *m, size_t n)
 {
-	uint64_t now, due;
+	uint64_t now, due, bw = __atomic_load_n(&m->o.bandwidth, __ATOMIC_RELAXED);
 
-	if (!m->o.bandwidth)
+	if (!bw)
 		return 0;
 	m->throttle_bytes += n;
 	now = vmm_now_ns();
@@ -431,7 +488,7 @@ static int src_throttle(struct km_mig_src *m, size_t n)
 		m->throttle_bytes = n;
 		return 0;
 	}
-	due = m->last_throttle_ns + m->throttle_bytes * 1000000000ULL / m->o.bandwidth;
+	due = m->last_throttle_ns + m->throttle_bytes * 1000000000ULL / bw;
 	while (now < due) {
 		uint64_t ms = (due - now) / 1000000 + 1;
 
@@ -532,6 +589,14 @@ static int src_dp_writev_tx(void *opaque, struct iovec *iov, int cnt, km_dp_tx_f
 	return src_writev_tx(opaque, iov, cnt, tx, ctx);
 }
 
+static void src_dp_account(void *opaque, uint64_t bytes)
+{
+	struct km_mig_src *m = opaque;
+
+	/* the data path wrote these itself (paced by the module) */
+	src_account(m, (size_t)bytes);
+}
+
 static int src_dp_sent(void *opaque, uint32_t pages, uint32_t zero)
 {
 	struct km_mig_src *m = opaque;
@@ -566,7 +631,11 @@ static int src_round(struct km_mig_src *m, uint32_t round, bool final, uint64_t 
 	m->round = round;
 	m->remaining = pages;
 	pthread_mutex_unlock(&m->lock);
-	return src_send(m, buf, (size_t)n);
+	if (src_send(m, buf, (size_t)n))
+		return -1;
+	if (m->dp_up && m->dp.ops->round && m->dp.ops->round(&m->dp, round, final, pages) < 0)
+		return src_dp_fail(m);
+	return 0;
 }
 
 /* Sends m->gfns[0 .. n) through the data path. */
@@ -801,9 +870,68 @@ static int src_send_state(struct km_mig_src *m)
 
 static void src_dp_down(struct km_mig_src *m)
 {
-	if (m->dp_up)
+	uint64_t t0 = vmm_now_ns();
+	bool was_up = m->dp_up;
+
+	pthread_mutex_lock(&m->dp_lock);
+	if (m->dp_up && m->dp.ops->end)
+		m->dp.ops->end(&m->dp, m->completed ? 0 :
+			       atomic_load(&m->cancel) ? ECANCELED : EIO);
+	if (m->dp_up || m->dp.priv)	/* also a kernel session init never took */
 		m->dp.ops->fini(&m->dp);
 	m->dp_up = false;
+	pthread_mutex_unlock(&m->dp_lock);
+	pthread_mutex_lock(&m->lock);
+	m->zc = m->dp.zc;
+	m->ks = m->dp.ks;
+	pthread_mutex_unlock(&m->lock);
+	if (was_up && vmm_now_ns() - t0 > 200000000ULL)
+		fprintf(stderr, "kmigrate: %s: stopping the %s data path took %" PRIu64 " ms\n",
+			m->name, m->dp.ops->name, (vmm_now_ns() - t0) / 1000000);
+}
+
+/* Brings the data path up; auto: the user one when the kernel's fails. */
+static int src_dp_up(struct km_mig_src *m)
+{
+	int r;
+
+	m->dp.env = (struct km_dp_env){ .vm = m->vm, .fd = m->fd, .enc = &m->enc, .opaque = m,
+					.writev = src_dp_writev, .sent = src_dp_sent,
+					.writev_tx = src_dp_writev_tx,
+					.account = src_dp_account,
+					.bandwidth = m->o.bandwidth,
+					.stall_ms = SRC_STALL_MS,
+					.zerocopy = m->o.zerocopy };
+	r = m->dp.ops->init(&m->dp);
+	if (r && m->dp.ops == &km_datapath_kernel && m->o.datapath == KM_MIG_DP_AUTO) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "%s", *m->dp.err ? m->dp.err : strerror(-r));
+		m->dp.ops->fini(&m->dp);
+		pthread_mutex_lock(&m->lock);
+		snprintf(m->dp_note, sizeof(m->dp_note), "kernel data path failed to start (%s): "
+			 "using the user data path", why);
+		m->dp.ops = &km_datapath_user;
+		pthread_mutex_unlock(&m->lock);
+		fprintf(stderr, "kmigrate: %s: %s\n", m->name, m->dp_note);
+		m->dp.err[0] = 0;
+		r = m->dp.ops->init(&m->dp);
+	}
+	if (r) {
+		src_fail(m, "starting the %s data path: %s", m->dp.ops->name,
+			 *m->dp.err ? m->dp.err : strerror(-r));
+		pthread_mutex_lock(&m->dp_lock);
+		if (m->dp.priv)
+			m->dp.ops->fini(&m->dp);
+		pthread_mutex_unlock(&m->dp_lock);
+		return -1;
+	}
+	pthread_mutex_lock(&m->dp_lock);
+	m->dp_up = true;
+	pthread_mutex_unlock(&m->dp_lock);
+	fprintf(stderr, "kmigrate: %s: %s data path (%s dirty tracking)\n", m->name,
+		m->dp.ops->name, vmm_dirty_mode_name(vmm_dirty_mode(m->vm)));
+	return 0;
 }
 
 /*
@@ -910,15 +1038,8 @@ static int src_run(struct km_mig_src *m)
 	r = vmm_dirty_bitmap_init(m->vm, &m->bm);
 	if (r)
 		return src_fail(m, "dirty bitmap: %s", strerror(-r));
-	m->dp.env = (struct km_dp_env){ .vm = m->vm, .fd = m->fd, .enc = &m->enc, .opaque = m,
-					.writev = src_dp_writev, .sent = src_dp_sent,
-					.writev_tx = src_dp_writev_tx,
-					.zerocopy = m->o.zerocopy };
-	r = m->dp.ops->init(&m->dp);
-	if (r)
-		return src_fail(m, "starting the %s data path (dirty logging): %s",
-				m->dp.ops->name, strerror(-r));
-	m->dp_up = true;
+	if (src_dp_up(m))
+		return -1;
 	/* re-arm everything: from here on every write shows in a harvest */
 	if (src_harvest(m, &dirty))
 		return -1;
@@ -952,6 +1073,8 @@ static int src_run(struct km_mig_src *m)
 
 		if (src_drain(m, SRC_STALL_MS))
 			return -1;
+		/* `kmigrate set --bandwidth` may have changed the cap */
+		kc.bandwidth_cap = __atomic_load_n(&m->o.bandwidth, __ATOMIC_RELAXED);
 		now = vmm_now_ns();
 		/* the link is measured over the sending only, not the wait below */
 		t_sent = now;
@@ -1091,7 +1214,7 @@ static void *src_thread(void *arg)
 
 	if (r && !m->completed) {
 		/* give the guest back */
-		if (m->fd >= 0 && m->hello_sent && !m->partial) {
+		if (m->fd >= 0 && m->hello_sent && !m->partial && !m->dp.broken) {
 			uint8_t buf[KMP_HDR_SIZE + KMP_ERROR_FIXED + KMP_MAX_MSG];
 			ssize_t n = kmp_enc_abort(&m->enc, buf, sizeof(buf),
 						  atomic_load(&m->cancel) ? KMP_E_ABORTED :
@@ -1106,9 +1229,6 @@ static void *src_thread(void *arg)
 		m->paused = false;
 	}
 	src_dp_down(m);
-	pthread_mutex_lock(&m->lock);
-	m->zc = m->dp.zc;
-	pthread_mutex_unlock(&m->lock);
 	if (m->fd >= 0) {
 		if (m->completed)
 			shutdown(m->fd, SHUT_WR);
@@ -1144,13 +1264,40 @@ int km_mig_src_start(struct vmm_vm *vm, const char *name, const struct km_mig_op
 	m->fd = -1;
 	m->phase = "starting";
 	m->dp.ops = &km_datapath_user;
+	if (o->datapath != KM_MIG_DP_USER) {
+		char why[200];
+		int fd = km_dp_kernel_open(vm, why, sizeof(why));
+
+		if (fd < 0 && o->datapath == KM_MIG_DP_KERNEL) {
+			snprintf(err, errlen, "--datapath kernel: the kernel data path is not "
+				 "available: %s", why);
+			free(m);
+			return fd;
+		}
+		if (fd < 0) {
+			snprintf(m->dp_note, sizeof(m->dp_note), "kernel data path not available "
+				 "(%s): using the user data path", why);
+			fprintf(stderr, "kmigrate: %s: %s\n", name, m->dp_note);
+		} else if (km_dp_kernel_adopt(&m->dp, fd)) {
+			km_dp_kernel_close(fd);
+			snprintf(err, errlen, "out of memory");
+			free(m);
+			return -ENOMEM;
+		} else {
+			m->dp.ops = &km_datapath_kernel;
+		}
+	}
 	m->guest_pages = vmm_ram_size(vm) / KMP_PAGE_SIZE;
 	m->t_start = vmm_now_ns();
 	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->dp_lock, NULL);
 	r = pthread_create(&m->thr, NULL, src_thread, m);
 	if (r) {
 		snprintf(err, errlen, "starting the migration thread: %s", strerror(r));
+		if (m->dp.priv)
+			m->dp.ops->fini(&m->dp);
 		pthread_mutex_destroy(&m->lock);
+		pthread_mutex_destroy(&m->dp_lock);
 		free(m);
 		return -r;
 	}
@@ -1173,8 +1320,33 @@ bool km_mig_src_completed(struct km_mig_src *m)
 	return atomic_load(&m->done) && m->completed;
 }
 
+int km_mig_src_set_bandwidth(struct km_mig_src *m, uint64_t bytes_per_sec, char *err,
+			     size_t errlen)
+{
+	int r = 0;
+
+	if (atomic_load(&m->done) || atomic_load(&m->committed)) {
+		snprintf(err, errlen, "no migration running");
+		return -ESRCH;
+	}
+	pthread_mutex_lock(&m->dp_lock);
+	if (m->dp_up && m->dp.ops->set_bandwidth) {
+		r = m->dp.ops->set_bandwidth(&m->dp, bytes_per_sec);
+		if (r)
+			snprintf(err, errlen, "KMIGRATE_SET_BANDWIDTH: %s", strerror(-r));
+	}
+	if (!r) {
+		/* the source's pacing (its own records; all of them on the user
+		 * path) and, from the next round, the model */
+		__atomic_store_n(&m->o.bandwidth, bytes_per_sec, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&m->dp_lock);
+	return r;
+}
+
 void km_mig_src_cancel(struct km_mig_src *m)
 {
+	atomic_store(&m->cancel_ns, vmm_now_ns());
 	atomic_store(&m->cancel, true);
 }
 
@@ -1186,5 +1358,6 @@ void km_mig_src_free(struct km_mig_src *m)
 	kmp_dec_free(m->dec);
 	vmm_dirty_bitmap_free(&m->bm);
 	pthread_mutex_destroy(&m->lock);
+	pthread_mutex_destroy(&m->dp_lock);
 	free(m);
 }

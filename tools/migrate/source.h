@@ -32,6 +32,21 @@
 #define KM_MIG_DEFAULT_DOWNTIME_MS 300
 #define KM_MIG_DEFAULT_MAX_ROUNDS 30
 
+/*
+ * Which data path (datapath.h) moves the pages: "kernel" (kmigrate.ko via
+ * /dev/kmigrate), "user", or "auto": kernel when /dev/kmigrate opens and
+ * takes the VM (KMIGRATE_ATTACH_VM), else user, with the reason in the
+ * result's "datapath_note".
+ */
+enum km_mig_datapath {
+	KM_MIG_DP_AUTO,
+	KM_MIG_DP_KERNEL,
+	KM_MIG_DP_USER,
+};
+/* "auto", "kernel", "user" <-> the enum; -EINVAL for another name */
+int km_mig_datapath_parse(const char *s, enum km_mig_datapath *out);
+const char *km_mig_datapath_name(enum km_mig_datapath d);
+
 struct km_mig_opts {
 	char to[256];			/* HOST, HOST:PORT, [V6]:PORT */
 	uint64_t downtime_ms;		/* downtime limit for the model */
@@ -44,6 +59,7 @@ struct km_mig_opts {
 	bool workload;			/* the guest is the built-in workload */
 	bool zerocopy;			/* MSG_ZEROCOPY for large page batches
 					 * where the socket has it (default) */
+	enum km_mig_datapath datapath;	/* --datapath (default auto) */
 };
 
 void km_mig_opts_default(struct km_mig_opts *o);
@@ -51,7 +67,8 @@ void km_mig_opts_default(struct km_mig_opts *o);
 struct km_mig_src;
 
 /* Starts the migration thread; the caller must not touch @vm's run state
- * (pause, resume, harvest) until km_mig_src_done(). */
+ * (pause, resume, harvest) until km_mig_src_done().  With --datapath kernel
+ * and no usable /dev/kmigrate it fails with -errno and @err saying why. */
 int km_mig_src_start(struct vmm_vm *vm, const char *name, const struct km_mig_opts *o,
 		     struct km_mig_src **out, char *err, size_t errlen);
 /* The thread has finished (the result is final). */
@@ -61,6 +78,11 @@ bool km_mig_src_done(struct km_mig_src *m);
 bool km_mig_src_committed(struct km_mig_src *m);
 /* Finished with COMMIT sent: the guest runs on the destination. */
 bool km_mig_src_completed(struct km_mig_src *m);
+/* Changes the bandwidth cap of the running migration (bytes/s, 0: none):
+ * the source's pacing and the kernel data path's.  -ESRCH: it is over;
+ * other -errno with @err set. */
+int km_mig_src_set_bandwidth(struct km_mig_src *m, uint64_t bytes_per_sec, char *err,
+			     size_t errlen);
 /* Asks the thread to give up (before COMMIT); the guest resumes here. */
 void km_mig_src_cancel(struct km_mig_src *m);
 /* {"event":"progress",...} or {"event":"result",...}; NULL: no memory. */

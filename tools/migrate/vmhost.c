@@ -237,6 +237,17 @@ static struct json_object *vmhost_migrate(struct km_vmhost *h, struct json_objec
 		}
 		o.zerocopy = json_object_get_boolean(j);
 	}
+	if (json_object_object_get_ex(req, "datapath", &j) && !json_object_is_type(j, json_type_null)) {
+		enum km_mig_datapath d;
+
+		if (!json_object_is_type(j, json_type_string) ||
+		    km_mig_datapath_parse(json_object_get_string(j), &d)) {
+			snprintf(err, errlen, "migrate: \"datapath\": expected \"auto\", "
+				 "\"kernel\" or \"user\"");
+			return NULL;
+		}
+		o.datapath = d;
+	}
 	o.workload = !h->kernel && vmhost_params(h);
 	if (h->mig) {
 		km_mig_src_free(h->mig);
@@ -276,6 +287,30 @@ static struct json_object *vmhost_handle(const char *cmd, struct json_object *re
 		if (r && km_mig_src_done(h->mig) &&
 		    !(json_object_object_get_ex(req, "peek", &jp) && json_object_get_boolean(jp)))
 			h->result_read = true;
+		return r;
+	}
+	if (!strcmp(cmd, "set")) {
+		/* {"cmd":"set","bandwidth":N}: the running migration's cap */
+		struct json_object *r, *jb;
+		uint64_t bw = 0;
+
+		if (!json_object_object_get_ex(req, "bandwidth", &jb) ||
+		    json_object_is_type(jb, json_type_null)) {
+			snprintf(err, errlen, "set: \"bandwidth\" is required");
+			return NULL;
+		}
+		if (vmhost_get_u64(req, "bandwidth", UINT64_MAX >> 1, &bw, err, errlen))
+			return NULL;
+		if (!vmhost_migrating(h) || h->migrated) {
+			snprintf(err, errlen, "no migration running");
+			return NULL;
+		}
+		if (km_mig_src_set_bandwidth(h->mig, bw, err, errlen))
+			return NULL;
+		fprintf(stderr, "kmigrate: %s: bandwidth cap now %" PRIu64 " bytes/s\n", h->name, bw);
+		r = json_object_new_object();
+		if (r)
+			JADD(r, "bandwidth", JU64(bw));
 		return r;
 	}
 	if (!strcmp(cmd, "migrate-cancel")) {
@@ -339,7 +374,7 @@ static struct json_object *vmhost_handle(const char *cmd, struct json_object *re
 		return r;
 	}
 	snprintf(err, errlen, "unknown command '%.64s' (info, pause, resume, stop, verify, "
-		 "migrate, migrate-status, migrate-cancel)", cmd);
+		 "migrate, migrate-status, migrate-cancel, set)", cmd);
 	return NULL;
 }
 

@@ -477,6 +477,61 @@ int64_t vmm_dirty_harvest(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
 	return n;
 }
 
+int64_t vmm_dirty_harvest_ext(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
+			      vmm_ring_collect_fn collect, void *opaque,
+			      struct vmm_harvest_stats *st)
+{
+	struct vmm_sink sink = { .out = out };
+	struct vmm_harvest_stats local;
+	uint64_t t0 = vmm_now_ns(), before = out ? vmm_dirty_bitmap_count(out) : 0;
+	uint32_t *fetch;
+	bool overflow = false;
+	unsigned int i;
+	int64_t n;
+
+	if (vm->dirty_mode != VMM_DIRTY_RING)
+		return vmm_dirty_harvest(vm, out, NULL, NULL, st);
+	if (!st)
+		st = &local;
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_lock(&vm->harvest_lock);
+	fetch = calloc(vm->nr_vcpus ? vm->nr_vcpus : 1, sizeof(*fetch));
+	if (!fetch) {
+		pthread_mutex_unlock(&vm->harvest_lock);
+		return -ENOMEM;
+	}
+	for (i = 0; i < vm->nr_vcpus; i++)
+		fetch[i] = vm->vcpus[i].ring_fetch;
+	n = collect(opaque, out, fetch, vm->nr_vcpus, st, &overflow);
+	if (n >= 0) {
+		for (i = 0; i < vm->nr_vcpus; i++)
+			vm->vcpus[i].ring_fetch = fetch[i];
+		if (overflow) {
+			vm->ring_overflows++;
+			if (vm->ring_overflows == 1)
+				vmm_logf(vm, "dirty ring overflowed (reported by the collector): "
+					 "reporting all pages dirty (a larger ring avoids this)");
+			n += (int64_t)vmm_sink_all(vm, &sink);
+			st->overflows++;
+		}
+		n += (int64_t)vmm_harvest_soft(vm, &sink);
+	}
+	free(fetch);
+	/* whatever happened, the rings may have room now: wake the waiters */
+	pthread_mutex_lock(&vm->lock);
+	vm->ring_reset_gen++;
+	st->ring_waiters = vm->nr_ring_waiters;
+	pthread_cond_broadcast(&vm->ring_cond);
+	pthread_mutex_unlock(&vm->lock);
+	pthread_mutex_unlock(&vm->harvest_lock);
+	if (n >= 0) {
+		st->entries = (uint64_t)n;
+		st->new_pages = out ? vmm_dirty_bitmap_count(out) - before : 0;
+		st->ns = vmm_now_ns() - t0;
+	}
+	return n;
+}
+
 /* ---------------------------------------------------- ring-full waits -- */
 
 void vmm_dirty_ring_full_wait(struct vmm_vcpu *v)

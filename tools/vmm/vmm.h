@@ -242,6 +242,23 @@ typedef void (*vmm_dirty_fn)(uint64_t gfn, void *opaque);
 int64_t vmm_dirty_harvest(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
 			  vmm_dirty_fn fn, void *opaque,
 			  struct vmm_harvest_stats *st);
+/*
+ * Ring mode with another collector (the kmigrate module's KMIGRATE_HARVEST):
+ * under the harvest lock, @collect reads and resets the rings instead of
+ * libvmm.  It gets @nr_vcpus positions in @ring_fetch (libvmm's, in: where
+ * the next entry is; out: where it is after the collection, so libvmm's own
+ * harvest can take over later), ORs the gfns into @out, adds to st->reset,
+ * and sets *@overflow when entries may be lost (every RAM page is then
+ * reported).  Returns the entries collected or -errno.  libvmm then adds
+ * the pages the VMM wrote itself (vmm_mark_dirty) and wakes the vCPUs that
+ * wait on a full ring.  In bitmap mode it is vmm_dirty_harvest().
+ */
+typedef int64_t (*vmm_ring_collect_fn)(void *opaque, struct vmm_dirty_bitmap *out,
+				       uint32_t *ring_fetch, unsigned int nr_vcpus,
+				       struct vmm_harvest_stats *st, bool *overflow);
+int64_t vmm_dirty_harvest_ext(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
+			      vmm_ring_collect_fn collect, void *opaque,
+			      struct vmm_harvest_stats *st);
 /* Ring mode: wait until some vCPU waits on a full ring (1) or timeout (0). */
 int vmm_dirty_wait_full(struct vmm_vm *vm, int timeout_ms);
 
