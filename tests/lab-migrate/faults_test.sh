@@ -21,7 +21,9 @@
 #      migration completes afterwards.
 #   2. cancel in the bulk pass and in a live round: the guest stays on a.
 #   3. the destination's child is killed at the handoff (END sent, the
-#      source's guest paused, waiting for READY): the guest resumes on a.
+#      source's guest paused, waiting for READY): the guest resumes on a;
+#      then a cancels at that same point (b holds END): the guest resumes
+#      on a and never runs on b.
 #   4. an idle guest converges in few rounds; an unlimited random writer
 #      completes within the downtime limit or fails as not converging, in
 #      bounded time.
@@ -179,6 +181,17 @@ if [ "$LAB_HOST" = b ]; then
 	not_here vmk "phase 3"
 	listener_alive "phase 3"
 
+	# 3b. hold END 5 s: a cancels while its guest is paused waiting for
+	#     READY; whatever b answers then, the guest must not run here
+	"$BS" proxy "$LAB_MIG_ADDR" $PPORT "$LAB_MIG_ADDR" $PORT on-end "sleep 5" \
+		>"$OUT/proxy" 2>&1
+	cat "$OUT/proxy"
+	gate_wait p3b
+	not_here vmz "phase 3b"
+	! grep -q '^vmz .* running ' "$OUT/vmslog"
+	ok $? "phase 3b: vmz never ran on b"
+	listener_alive "phase 3b"
+
 	# 4. idle and heavy writers: a's gate says how they ended
 	m=$("$BS" gate-wait "$LAB_MIG_ADDR" $GPORT 400)
 	echo "# gate: $m"
@@ -293,6 +306,37 @@ check_stays vmk "phase 3"
 sed 's/^/# vmk.log: /' "$KMIGRATE_RUN_DIR/vmk.log"
 "$KM" stop vmk >/dev/null 2>&1
 wait_gone vmk
+
+# 3b. cancel at the handoff: b's proxy holds END for 5 s; a sees the
+#     handoff phase (guest paused, waiting for READY) and cancels
+"$KM" run vmz --memory 16M --rate 200 --detach >"$OUT/run" 2>&1
+ok $? "run vmz --memory 16M --rate 200 --detach"
+sleep 2
+migrate_to vmz "$OUT/start" $PPORT &
+spid=$!
+i=0
+ph=
+while [ $i -lt 1200 ]; do
+	ph=$(jfield "$("$KM" vmctl vmz migrate-status 2>/dev/null)" phase)
+	[ "$ph" = handoff ] && break
+	sleep 0.05
+	i=$((i + 1))
+done
+"$KM" cancel vmz >"$OUT/cancel" 2>&1
+cst=$?
+sed 's/^/# cancel: /' "$OUT/cancel"
+[ "$ph" = handoff ] && [ $cst -eq 0 ]
+ok $? "phase 3b: kmigrate cancel vmz in the handoff phase (seen '$ph')"
+wait $spid
+st=$?
+show_start "$OUT/start"
+r=$(cat "$OUT/start")
+[ $st -eq 1 ] && [ "$(jfield "$r" result)" = cancelled ]
+ok $? "phase 3b: start exits 1 ($st), result cancelled"
+check_stays vmz "phase 3b"
+"$KM" stop vmz >/dev/null 2>&1
+wait_gone vmz
+gate_open p3b
 
 # 4. an idle guest (1 page write per second) converges in few rounds
 "$KM" run vmi --memory 32M --rate 1 --detach >"$OUT/run" 2>&1
