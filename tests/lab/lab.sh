@@ -632,7 +632,7 @@ done
 # from a hung test.
 if [ -n "$timed_out" ]; then
 	for h in "${HOSTLIST[@]}"; do
-		grep -E "$STALL_RE|Modules linked in:" "$LOGS/$h-console.log" 2>/dev/null |
+		{ grep -E "$STALL_RE|Modules linked in:" "$LOGS/$h-console.log" 2>/dev/null || true; } |
 			tail -n 20 | sed "s/^/lab: host $h console: /" >&2
 	done
 fi

@@ -256,13 +256,17 @@ struct json_object *km_mig_src_status(struct km_mig_src *m)
 {
 	struct json_object *r = json_object_new_object();
 	uint64_t now = vmm_now_ns(), end;
+	bool fin;
 
 	if (!r)
 		return NULL;
 	pthread_mutex_lock(&m->lock);
-	end = m->result ? m->t_end : now;
-	JADD(r, "event", json_object_new_string(m->result ? "result" : "progress"));
-	if (m->result)
+	/* final only once the thread has finished: a cancel names the result
+	 * early, while the data path is still being taken down */
+	fin = m->result && atomic_load(&m->done);
+	end = fin ? m->t_end : now;
+	JADD(r, "event", json_object_new_string(fin ? "result" : "progress"));
+	if (fin)
 		JADD(r, "result", json_object_new_string(m->result));
 	JADD(r, "name", json_object_new_string(m->name));
 	JADD(r, "to", json_object_new_string(m->o.to));
@@ -285,7 +289,7 @@ struct json_object *km_mig_src_status(struct km_mig_src *m)
 	JADD(r, "guest_mem_bytes", JU64(m->guest_pages * KMP_PAGE_SIZE));
 	JADD(r, "downtime_limit_ms", JU64(m->o.downtime_ms));
 	JADD(r, "elapsed_ms", JU64((end - m->t_start) / 1000000));
-	if (m->result) {
+	if (fin) {
 		JADD(r, "total_ms", JU64((m->t_end - m->t_start) / 1000000));
 		JADD(r, "downtime_ms", m->downtime_ns ? src_json_ms(m->downtime_ns) : NULL);
 		JADD(r, "downtime_method", json_object_new_string(
