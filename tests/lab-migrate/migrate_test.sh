@@ -288,6 +288,16 @@ ok $? "stop vm1"
 "$KM" run vm2 --memory ${MEM_MIB}M --vcpus 1 --rate 1000 --detach >"$OUT/run2" 2>&1
 ok $? "run vm2 --memory ${MEM_MIB}M --vcpus 1 --rate 1000 --detach"
 sleep 5
+if [ "$DATAPATH" = kernel ]; then
+	# every event of the module, live, while vm2 migrates
+	"$KM" monitor -j --timeout 120 >"$OUT/monitor" 2>"$OUT/monitor.err" &
+	mpid=$!
+	i=0
+	while [ $i -lt 100 ] && ! grep -q listening "$OUT/monitor.err"; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+fi
 migrate_to vm2 "$OUT/start3" --bandwidth 1MiB &
 spid=$!
 i=0
@@ -299,7 +309,7 @@ while [ $i -lt 1200 ]; do
 done
 sleep 1
 # the cap of the running migration changes (user pacing / KMIGRATE_SET_BANDWIDTH)
-v=$("$KM" vmctl vm2 '{"cmd":"set","bandwidth":2097152}' 2>&1)
+v=$("$KM" set vm2 --bandwidth 2MiB 2>&1)
 st=$?
 [ $st -eq 0 ] && [ "$(jfield "$("$KM" vmctl vm2 migrate-status 2>/dev/null)" bandwidth)" = 2097152 ]
 ok $? "phase 3: set bandwidth 2 MiB/s on the running migration ($v)"
@@ -320,6 +330,17 @@ ok $? "phase 3: on the $DATAPATH data path ($(jfield "$r" datapath))"
 if [ "$DATAPATH" = kernel ]; then
 	printf '%s\n' "$r" | grep -q '"kernel_session":{[^}]*"bandwidth":2097152'
 	ok $? "phase 3: the module's session got the new cap (KMIGRATE_SET_BANDWIDTH)"
+	sleep 0.5
+	kill $mpid 2>/dev/null
+	wait $mpid 2>/dev/null
+	sed 's/^/# monitor: /' "$OUT/monitor" | cut -c1-300
+	grep -q '"event":"session-start"' "$OUT/monitor" &&
+		grep -q '"event":"round"' "$OUT/monitor"
+	ok $? "phase 3: kmigrate monitor showed the session start and its rounds live"
+	grep -q '"event":"bandwidth".*"bandwidth":2097152' "$OUT/monitor"
+	ok $? "phase 3: kmigrate monitor showed the cap change to 2 MiB/s"
+	grep -q '"event":"session-\(end\|error\)"' "$OUT/monitor"
+	ok $? "phase 3: kmigrate monitor showed the session's end (cancelled)"
 fi
 check_stays vm2 "phase 3"
 
