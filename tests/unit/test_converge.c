@@ -480,6 +480,41 @@ TEST_F(converge, link_rate_from_send_time_and_big_rounds_only)
 	EXPECT_NE(100ull << 20, s.link_rate);
 }
 
+/*
+ * An idle guest's bulk round: a few real pages and thousands of zero pages
+ * whose scan takes the round's time.  Its byte rate measures the scan, not
+ * the link: with the congestion window's rate at hand the model uses that,
+ * and the idle guest stops at once; without it, the old lower bound makes
+ * the fixed costs look too big (what the lab showed).
+ */
+TEST_F(converge, app_limited_bulk_round_uses_window_rate)
+{
+	struct kmc_config c;
+	struct kmc_state s;
+	struct kmc_verdict v;
+	struct kmc_round bulk = { .bytes_sent = 135 << 10, .pages_sent = 8198,
+				  .zero_pages = 8181, .duration_ns = 1600 * MS,
+				  .send_ns = 1600 * MS, .dirty_pages = 4 };
+
+	config(&c, 300 * MS);
+	c.min_rate_sample = 256 << 10;
+	kmc_init(&s);
+	kmc_update(&s, &c, &bulk, &v);
+	EXPECT_NE(KMC_STOP, v.decision);	/* 84 KiB/s: the state alone too slow */
+
+	bulk.window_rate = 20 << 20;			/* 20 MiB/s window */
+	kmc_init(&s);
+	kmc_update(&s, &c, &bulk, &v);
+	EXPECT_EQ(20ull << 20, s.link_rate);
+	EXPECT_EQ(KMC_STOP, v.decision);
+
+	/* a sample above the window's rate wins; a big round replaces both */
+	bulk.window_rate = 1 << 10;
+	kmc_init(&s);
+	kmc_update(&s, &c, &bulk, &v);
+	EXPECT_EQ((uint64_t)(135 << 10) * SEC / (1600 * MS), s.link_rate);
+}
+
 /* Absurd inputs saturate instead of overflowing (UBSan watches). */
 TEST_F(converge, extreme_values)
 {

@@ -127,11 +127,18 @@ static void measure(struct kmc_state *s, const struct kmc_config *c, const struc
 
 	s->rounds++;
 	s->elapsed_ns = add_sat(s->elapsed_ns, r->duration_ns);
-	if (send_ns && r->bytes_sent &&
-	    (!s->link_rate || r->bytes_sent >= c->min_rate_sample))
+	if (send_ns && r->bytes_sent && r->bytes_sent >= c->min_rate_sample) {
 		s->link_rate = smooth(c, s->link_rate,
 				      muldiv(r->bytes_sent, NSEC_PER_SEC, send_ns),
 				      !s->link_rate);
+	} else if (!s->link_rate) {
+		/* too small to measure the link: a lower bound, or what the
+		 * congestion window carries if that is more */
+		uint64_t sample = send_ns && r->bytes_sent ?
+				  muldiv(r->bytes_sent, NSEC_PER_SEC, send_ns) : 0;
+
+		s->link_rate = sample > r->window_rate ? sample : r->window_rate;
+	}
 	if (interval) {
 		s->dirty_rate = smooth(c, s->dirty_rate,
 				       muldiv(r->dirty_pages, NSEC_PER_SEC, interval),

@@ -58,7 +58,9 @@ struct kmc_config {
 	uint32_t stall_rounds;		/* rounds of dirty rate >= link rate; >= 1 */
 	uint64_t min_rate_sample;	/* rounds sending fewer bytes do not update the
 					 * link rate (latency, not bandwidth, dominates
-					 * them), except the first; 0: every round */
+					 * them); the first such round, with no rate yet,
+					 * sets it to the larger of its sample and the
+					 * round's window_rate; 0: every round */
 };
 
 /* Fills @c with defaults for a downtime limit (margin 10 %, smoothing
@@ -74,6 +76,12 @@ struct kmc_round {
 	uint64_t send_ns;		/* of which its bytes took to leave; 0: duration */
 	uint64_t dirty_pages;		/* dirty pages harvested after the round */
 	uint64_t dirty_interval_ns;	/* over which they were dirtied; 0: duration */
+	uint64_t window_rate;		/* bytes/s the connection's congestion window
+					 * allows now (cwnd * mss / srtt); 0: unknown.
+					 * Stands in for a round too small to measure
+					 * the link (below min_rate_sample: an idle
+					 * guest's bulk round of zero pages measures the
+					 * page scan, not the link) */
 };
 
 enum kmc_decision {

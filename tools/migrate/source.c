@@ -692,6 +692,22 @@ static int src_send_dirty(struct km_mig_src *m)
 	return 0;
 }
 
+/*
+ * What the connection's congestion window carries now, bytes/s (cwnd *
+ * mss / smoothed rtt, TCP_INFO); 0 when unknown.  The model uses it when a
+ * round was too small to measure the link (converge.h, window_rate).
+ */
+static uint64_t src_window_rate(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || !ti.tcpi_rtt)
+		return 0;
+	return (uint64_t)ti.tcpi_snd_cwnd * ti.tcpi_snd_mss * 1000000ULL / ti.tcpi_rtt;
+}
+
 static int src_harvest(struct km_mig_src *m, uint64_t *count)
 {
 	uint64_t ns = 0;
@@ -1097,6 +1113,7 @@ static int src_run(struct km_mig_src *m)
 			.zero_pages = m->r_zero, .duration_ns = now - t_round,
 			.send_ns = t_sent - t_round,
 			.dirty_pages = dirty, .dirty_interval_ns = now - t_harvest,
+			.window_rate = src_window_rate(m->fd),
 		};
 		/* The bulk's zero pages are the never-touched RAM: dirty pages are
 		 * rarely zero, so they would make the model's zero fraction (and
