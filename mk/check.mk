@@ -96,6 +96,51 @@ lab-migrate-faults: deps tools $(LAB_BADSTREAM) lab-mig-module
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
 		--payload $(BUILD)/payload-migf --timeout 600 -- $(LAB_MIG_ENV) sh bin/faults_test.sh
 
+.PHONY: lab-migrate-tls
+# The authenticated, encrypted channel between two lab hosts: TLS 1.3 with
+# mutual certificates, records in kernel TLS, on both data paths; refused
+# peers (other CA, rogue certificate, none, plaintext) leave the guest
+# running (tests/lab-migrate/tls_test.sh).  The certificates are made here
+# with openssl (tls_certs.sh); the payload carries openssl for s_client.
+lab-migrate-tls: deps tools lab-mig-module
+	rm -rf $(BUILD)/payload-migt
+	mkdir -p $(BUILD)/payload-migt/bin
+	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-migrate/tls_test.sh $(TOP)/tests/lib/labtest.sh \
+		$$(command -v openssl) $(BUILD)/payload-migt/bin/
+	sh $(TOP)/tests/lab-migrate/tls_certs.sh $(BUILD)/payload-migt/tls
+	cp $(LAB_MIG_KO) $(BUILD)/payload-migt/
+	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
+		--payload $(BUILD)/payload-migt --timeout 300 -- $(LAB_MIG_ENV) sh bin/tls_test.sh
+
+.PHONY: lab-migrate-net
+# The dedicated migration network and the concurrency limits between two lab
+# hosts (tests/lab-migrate/net_test.sh): both NICs' byte counters around
+# migrations (to the migration address, and --via mig0 to the management
+# address), --via errors, three migrations against outgoing and incoming
+# limits of two (wait in order, --no-wait, refused HELLO).
+lab-migrate-net: deps tools lab-mig-module
+	rm -rf $(BUILD)/payload-mign
+	mkdir -p $(BUILD)/payload-mign/bin
+	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-migrate/net_test.sh $(TOP)/tests/lib/labtest.sh \
+		$(BUILD)/payload-mign/bin/
+	cp $(LAB_MIG_KO) $(BUILD)/payload-mign/
+	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 --mem 1536 \
+		--payload $(BUILD)/payload-mign --timeout 600 -- $(LAB_MIG_ENV) sh bin/net_test.sh
+
+.PHONY: lab-migrate-preflight
+# Pre-flight checks and CPU models between two lab hosts: each failed check
+# (cpu against a --cpu-max x86-64-v1 listener, memory, protocol version,
+# listener down) refuses with nothing moved and the guest running on the
+# source; an x86-64-v1 guest passes and migrates
+# (tests/lab-migrate/preflight_test.sh).  User data path.
+lab-migrate-preflight: deps tools $(LAB_BADSTREAM)
+	rm -rf $(BUILD)/payload-migp
+	mkdir -p $(BUILD)/payload-migp/bin
+	cp $(BUILD)/bin/kmigrate $(LAB_BADSTREAM) $(TOP)/tests/lab-migrate/preflight_test.sh \
+		$(TOP)/tests/lib/labtest.sh $(BUILD)/payload-migp/bin/
+	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
+		--payload $(BUILD)/payload-migp --timeout 600 -- sh bin/preflight_test.sh
+
 .PHONY: lab-migrate-downtime
 # The downtime limit holds between two lab hosts: guests migrated at limits
 # of 300, 100, 50 and 20 ms in ring and bitmap modes either complete within

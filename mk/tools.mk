@@ -6,7 +6,12 @@
 #                       tests that run the binary); TAP output, fails if any
 #                       test fails
 #   make install-tools  kmigrate to $(DESTDIR)$(PREFIX)/sbin, the man page to
-#                       $(DESTDIR)$(PREFIX)/share/man/man8 (PREFIX=/usr/local)
+#                       $(DESTDIR)$(PREFIX)/share/man/man8 (PREFIX=/usr/local),
+#                       the listener's unit kmigrate-listen.service to
+#                       $(DESTDIR)$(SYSTEMD_UNIT_DIR), the example config to
+#                       $(DESTDIR)/etc/kmigrate/kmigrate.conf if absent
+#   make install        install-tools (and what other parts add)
+#   make install-test   checks make install into a temporary DESTDIR
 #   make tools-clean
 #
 # Sources are found by wildcard: a new command is tools/kmigrate/<cmd>.c plus
@@ -22,7 +27,7 @@ UNIT_SRC	:= $(TOP)/tests/unit
 TOOLS_OBJ	:= $(BUILD)/obj/tools
 TOOLS_BIN	:= $(BUILD)/bin/kmigrate
 TOOLS_MAN	:= $(BUILD)/man/kmigrate.8
-TOOLS_PKGS	:= libnl-genl-3.0 json-c
+TOOLS_PKGS	:= libnl-genl-3.0 json-c gnutls
 
 TOOLS_CC	?= $(CC)
 TOOLS_CFLAGS	:= -std=gnu11 -O2 -g -Wall -Wextra -Werror -Wshadow -Wformat=2 \
@@ -46,7 +51,7 @@ UNIT_UBSAN_OPTIONS ?= print_stacktrace=1
 # The parts of tools/migrate/ built on libvmm go with the commands (the unit
 # tests link the library sources without libvmm).
 TOOLS_VMM_SRCS	:= $(addprefix $(TOOLS_SRC)/migrate/,vmhost.c source.c dest.c datapath_user.c \
-		   datapath_kernel.c)
+		   datapath_kernel.c preflight.c)
 TOOLS_LIB_SRCS	:= $(filter-out $(TOOLS_VMM_SRCS),$(sort $(wildcard $(TOOLS_SRC)/lib/*.c $(TOOLS_SRC)/migrate/*.c) $(TOOLS_SRC)/migrate/ctl.c))
 TOOLS_CMD_SRCS	:= $(wildcard $(TOOLS_SRC)/kmigrate/*.c) $(TOOLS_VMM_SRCS)
 UNIT_TESTS	:= $(sort $(basename $(notdir $(wildcard $(UNIT_SRC)/test_*.c))))
@@ -76,7 +81,7 @@ tools-objs = $(patsubst $(TOOLS_SRC)/%.c,$(TOOLS_OBJ)/$(1)/%.o,$(filter $(TOOLS_
 define tools-flavor
 $(TOOLS_OBJ)/$(1)/%.o: $(TOOLS_SRC)/%.c
 	@mkdir -p $$(@D)
-	@pkg-config --exists $(TOOLS_PKGS) || { echo "tools: libnl-genl-3-dev or libjson-c-dev missing; run 'make deps'" >&2; exit 1; }
+	@pkg-config --exists $(TOOLS_PKGS) || { echo "tools: libnl-genl-3-dev, libjson-c-dev or libgnutls28-dev missing; run 'make deps'" >&2; exit 1; }
 	$$(TOOLS_CC) $$(TOOLS_CFLAGS) $$(TOOLS_DEFS) $(2) -MMD -MP -c -o $$@ $$<
 
 $(TOOLS_OBJ)/$(1)/unit/%.o: $(UNIT_SRC)/%.c $(KSFT_HARNESS_HDRS)
@@ -124,9 +129,33 @@ unit: $(UNIT_BUILD_plain) $(UNIT_BUILD_san)
 	done; \
 	exit $$fail
 
+# The listener's systemd unit (ExecStart names $(PREFIX)/sbin/kmigrate) and
+# the example config, which never replaces an operator's own.
+SYSTEMD_UNIT_DIR ?= /lib/systemd/system
 install-tools: tools
 	install -D -m 0755 $(TOOLS_BIN) $(DESTDIR)$(PREFIX)/sbin/kmigrate
 	install -D -m 0644 $(TOOLS_MAN) $(DESTDIR)$(PREFIX)/share/man/man8/kmigrate.8
+	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	sed 's|/usr/local/sbin/kmigrate|$(PREFIX)/sbin/kmigrate|' $(TOP)/dist/kmigrate-listen.service \
+		> $(DESTDIR)$(SYSTEMD_UNIT_DIR)/kmigrate-listen.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/kmigrate-listen.service
+	@if [ -e $(DESTDIR)/etc/kmigrate/kmigrate.conf ]; then \
+		echo "install: $(DESTDIR)/etc/kmigrate/kmigrate.conf exists: kept"; \
+	else \
+		install -D -m 0644 $(TOP)/dist/kmigrate.conf $(DESTDIR)/etc/kmigrate/kmigrate.conf; \
+	fi
+
+# `make install`: the tools, the unit and the config (a rule without a
+# recipe, so that other parts can add their own prerequisites).
+.PHONY: install
+install: install-tools
+
+.PHONY: install-test
+# make install DESTDIR=<tmp> puts the unit and the config in place, keeps an
+# existing config, and systemd-analyze verify accepts the unit (skipped,
+# and said so, where systemd-analyze is not installed).
+install-test:
+	sh $(TOP)/tests/install_test.sh
 
 tools-clean:
 	rm -rf $(TOOLS_OBJ) $(TOOLS_BIN) $(TOOLS_MAN)

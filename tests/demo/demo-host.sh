@@ -21,7 +21,7 @@ ip -brief address show dev "$LAB_MIG_IF"
 
 if [ "$LAB_HOST" = b ]; then
 	say "listening for migrations on the migration network [$LAB_MIG_ADDR]:$PORT"
-	$KM listen --address "$LAB_MIG_ADDR" --port $PORT --once --verify
+	$KM listen --address "$LAB_MIG_ADDR" --port $PORT --once --verify --insecure
 	say "the guest now runs here"
 	$KM vms
 	say "its memory, page by page"
@@ -37,6 +37,6 @@ $KM run vm1 --memory 64M --vcpus 2 --rate 200 --detach
 sleep 2
 $KM vms
 say "kmigrate start vm1 --to [$LAB_PEER_MIG_ADDR]:$PORT"
-$KM start vm1 --to "[$LAB_PEER_MIG_ADDR]:$PORT" --connect-timeout 60
+$KM start vm1 --to "[$LAB_PEER_MIG_ADDR]:$PORT" --connect-timeout 60 --insecure
 say "guests left on host a (none: vm1 now runs on b)"
 $KM vms

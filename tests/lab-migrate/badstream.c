@@ -365,7 +365,7 @@ static int do_case(const char *c, const char *host, const char *port, unsigned i
 			memcpy(out + olen, page, KMP_PAGE_SIZE / 2);
 			olen += KMP_PAGE_SIZE / 2;
 		} else if (!strcmp(c, "type")) {
-			hdr(out + olen, 9, 0, 0, 0);	/* no such record type */
+			hdr(out + olen, 10, 0, 0, 0);	/* no such record type (9 is PROFILE) */
 			olen += KMP_HDR_SIZE;
 			want = KMP_E_TYPE;
 		} else if (!strcmp(c, "range")) {

@@ -3,6 +3,11 @@
 # sourced from the payload's bin/.  The sourcing script sets N=0, FAILED=0
 # and KM (the kmigrate binary) first.
 
+# The suites exercise the migration protocol itself: they ask for the
+# plaintext channel explicitly (as --insecure on start and listen would);
+# tests/lab-migrate/tls_test.sh sets KMIGRATE_INSECURE=0 for the TLS channel.
+export KMIGRATE_INSECURE=${KMIGRATE_INSECURE:-1}
+
 ok() {	# ok COND-STATUS DESCRIPTION
 	N=$((N + 1))
 	if [ "$1" -eq 0 ]; then

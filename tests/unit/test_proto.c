@@ -348,7 +348,7 @@ TEST_F(proto, names)
 	EXPECT_STREQ("READY", kmp_type_name(KMP_T_READY));
 	EXPECT_STREQ("RESUMED", kmp_type_name(KMP_T_RESUMED));
 	EXPECT_EQ(NULL, kmp_type_name(0));
-	EXPECT_EQ(NULL, kmp_type_name(9));
+	EXPECT_EQ(NULL, kmp_type_name(10));
 	EXPECT_EQ(NULL, kmp_type_name(0x85));
 	EXPECT_STREQ("verification not requested", kmp_rsm_note_name(KMP_RSM_N_NOT_ASKED));
 	EXPECT_STREQ("unknown reason", kmp_rsm_note_name(999));
@@ -521,7 +521,7 @@ static const struct bad_case bad_cases[] = {
 	{ "unaligned slot", 0, 16 + 136 + 16, B("\x01"), KMP_E_LAYOUT, "not page-aligned" },
 	{ "name not printable", 0, 16 + 72, B("\x01"), KMP_E_LAYOUT, "printable" },
 	{ "name padding", 0, 16 + 72 + 20, B("x"), KMP_E_RESERVED, "padding byte 20" },
-	{ "unknown type", 1, 4, B("\x09"), KMP_E_TYPE, "unknown record type 9" },
+	{ "unknown type", 1, 4, B("\x0a"), KMP_E_TYPE, "unknown record type 10" },
 	{ "other direction", 1, 4, B("\x81"), KMP_E_TYPE, "other direction" },
 	{ "PAGES before ROUND", 1, 4, B("\x03"), KMP_E_ORDER, "record 1 (PAGES)" },
 	{ "second HELLO", 2, 4, B("\x01"), KMP_E_ORDER, "not allowed here" },
@@ -783,7 +783,7 @@ TEST_F(proto, encoder_refuses)
 	EXPECT_EQ(-KMP_E_TYPE, kmp_enc_ready(&e, tmp, sizeof(tmp), &(struct kmp_ready){ 0 }));
 	EXPECT_EQ(-KMP_E_NOSPACE, kmp_enc_hello(&e, tmp, 100, &h));
 	EXPECT_NE(NULL, strstr(e.err, "buffer has 100"));
-	h.features_required = 2;
+	h.features_required = 1ull << 2;	/* bits 0, 1: PROFILE, CHECK */
 	EXPECT_EQ(-KMP_E_FEATURE, kmp_enc_hello(&e, tmp, sizeof(tmp), &h));
 	h.features_required = 0;
 	ASSERT_LT(0, kmp_enc_hello(&e, tmp, sizeof(tmp), &h));
@@ -880,6 +880,276 @@ TEST_F(proto, fuzz_mutations)
 	TH_LOG("%d refused, %d accepted", bad, ok);
 	free(copy);
 	free(s.buf);
+}
+
+/* ---- PROFILE and CHECK (pre-flight, docs/PROTOCOL.md) ---- */
+
+struct pf_got {
+	int hellos, profiles, accepts, ends, commits;
+	struct kmp_profile p;
+};
+
+static int pf_hello(void *o, const struct kmp_hello *h)
+{
+	(void)h;
+	((struct pf_got *)o)->hellos++;
+	return 0;
+}
+
+static int pf_profile(void *o, const struct kmp_profile *p)
+{
+	struct pf_got *g = o;
+
+	g->profiles++;
+	g->p = *p;
+	return 0;
+}
+
+static int pf_accept(void *o, const struct kmp_accept *a)
+{
+	(void)a;
+	((struct pf_got *)o)->accepts++;
+	return 0;
+}
+
+static int pf_end(void *o, const struct kmp_end *e)
+{
+	(void)e;
+	((struct pf_got *)o)->ends++;
+	return 0;
+}
+
+static int pf_commit(void *o)
+{
+	((struct pf_got *)o)->commits++;
+	return 0;
+}
+
+static const struct kmp_dec_ops pf_ops = {
+	.hello = pf_hello, .profile = pf_profile, .accept = pf_accept, .end = pf_end,
+	.commit = pf_commit,
+};
+
+static void init_profile(struct kmp_profile *p)
+{
+	memset(p, 0, sizeof(*p));
+	strcpy(p->model, "x86-64-v2");
+	p->module_abi = 1;
+	p->nent = 3;
+	p->ent[0] = (struct kmp_cpuid_ent){ 0, 0, 0, 0xd, 0x68747541, 0x444d4163, 0x69746e65 };
+	p->ent[1] = (struct kmp_cpuid_ent){ 1, 0, 0, 0x306a9, 0x800, 0x80982203, 0x178bfbff };
+	p->ent[2] = (struct kmp_cpuid_ent){ 7, 0, 1, 0, 0x209, 0, 0 };
+}
+
+/* HELLO (required @req) [PROFILE] [the rest of a migration]. */
+static int pf_stream(struct stream *s, uint64_t req, bool profile, bool rest)
+{
+	struct kmp_round r = { 0, KMP_ROUND_F_FINAL, 0 };
+	struct kmp_profile p;
+	struct kmp_hello h;
+	struct kmp_enc e;
+	uint8_t tmp[KMP_HDR_SIZE + KMP_PROFILE_FIXED + KMP_MAX_CPUID * KMP_CPUID_ENT_SIZE];
+
+	init_data();
+	init_hello(&h);
+	h.features_required = req;
+	init_profile(&p);
+	memset(s, 0, sizeof(*s));
+	kmp_enc_init(&e, KMP_DIR_SOURCE);
+	if (s_add(s, KMP_T_HELLO, tmp, kmp_enc_hello(&e, tmp, sizeof(tmp), &h)))
+		return -1;
+	if (profile && s_add(s, KMP_T_PROFILE, tmp, kmp_enc_profile(&e, tmp, sizeof(tmp), &p)))
+		return -1;
+	if (!rest)
+		return 0;
+	return s_add(s, KMP_T_ROUND, tmp, kmp_enc_round(&e, tmp, sizeof(tmp), &r)) ||
+	       s_add(s, KMP_T_VCPU_STATE, tmp,
+		     kmp_enc_vcpu_state(&e, tmp, sizeof(tmp), state_blob, STATE_LEN)) ||
+	       s_add(s, KMP_T_END, tmp, kmp_enc_end(&e, tmp, sizeof(tmp))) ||
+	       s_add(s, KMP_T_COMMIT, tmp, kmp_enc_commit(&e, tmp, sizeof(tmp)));
+}
+
+static int pf_decode(enum kmp_dir dir, uint64_t req, const uint8_t *buf, size_t len,
+		     size_t chunk, struct pf_got *g, char *msg, size_t msglen)
+{
+	struct kmp_dec *d = kmp_dec_new(dir, &pf_ops, g);
+	int rc = 0;
+
+	memset(g, 0, sizeof(*g));
+	if (!d)
+		return -1;
+	if (req)
+		kmp_dec_set_required(d, req);
+	for (size_t off = 0; off < len && !rc; off += chunk) {
+		size_t n = chunk < len - off ? chunk : len - off;
+
+		rc = kmp_dec_feed(d, buf + off, n);
+	}
+	if (!rc)
+		rc = kmp_dec_finish(d);
+	if (msg)
+		snprintf(msg, msglen, "%s", kmp_dec_error(d));
+	kmp_dec_free(d);
+	return rc;
+}
+
+TEST_F(proto, profile_round_trip)
+{
+	struct stream s;
+	struct pf_got g;
+	struct kmp_profile want;
+	char msg[320];
+
+	init_profile(&want);
+	ASSERT_EQ(0, pf_stream(&s, KMP_FR_PROFILE, true, true));
+	ASSERT_EQ(KMP_T_PROFILE, s.type[1]);
+	EXPECT_EQ(KMP_HDR_SIZE + KMP_PROFILE_FIXED + 3 * KMP_CPUID_ENT_SIZE, s.off[2] - s.off[1]);
+	EXPECT_STREQ("PROFILE", kmp_type_name(KMP_T_PROFILE));
+	for (size_t chunk = 1; chunk <= 4096; chunk *= 8) {
+		EXPECT_EQ(KMP_OK, pf_decode(KMP_DIR_SOURCE, 0, s.buf, s.len, chunk, &g, msg,
+					    sizeof(msg))) TH_LOG("%s", msg);
+		EXPECT_EQ(1, g.profiles);
+		EXPECT_STREQ("x86-64-v2", g.p.model);
+		EXPECT_EQ(1u, g.p.module_abi);
+		EXPECT_EQ(3u, g.p.nent);
+		EXPECT_EQ(0, memcmp(want.ent, g.p.ent, 3 * sizeof(want.ent[0])));
+		EXPECT_EQ(1, g.ends);	/* the digest covers PROFILE on both sides */
+		EXPECT_EQ(1, g.commits);
+	}
+	free(s.buf);
+}
+
+TEST_F(proto, check_only_streams)
+{
+	struct kmp_round r = { 0, 0, 0 };
+	struct kmp_accept a = { .version = KMP_VERSION };
+	struct kmp_ready rd = { 0, 0 };
+	struct stream s;
+	struct pf_got g;
+	struct kmp_enc e;
+	uint8_t tmp[KMP_HDR_SIZE + KMP_HELLO_FIXED + 2 * KMP_SLOT_SIZE], buf[256];
+	char msg[320];
+	ssize_t n;
+
+	/* HELLO + PROFILE with CHECK: complete; nothing may follow */
+	ASSERT_EQ(0, pf_stream(&s, KMP_FR_PROFILE | KMP_FR_CHECK, true, false));
+	EXPECT_EQ(KMP_OK, pf_decode(KMP_DIR_SOURCE, 0, s.buf, s.len, 7, &g, msg, sizeof(msg)));
+	EXPECT_EQ(1, g.profiles);
+	memcpy(buf, s.buf, 16);		/* any record after the end */
+	s_put(&s, buf, 16);
+	EXPECT_EQ(KMP_E_ORDER, pf_decode(KMP_DIR_SOURCE, 0, s.buf, s.len, 4096, &g, msg,
+					 sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "after the end")) TH_LOG("%s", msg);
+	free(s.buf);
+	/* CHECK alone: HELLO is the whole stream; the encoder refuses a ROUND */
+	ASSERT_EQ(0, pf_stream(&s, KMP_FR_CHECK, false, false));
+	EXPECT_EQ(KMP_OK, pf_decode(KMP_DIR_SOURCE, 0, s.buf, s.len, 4096, &g, msg, sizeof(msg)));
+	EXPECT_EQ(1, g.hellos);
+	EXPECT_EQ(0, g.profiles);
+	free(s.buf);
+	{
+		struct kmp_hello h;
+
+		init_hello(&h);
+		h.features_required = KMP_FR_CHECK;
+		kmp_enc_init(&e, KMP_DIR_SOURCE);
+		ASSERT_LT(0, kmp_enc_hello(&e, tmp, sizeof(tmp), &h));
+		EXPECT_EQ(-KMP_E_ORDER, kmp_enc_round(&e, tmp, sizeof(tmp), &r));
+	}
+	/* the destination: ACCEPT ends a check; READY after it is refused */
+	kmp_enc_init(&e, KMP_DIR_DEST);
+	kmp_enc_set_required(&e, KMP_FR_CHECK);
+	n = kmp_enc_accept(&e, buf, sizeof(buf), &a);
+	ASSERT_EQ((ssize_t)(KMP_HDR_SIZE + KMP_ACCEPT_SIZE), n);
+	EXPECT_EQ(-KMP_E_ORDER, kmp_enc_ready(&e, tmp, sizeof(tmp), &rd));
+	EXPECT_EQ(KMP_OK, pf_decode(KMP_DIR_DEST, KMP_FR_CHECK, buf, (size_t)n, 5, &g, msg,
+				    sizeof(msg))) TH_LOG("%s", msg);
+	EXPECT_EQ(1, g.accepts);
+	/* without CHECK the same ACCEPT leaves the stream open */
+	EXPECT_EQ(KMP_E_TRUNCATED, pf_decode(KMP_DIR_DEST, 0, buf, (size_t)n, 5, &g, msg,
+					     sizeof(msg)));
+}
+
+/* Patches the stream's PROFILE payload at @off (u32 @v) and decodes. */
+static int pf_patched(uint32_t off, uint32_t v, bool set_len, uint32_t len, char *msg,
+		      size_t msglen)
+{
+	struct stream s;
+	struct pf_got g;
+	int rc;
+
+	if (pf_stream(&s, KMP_FR_PROFILE, true, true))
+		return -1;
+	memcpy(s.buf + s.off[1] + KMP_HDR_SIZE + off, &v, 4);
+	if (set_len)
+		memcpy(s.buf + s.off[1] + 8, &len, 4);
+	rc = pf_decode(KMP_DIR_SOURCE, 0, s.buf, s.len, 4096, &g, msg, msglen);
+	free(s.buf);
+	return rc;
+}
+
+TEST_F(proto, malformed_profile)
+{
+	struct kmp_profile p;
+	struct stream s, t;
+	struct pf_got g;
+	struct kmp_enc e;
+	uint8_t tmp[KMP_HDR_SIZE + KMP_PROFILE_FIXED + KMP_MAX_CPUID * KMP_CPUID_ENT_SIZE];
+	char msg[320];
+
+	/* model not NUL-terminated, padding not zero, entry reserved, record
+	 * reserved, nent against length, nent beyond the limit */
+	EXPECT_EQ(KMP_E_LAYOUT, pf_patched(0, 0x36383801, false, 0, msg, sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "not printable")) TH_LOG("%s", msg);
+	EXPECT_EQ(KMP_E_RESERVED, pf_patched(28, 0x41414141, false, 0, msg, sizeof(msg)));
+	EXPECT_EQ(KMP_E_RESERVED, pf_patched(12, 0x41, false, 0, msg, sizeof(msg)));
+	EXPECT_EQ(KMP_E_RESERVED, pf_patched(KMP_PROFILE_FIXED + KMP_CPUID_ENT_SIZE + 12, 1,
+					     false, 0, msg, sizeof(msg)));
+	EXPECT_EQ(KMP_E_RESERVED, pf_patched(40, 1, false, 0, msg, sizeof(msg)));
+	EXPECT_EQ(KMP_E_LENGTH, pf_patched(36, 2, false, 0, msg, sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "does not fit 2 CPUID entries")) TH_LOG("%s", msg);
+	EXPECT_EQ(KMP_E_LIMIT, pf_patched(36, 3, true,
+					  KMP_PROFILE_FIXED + (KMP_MAX_CPUID + 1) *
+					  KMP_CPUID_ENT_SIZE, msg, sizeof(msg)));
+	EXPECT_EQ(KMP_E_LENGTH, pf_patched(36, 3, true, KMP_PROFILE_FIXED - 8, msg,
+					   sizeof(msg)));
+	/* the encoder refuses the same */
+	init_profile(&p);
+	kmp_enc_init(&e, KMP_DIR_SOURCE);
+	EXPECT_EQ(-KMP_E_ORDER, kmp_enc_profile(&e, tmp, sizeof(tmp), &p));	/* before HELLO */
+	init_profile(&p);
+	p.nent = KMP_MAX_CPUID + 1;
+	ASSERT_EQ(0, pf_stream(&s, KMP_FR_PROFILE, false, false));
+	/* HELLO with PROFILE, then no PROFILE but a ROUND */
+	ASSERT_EQ(0, pf_stream(&t, 0, false, true));
+	s_put(&s, t.buf + t.off[1], t.len - t.off[1]);
+	EXPECT_EQ(KMP_E_ORDER, pf_decode(KMP_DIR_SOURCE, 0, s.buf, s.len, 4096, &g, msg,
+					 sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "record 1 (ROUND)")) TH_LOG("%s", msg);
+	free(s.buf);
+	/* PROFILE without the feature bit */
+	ASSERT_EQ(0, pf_stream(&s, KMP_FR_PROFILE, true, false));
+	ASSERT_EQ(0, pf_stream(&t, 0, false, false));
+	s_put(&t, s.buf + s.off[1], s.len - s.off[1]);
+	EXPECT_EQ(KMP_E_ORDER, pf_decode(KMP_DIR_SOURCE, 0, t.buf, t.len, 4096, &g, msg,
+					 sizeof(msg)));
+	free(s.buf);
+	free(t.buf);
+	{
+		struct kmp_hello h;
+
+		init_hello(&h);
+		h.features_required = KMP_FR_PROFILE;
+		kmp_enc_init(&e, KMP_DIR_SOURCE);
+		ASSERT_LT(0, kmp_enc_hello(&e, tmp, sizeof(tmp), &h));
+		EXPECT_EQ(-KMP_E_LIMIT, kmp_enc_profile(&e, tmp, sizeof(tmp), &p));
+		memset(p.model, 'A', sizeof(p.model));
+		p.nent = 1;
+		EXPECT_EQ(-KMP_E_LAYOUT, kmp_enc_profile(&e, tmp, sizeof(tmp), &p));
+		/* an unknown required bit is still refused */
+		h.features_required = 1ull << 2;
+		EXPECT_EQ(KMP_E_FEATURE, kmp_hello_check(&h, msg, sizeof(msg)));
+	}
 }
 
 TEST_HARNESS_MAIN

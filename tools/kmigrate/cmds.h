@@ -22,6 +22,7 @@ int stop_main(int argc, char **argv);
 int vmctl_main(int argc, char **argv);
 int listen_main(int argc, char **argv);
 int start_main(int argc, char **argv);
+int check_main(int argc, char **argv);
 int cancel_main(int argc, char **argv);
 
 /* start.c, shared with `status NAME`: one progress line of a

@@ -17,9 +17,14 @@
 
 #include "cli.h"
 #include "cmds.h"
+#include "config.h"
+#include "cpumodel.h"
+#include "inlimit.h"
 #include "dest.h"
 #include "exitcode.h"
+#include "preflight.h"
 #include "source.h"
+#include "tls.h"
 #include "vmm.h"
 
 static const struct option listen_longopts[] = {
@@ -28,26 +33,46 @@ static const struct option listen_longopts[] = {
 	{ "once", no_argument, NULL, '1' },
 	{ "verify", no_argument, NULL, 'V' },
 	{ "dirty-log", required_argument, NULL, 'd' },
+	{ "max-incoming", required_argument, NULL, 'm' },
+	{ "incoming-policy", required_argument, NULL, 'Q' },
+	{ "cpu-max", required_argument, NULL, 'X' },
+	KM_TLS_LONGOPTS,
 	{ NULL, 0, NULL, 0 },
 };
 
 static const struct km_usage listen_usage = {
 	.args = NULL,
 	.options =
-	"  -a, --address ADDR   listen on this address only (IPv6 or IPv4; default: all)\n"
+	"  -a, --address ADDR   listen on this address only (IPv6 or IPv4): the host's\n"
+	"                       migration-network address; '*' for all addresses.\n"
+	"                       Required unless the config has listen_address\n"
 	"  -p, --port PORT      TCP port (default 49152)\n"
 	"  -1, --once           handle one migration, exit with its status (0: the\n"
 	"                       guest runs here)\n"
 	"      --verify         check the workload guest's memory before resuming it\n"
 	"                       (adds to the downtime; also KMIGRATE_VERIFY=1)\n"
 	"  -d, --dirty-log MODE ring, bitmap or auto: dirty tracking of the migrated\n"
-	"                       VM, for its next migration (default auto)\n",
+	"                       VM, for its next migration (default auto)\n"
+	"  -m, --max-incoming N incoming migrations at once (config max_incoming,\n"
+	"                       default 2); one more is refused with an ERROR\n"
+	"      --incoming-policy refuse|queue\n"
+	"                       beyond the limit: refuse (default) or queue for up\n"
+	"                       to " KM_IN_QUEUE_S " s (config incoming_policy)\n"
+	"      --cpu-max MODEL  offer guests at most this CPU model's features\n"
+	"                       (x86-64-v1 ...; kmigrate run --cpu): the pre-flight\n"
+	"                       check refuses a guest that needs more\n"
+	"      --tls-dir DIR    TLS 1.3 credentials (ca.pem, cert.pem, key.pem; default\n"
+	"                       $KMIGRATE_TLS_DIR or /etc/kmigrate/tls): sources must\n"
+	"                       present a certificate of that CA\n"
+	"      --insecure       plaintext, unauthenticated (also KMIGRATE_INSECURE=1)\n",
 	.notes =
 	"Each incoming migration is received by a child process that becomes the\n"
 	"VM's process once the source commits: 'kmigrate vms' lists it, its control\n"
 	"socket is $KMIGRATE_RUN_DIR/NAME.sock and its log NAME.log, as with\n"
 	"'kmigrate run NAME --detach'.  A failed migration is discarded; the\n"
-	"listener keeps serving.\n",
+	"listener keeps serving.  Defaults come from /etc/kmigrate/kmigrate.conf\n"
+	"($KMIGRATE_CONFIG); options override it.  Logs one line on stderr per\n"
+	"migration start, end and failure (the journal, as a systemd service).\n",
 };
 
 static int listen_socket(const char *addr, const char *port)
@@ -112,15 +137,30 @@ int listen_main(int argc, char **argv)
 	const char *env = getenv("KMIGRATE_VERIFY");
 	bool once = false, verify = env && *env && strcmp(env, "0");
 	int mode = VMM_DIRTY_AUTO;
+	struct km_tls_cli tlsc = { 0 };
 	uint32_t u;
 	int c, lfd;
+	bool all = false;
+	struct km_conf conf;
+	char cerr[512];
 
-	snprintf(port, sizeof(port), "%u", KM_MIG_DEFAULT_PORT);
-	while ((c = km_getopt(argc, argv, "a:p:1d:", listen_longopts, &listen_usage)) != KM_OPT_END) {
+	if (km_conf_load(&conf, cerr, sizeof(cerr))) {
+		km_err("listen: config: %s", cerr);
+		return KM_EXIT_USAGE;
+	}
+	km_in_limits.max = conf.max_incoming;
+	km_in_limits.queue = conf.incoming_policy == KM_CONF_QUEUE;
+	snprintf(port, sizeof(port), "%u", conf.listen_port ? conf.listen_port : KM_MIG_DEFAULT_PORT);
+	while ((c = km_getopt(argc, argv, "a:p:1d:m:", listen_longopts, &listen_usage)) != KM_OPT_END) {
 		switch (c) {
 		case 'a': {
 			char h[256], p[16];
 
+			if (!strcmp(optarg, "*")) {	/* all addresses, deliberately */
+				all = true;
+				addr = NULL;
+				break;
+			}
 			/* [v6] or [v6]:port are accepted too */
 			if (km_mig_split_hostport(optarg, h, sizeof(h), p, sizeof(p), 0))
 				return km_usage_error("invalid --address '%s'", optarg);
@@ -151,11 +191,42 @@ int listen_main(int argc, char **argv)
 				return km_usage_error("invalid --dirty-log '%s': expected ring, bitmap or auto",
 						      optarg);
 			break;
+		case 'm':
+			if (km_parse_u32(optarg, 1, KM_CONF_MAX_LIMIT, &km_in_limits.max, why,
+					 sizeof(why)))
+				return km_usage_error("invalid --max-incoming: %s", why);
+			break;
+		case 'Q':
+			if (strcmp(optarg, "refuse") && strcmp(optarg, "queue"))
+				return km_usage_error("invalid --incoming-policy '%s': expected refuse "
+						      "or queue", optarg);
+			km_in_limits.queue = !strcmp(optarg, "queue");
+			break;
+		case 'X':
+			if (!vmm_cpumodel_known(optarg) || !strcmp(optarg, VMM_CPU_HOST))
+				return km_usage_error("invalid --cpu-max '%s': expected a baseline "
+						      "of %s", optarg, vmm_cpumodel_list());
+			km_pf_cpu_max = optarg;
+			break;
+		case KM_TLS_OPT_DIR:
+		case KM_TLS_OPT_INSECURE:
+			km_tls_cli_opt(&tlsc, c, optarg);
+			break;
 		default:
 			return km_opt_exit(c);
 		}
 	}
 	if (km_no_args(argc, argv))
+		return KM_EXIT_USAGE;
+	if (!addr && !all && conf.listen_address[0] && strcmp(conf.listen_address, "*"))
+		addr = conf.listen_address;
+	else if (!addr && !all && !conf.listen_address[0])
+		/* the migration network only: never all addresses by accident */
+		return km_usage_error("no listening address: give --address ADDR (the host's "
+				      "migration-network address, or '*' for all) or set "
+				      "listen_address in %s", conf.path[0] ? conf.path :
+				      KM_CONF_DEFAULT_PATH);
+	if (km_tls_cli_check(&tlsc, "listen"))
 		return KM_EXIT_USAGE;
 	lfd = listen_socket(addr, port);
 	if (lfd < 0)
@@ -163,10 +234,17 @@ int listen_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (!once)
 		signal(SIGCHLD, SIG_IGN);	/* children are VMs: nobody waits */
-	fprintf(stderr, "kmigrate listen: listening on %s%s%s port %s%s%s\n",
+	fprintf(stderr, "kmigrate listen: listening on %s%s%s port %s%s%s; at most %u incoming "
+		"migrations (%s beyond)\n",
 		addr && strchr(addr, ':') ? "[" : "", addr ? addr : "*",
 		addr && strchr(addr, ':') ? "]" : "", port, once ? " (once)" : "",
-		verify ? ", verifying" : "");
+		verify ? ", verifying" : "", km_in_limits.max,
+		km_in_limits.queue ? "queue" : "refuse");
+	if (tlsc.insecure)
+		fprintf(stderr, "kmigrate listen: plaintext, no authentication (--insecure)\n");
+	else
+		fprintf(stderr, "kmigrate listen: %s, peers must present a certificate of the CA "
+			"in %s/ca.pem\n", KM_TLS_DESC, tlsc.dir);
 	fflush(NULL);
 	for (;;) {
 		struct sockaddr_storage ss;
@@ -202,6 +280,13 @@ int listen_main(int argc, char **argv)
 				close(p[0]);
 			setsid();
 			signal(SIGCHLD, SIG_DFL);
+			if (km_tls_cli_accept(&tlsc, cfd, peer)) {	/* before HELLO */
+				unsigned char r = KM_TLS_REFUSED;
+
+				if (p[1] >= 0 && write(p[1], &r, 1) < 0)
+					r = 0;
+				exit(KM_EXIT_FAIL);
+			}
 			exit(km_mig_dest_run(cfd, &o));
 		}
 		close(cfd);
@@ -214,6 +299,10 @@ int listen_main(int argc, char **argv)
 				n = read(p[0], &st, 1);
 			} while (n < 0 && errno == EINTR);
 			close(p[0]);
+			if (n == 1 && st == KM_TLS_REFUSED) {	/* not the migration */
+				waitpid(pid, NULL, 0);
+				continue;
+			}
 			close(lfd);
 			if (n != 1) {
 				int ws;

@@ -22,6 +22,7 @@ static const struct km_cmd km_cmds[] = {
 	{ "vmctl",	vmctl_main,	"send a raw request to a guest's control socket" },
 	{ "listen",	listen_main,	"accept live migrations from other hosts" },
 	{ "start",	start_main,	"live-migrate a guest of 'kmigrate run' to another host" },
+	{ "check",	check_main,	"run a migration's pre-flight checks, moving nothing" },
 	{ "cancel",	cancel_main,	"cancel a running migration (the guest stays here)" },
 };
 

@@ -37,6 +37,7 @@
 
 #include "cli.h"
 #include "cmds.h"
+#include "cpumodel.h"
 #include "ctl.h"
 #include "exitcode.h"
 #include "vmhost.h"
@@ -60,6 +61,7 @@ struct run_opts {
 	const char *kernel;		/* --kernel: multiboot kernel, not the workload */
 	const char *cmdline;
 	const char *wl_opt;		/* the first workload-only option given */
+	const char *cpu;		/* --cpu MODEL (cpumodel.h); NULL: host */
 };
 
 struct run_state {
@@ -81,6 +83,7 @@ static const struct option run_longopts[] = {
 	{ "detach", no_argument, NULL, 'D' },
 	{ "kernel", required_argument, NULL, 'K' },
 	{ "cmdline", required_argument, NULL, 'L' },
+	{ "cpu", required_argument, NULL, 'C' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -96,6 +99,9 @@ static const struct km_usage run_usage = {
 	"                           (default 1000)\n"
 	"  -s, --working-set SIZE   pages each vCPU writes (default: its share of RAM)\n"
 	"  -D, --detach             run in the background once the VM is up\n"
+	"      --cpu MODEL          the CPUID the guest sees: host (all KVM offers,\n"
+	"                           default) or a baseline: x86-64-v1 .. x86-64-v4,\n"
+	"                           qemu64; refused if this host cannot offer it\n"
 	"      --kernel FILE        boot this multiboot (v1) kernel instead of the\n"
 	"                           workload (1 vCPU; not with -w, -r, -s)\n"
 	"      --cmdline STR        the kernel's command line (with --kernel)\n",
@@ -224,6 +230,12 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 				return km_usage_error("invalid --cmdline: longer than %d bytes",
 						      VMM_MB_CMDLINE_MAX), KM_OPT_EXIT_USAGE;
 			o->cmdline = optarg;
+			break;
+		case 'C':
+			if (!vmm_cpumodel_known(optarg))
+				return km_usage_error("invalid --cpu '%s': expected one of %s",
+						      optarg, vmm_cpumodel_list()), KM_OPT_EXIT_USAGE;
+			o->cpu = optarg;
 			break;
 		default:
 			return c;
@@ -362,6 +374,7 @@ int run_main(int argc, char **argv)
 	cfg.dirty_mode = o.mode;
 	cfg.ring_entries = o.ring_entries;
 	cfg.quiet_console = true;
+	cfg.cpu_model = o.cpu;
 	ret = vmm_vm_create(&cfg, &rs.vm);
 	if (ret) {
 		km_err("run: %s: creating the VM: %s%s", o.name, strerror(-ret),

@@ -23,11 +23,16 @@
 #include "rate.h"
 #include "exitcode.h"
 #include "source.h"
+#include "tls.h"
+#include "config.h"
+#include "netvia.h"
+#include "outgoing.h"
 
 #include <linux/kmigrate.h>
 
 #define START_POLL_MS	200
 #define START_CALL_MS	5000
+#define START_MISSES	6	/* status calls unanswered in a row: lost */
 
 static volatile sig_atomic_t start_interrupted;
 
@@ -47,6 +52,10 @@ static const struct option start_longopts[] = {
 	{ "no-verify", no_argument, NULL, 'N' },
 	{ "no-zerocopy", no_argument, NULL, 'Z' },
 	{ "datapath", required_argument, NULL, 'P' },
+	KM_TLS_LONGOPTS,
+	{ "via", required_argument, NULL, 'I' },
+	{ "source-address", required_argument, NULL, 'S' },
+	{ "no-wait", no_argument, NULL, 'W' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -72,8 +81,18 @@ static const struct km_usage start_usage = {
 	"                              auto (default): kernel when the module is\n"
 	"                              loaded and takes the VM, else user (the result's\n"
 	"                              datapath_note says why); kernel without the\n"
-	"                              module fails with exit status 3\n",
+	"                              module fails with exit status 3\n"
+	KM_TLS_USAGE
+	"      --via IFACE             send from this interface only (the migration\n"
+	"                              network; SO_BINDTODEVICE; config: via)\n"
+	"      --source-address ADDR   send from this address (config: source_address)\n"
+	"      --no-wait               at the host's limit of outgoing migrations\n"
+	"                              (config max_outgoing, default 2): fail instead\n"
+	"                              of waiting in order for a slot\n",
 	.notes =
+	"Defaults come from /etc/kmigrate/kmigrate.conf ($KMIGRATE_CONFIG); options\n"
+	"override it.  The host's bandwidth (config: bandwidth) is shared among its\n"
+	"running outgoing migrations.\n"
 	"Shows the progress on a terminal; with -j/--json prints one JSON object\n"
 	"with the result (result, total_ms, downtime_ms, rounds, bytes_sent,\n"
 	"pages_sent, zero_pages, guest_mem_bytes, datapath, pages_verified,\n"
@@ -155,10 +174,22 @@ int start_main(int argc, char **argv)
 	struct json_object *req, *reply = NULL, *st = NULL;
 	bool tty = isatty(1) && !km_opts.json, cancelled = false, verify = true;
 	bool zerocopy = true;
+	struct km_tls_cli tlsc = { 0 };
 	enum km_mig_datapath dpath = KM_MIG_DP_AUTO;
-	char why[128];
+	char why[512];
 	int c, ret;
+	struct km_conf conf;
+	struct km_out out;
+	const char *via = NULL, *srcaddr = NULL;
+	bool nowait = false;
+	unsigned int misses = 0;
 
+	if (km_conf_load(&conf, why, sizeof(why))) {
+		km_err("start: config: %s", why);
+		return KM_EXIT_USAGE;
+	}
+	if (conf.downtime_limit)
+		downtime = conf.downtime_limit;
 	while ((c = km_getopt(argc, argv, "t:d:r:b:c:", start_longopts, &start_usage)) != KM_OPT_END) {
 		switch (c) {
 		case 't':
@@ -192,6 +223,19 @@ int start_main(int argc, char **argv)
 				return km_usage_error("invalid --datapath '%s': expected auto, kernel "
 						      "or user", optarg);
 			break;
+		case KM_TLS_OPT_DIR:
+		case KM_TLS_OPT_INSECURE:
+			km_tls_cli_opt(&tlsc, c, optarg);
+			break;
+		case 'I':
+			via = optarg;
+			break;
+		case 'S':
+			srcaddr = optarg;
+			break;
+		case 'W':
+			nowait = true;
+			break;
 		default:
 			return km_opt_exit(c);
 		}
@@ -203,8 +247,17 @@ int start_main(int argc, char **argv)
 		return km_usage_error("invalid NAME '%s'", name);
 	if (km_no_args(argc, argv))
 		return KM_EXIT_USAGE;
+	if (!via && conf.via[0])
+		via = conf.via;
+	if (!srcaddr && conf.source_address[0])
+		srcaddr = conf.source_address;
+	if (via && km_net_check_via(via, why, sizeof(why)))
+		return km_usage_error("invalid --via: %s", why);
 	if (!to)
 		return km_usage_error("missing --to HOST[:PORT]");
+	if (km_tls_cli_check(&tlsc, "start"))
+		return KM_EXIT_USAGE;
+	km_tls_free(tlsc.creds);	/* checked here; the VM's process loads them */
 	{
 		char h[256], p[16];
 
@@ -219,8 +272,18 @@ int start_main(int argc, char **argv)
 		       KMIGRATE_DEVICE_NAME, strerror(errno));
 		return KM_EXIT_NO_MODULE;
 	}
+	signal(SIGINT, start_on_signal);
+	signal(SIGTERM, start_on_signal);
+	ret = km_out_begin(&out, &conf, name, to, bw, nowait, &start_interrupted);
+	if (ret)
+		return ret;
+	bw = km_out_share(&out);
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("migrate"));
+	if (via)
+		json_object_object_add(req, "via", json_object_new_string(via));
+	if (srcaddr)
+		json_object_object_add(req, "source_address", json_object_new_string(srcaddr));
 	json_object_object_add(req, "to", json_object_new_string(to));
 	json_object_object_add(req, "downtime_ms", json_object_new_int64(downtime));
 	json_object_object_add(req, "max_rounds", json_object_new_int64(rounds));
@@ -230,10 +293,13 @@ int start_main(int argc, char **argv)
 	if (!zerocopy)	/* only then: the default request stays as before */
 		json_object_object_add(req, "zerocopy", json_object_new_boolean(false));
 	json_object_object_add(req, "datapath", json_object_new_string(km_mig_datapath_name(dpath)));
+	km_tls_cli_req(&tlsc, req);
 	ret = start_call(name, req, &reply);
 	json_object_put(req);
-	if (ret)
+	if (ret) {
+		km_out_end(&out);
 		return KM_EXIT_FAIL;
+	}
 	json_object_put(reply);
 
 	signal(SIGINT, start_on_signal);
@@ -251,15 +317,37 @@ int start_main(int argc, char **argv)
 				json_object_put(r);
 			json_object_put(req);
 		}
+		if (km_out_rebalance(&out, &bw)) {	/* another outgoing one started or ended */
+			struct json_object *r = NULL;
+
+			req = json_object_new_object();
+			json_object_object_add(req, "cmd", json_object_new_string("set"));
+			json_object_object_add(req, "bandwidth", json_object_new_int64((int64_t)bw));
+			/* quietly: the migration may just have ended */
+			if (!km_ctl_call(name, req, START_CALL_MS, &r, why, sizeof(why)))
+				json_object_put(r);
+			json_object_put(req);
+		}
 		req = json_object_new_object();
 		json_object_object_add(req, "cmd", json_object_new_string("migrate-status"));
 		ret = start_call(name, req, &reply);
 		json_object_put(req);
+		/* a busy host: a few missed replies are not yet a lost VM */
+		if (ret && ++misses < START_MISSES && !start_interrupted) {
+			char sock[512];
+
+			snprintf(sock, sizeof(sock), "%s/%s.sock", km_ctl_run_dir(), name);
+			if (!access(sock, F_OK))
+				continue;
+		}
+		if (!ret)
+			misses = 0;
 		if (ret) {
 			if (tty)
 				printf("\n");
 			km_err("start: %s: lost contact with the VM's process; its log is %s/%s.log",
 			       name, km_ctl_run_dir(), name);
+			km_out_end(&out);
 			json_object_put(st);
 			return KM_EXIT_FAIL;
 		}
@@ -272,6 +360,7 @@ int start_main(int argc, char **argv)
 			km_mig_show_progress(st, tty, &last_round);
 		nanosleep(&ts, NULL);
 	}
+	km_out_end(&out);
 	if (tty)
 		printf("\r\033[K");
 	json_object_object_del(st, "ok");

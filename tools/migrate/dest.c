@@ -13,12 +13,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cpumodel.h"
 #include "ctl.h"
 #include "dest.h"
 #include "error.h"
 #include "exitcode.h"
 #include "guest/wl_abi.h"
+#include "inlimit.h"
+#include "preflight.h"
 #include "proto.h"
+#include "slots.h"
 #include "vmhost.h"
 #include "vmm.h"
 
@@ -48,6 +52,10 @@ struct dst {
 	uint64_t pages, zero;
 	uint64_t t_hello, t_end;
 	uint64_t features;		/* optional features in use (ACCEPT) */
+	bool profiled, checked;		/* PROFILE passed the checks; CHECK done */
+	bool pf_failed;			/* d->err has the failed checks' lines */
+	bool pf_done;			/* preflight.h checks passed */
+	char model[KMP_MODEL_SIZE];	/* the guest's CPU model (PROFILE) */
 };
 
 static int dst_error(struct dst *d, uint32_t code, const char *fmt, ...)
@@ -106,6 +114,56 @@ static uint64_t dst_mem_available(void)
 	return (uint64_t)kb << 10;
 }
 
+static int dst_on_hello(void *opaque, const struct kmp_hello *h);
+
+/* HELLO with PROFILE and/or CHECK (preflight.h): the checks, then ACCEPT
+ * for a check, or the admission of the migration. */
+static int dst_preflight(struct dst *d, const struct kmp_hello *h, const struct kmp_profile *p)
+{
+	struct km_pf_env env = { .cpu_max = km_pf_cpu_max, .in_max = km_in_limits.max };
+	char msg[KMP_MAX_MSG + 1];
+	struct kmp_accept a;
+	uint8_t buf[64];
+	uint32_t code;
+	ssize_t n;
+
+	kmp_enc_set_required(&d->enc, h->features_required);
+	snprintf(d->name, sizeof(d->name), "%s", h->name);
+	if ((h->features_required & KMP_FR_PROFILE) && !p)
+		return 0;	/* the checks when PROFILE is there */
+	if (!(h->features_required & KMP_FR_CHECK))
+		env.in_max = 0;	/* a migration: inlimit.h takes a slot (or queues) */
+	else if (env.in_max)
+		env.in_active = km_slot_count(km_ctl_run_dir(), "in", NULL, 0);
+	if (km_pf_dest_check(h, p, &env, msg, sizeof(msg), &code)) {
+		d->pf_failed = true;
+		return dst_error(d, code, "%s", msg);
+	}
+	d->pf_done = true;
+	if (!(h->features_required & KMP_FR_CHECK)) {
+		if (p) {
+			d->profiled = true;
+			snprintf(d->model, sizeof(d->model), "%s", p->model);
+		}
+		return dst_on_hello(d, h);
+	}
+	memset(&a, 0, sizeof(a));
+	a.version = KMP_VERSION;
+	memcpy(a.session, h->session, sizeof(a.session));
+	n = kmp_enc_accept(&d->enc, buf, sizeof(buf), &a);
+	if (n < 0 || dst_send(d, buf, (size_t)n))
+		return dst_error(d, KMP_E_INTERNAL, "sending ACCEPT failed");
+	d->checked = true;
+	return 0;
+}
+
+static int dst_on_profile(void *opaque, const struct kmp_profile *p)
+{
+	struct dst *d = opaque;
+
+	return dst_preflight(d, kmp_dec_hello(d->dec), p);
+}
+
 static int dst_on_hello(void *opaque, const struct kmp_hello *h)
 {
 	struct dst *d = opaque;
@@ -120,8 +178,12 @@ static int dst_on_hello(void *opaque, const struct kmp_hello *h)
 
 	d->t_hello = vmm_now_ns();
 	snprintf(d->name, sizeof(d->name), "%s", h->name);
+	if (!d->pf_done)	/* memory, vCPUs; with PROFILE the CPU; CHECK */
+		return dst_preflight(d, h, NULL);
 	if (!km_ctl_name_valid(h->name))
 		return dst_error(d, KMP_E_LAYOUT, "invalid VM name '%.64s'", h->name);
+	if (km_in_slot_take(h->name, d->o->peer, err, sizeof(err)))	/* inlimit.h */
+		return dst_error(d, KMP_E_REFUSED, "%s", err);
 	if (h->nr_vcpus > VMM_MAX_VCPUS)
 		return dst_error(d, KMP_E_LAYOUT, "%u vCPUs: this host runs at most %u",
 				 h->nr_vcpus, (unsigned int)VMM_MAX_VCPUS);
@@ -148,6 +210,7 @@ static int dst_on_hello(void *opaque, const struct kmp_hello *h)
 	cfg.nr_vcpus = h->nr_vcpus;
 	cfg.dirty_mode = (enum vmm_dirty_mode)d->o->dirty_mode;
 	cfg.quiet_console = true;
+	cfg.cpu_model = d->profiled ? d->model : NULL;
 	r = vmm_vm_create(&cfg, &d->vm);
 	if (r)
 		return dst_error(d, KMP_E_RESOURCE, "creating a VM of %" PRIu64 " MiB, %u vCPUs: %s",
@@ -161,7 +224,8 @@ static int dst_on_hello(void *opaque, const struct kmp_hello *h)
 			return dst_error(d, KMP_E_LAYOUT, "slot %u [%#" PRIx64 ", +%#" PRIx64
 					 ") differs from this host's [%#" PRIx64 ", +%#" PRIx64 ")",
 					 i, h->slots[i].gpa, h->slots[i].size, rg[i].gpa, rg[i].size);
-	if (h->cpuid_hash && h->cpuid_hash != dst_cpuid_hash(d->vm))
+	/* with PROFILE, the features were compared one by one */
+	if (!d->profiled && h->cpuid_hash && h->cpuid_hash != dst_cpuid_hash(d->vm))
 		return dst_error(d, KMP_E_LAYOUT, "CPUID differs (guest %#" PRIx64 ", this host %#"
 				 PRIx64 "): incompatible hosts", h->cpuid_hash, dst_cpuid_hash(d->vm));
 	d->nr_vcpus = h->nr_vcpus;
@@ -282,6 +346,7 @@ static int dst_on_abort(void *opaque, const struct kmp_error *e)
 
 static const struct kmp_dec_ops dst_ops = {
 	.hello = dst_on_hello,
+	.profile = dst_on_profile,
 	.page = dst_on_page,
 	.zero = dst_on_zero,
 	.vcpu_state = dst_on_state,
@@ -387,7 +452,7 @@ static int dst_receive(struct dst *d, int sfd)
 		snprintf(d->err, sizeof(d->err), "out of memory");
 		return -1;
 	}
-	while (!d->commit && !d->aborted) {
+	while (!d->commit && !d->aborted && !d->checked) {
 		struct pollfd p[3 + KM_CTL_MAX_CLIENTS] = {
 			{ .fd = d->fd, .events = POLLIN },
 			{ .fd = sfd, .events = POLLIN },
@@ -432,7 +497,8 @@ static int dst_receive(struct dst *d, int sfd)
 		if (kmp_dec_feed(d->dec, buf, (size_t)n) != KMP_OK) {
 			if (!d->err_code)
 				d->err_code = (uint32_t)kmp_dec_code(d->dec);
-			snprintf(d->err, sizeof(d->err), "%s", kmp_dec_error(d->dec));
+			if (!d->pf_failed)	/* keep the pre-flight lines as they are */
+				snprintf(d->err, sizeof(d->err), "%s", kmp_dec_error(d->dec));
 			break;
 		}
 	}
@@ -475,6 +541,12 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 	}
 
 	r = dst_receive(&d, sfd);
+	if (d.checked) {	/* a pre-flight check: nothing more comes */
+		fprintf(stderr, "kmigrate listen: %s: pre-flight check from %s: every check "
+			"passes\n", d.name, o->peer);
+		ret = KM_EXIT_OK;
+		goto out;
+	}
 	if (r) {
 		if (d.err_code && !d.ready) {
 			uint8_t buf[KMP_HDR_SIZE + KMP_ERROR_FIXED + KMP_MAX_MSG];
@@ -490,6 +562,7 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 	}
 
 	/* COMMIT: the guest is ours */
+	km_in_slot_release();
 	struct kmp_resumed rs = { .verify_note = KMP_RSM_N_NOT_ASKED };
 	bool workload = dst_workload(d.vm);
 

@@ -88,6 +88,7 @@ const char *kmp_type_name(uint32_t type)
 	case KMP_T_END:		return "END";
 	case KMP_T_COMMIT:	return "COMMIT";
 	case KMP_T_ABORT:	return "ABORT";
+	case KMP_T_PROFILE:	return "PROFILE";
 	case KMP_T_ACCEPT:	return "ACCEPT";
 	case KMP_T_READY:	return "READY";
 	case KMP_T_ERROR:	return "ERROR";
@@ -121,6 +122,7 @@ enum phase {
 	PH_ACCEPTED,	/* dest: READY next */
 	PH_READY,	/* dest, with KMP_FO_RESUMED: RESUMED next */
 	PH_DONE,
+	PH_PROFILE,	/* source, with KMP_FR_PROFILE: PROFILE next */
 };
 
 void kmp_order_init(struct kmp_order *o, enum kmp_dir dir)
@@ -142,7 +144,7 @@ bool kmp_order_final(const struct kmp_order *o)
 
 static bool is_source_type(uint32_t type)
 {
-	return type >= KMP_T_HELLO && type <= KMP_T_ABORT;
+	return type >= KMP_T_HELLO && type <= KMP_T_PROFILE;
 }
 
 static bool is_dest_type(uint32_t type)
@@ -151,13 +153,17 @@ static bool is_dest_type(uint32_t type)
 }
 
 /* The phase after a source record of @type in @ph, or -1 if illegal. */
-static int source_next(int ph, uint32_t type, uint32_t flags)
+static int source_next(int ph, uint32_t type, uint32_t flags, uint64_t required)
 {
 	bool final = flags & KMP_ROUND_F_FINAL;
 
 	if (type == KMP_T_ABORT)
 		return PH_DONE;
 	switch (ph) {
+	case PH_PROFILE:
+		if (type != KMP_T_PROFILE)
+			return -1;
+		return required & KMP_FR_CHECK ? PH_DONE : PH_HELLO;
 	case PH_START:
 		return type == KMP_T_HELLO ? PH_HELLO : -1;
 	case PH_HELLO:
@@ -181,12 +187,12 @@ static int source_next(int ph, uint32_t type, uint32_t flags)
 	return -1;
 }
 
-static int dest_next(int ph, uint32_t type, uint64_t features)
+static int dest_next(int ph, uint32_t type, uint64_t features, uint64_t required)
 {
 	if (type == KMP_T_ERROR)
 		return PH_DONE;
 	if (ph == PH_START && type == KMP_T_ACCEPT)
-		return PH_ACCEPTED;
+		return required & KMP_FR_CHECK ? PH_DONE : PH_ACCEPTED;
 	if (ph == PH_ACCEPTED && type == KMP_T_READY)
 		return features & KMP_FO_RESUMED ? PH_READY : PH_DONE;
 	if (ph == PH_READY && type == KMP_T_RESUMED)
@@ -203,9 +209,9 @@ int kmp_order_next(struct kmp_order *o, uint32_t type, uint32_t flags)
 	if (o->phase == PH_DONE)
 		return KMP_E_ORDER;
 	if (o->dir == KMP_DIR_SOURCE)
-		next = source_next(o->phase, type, flags);
+		next = source_next(o->phase, type, flags, o->required);
 	else
-		next = dest_next(o->phase, type, o->features);
+		next = dest_next(o->phase, type, o->features, o->required);
 	if (next < 0)
 		return KMP_E_ORDER;
 	o->phase = next;
@@ -216,10 +222,23 @@ int kmp_order_next(struct kmp_order *o, uint32_t type, uint32_t flags)
 	return KMP_OK;
 }
 
+/*
+ * HELLO's required features decide what follows it (the order saw HELLO's
+ * header only): PROFILE, or with CHECK alone nothing.
+ */
+static void order_after_hello(struct kmp_order *o, uint64_t required)
+{
+	o->required = required;
+	if (required & KMP_FR_PROFILE)
+		o->phase = PH_PROFILE;
+	else if (required & KMP_FR_CHECK)
+		o->phase = PH_DONE;
+}
+
 /* Records covered by the digest: the source's, before END. */
 static bool type_digested(uint32_t type)
 {
-	return type >= KMP_T_HELLO && type <= KMP_T_VCPU_STATE;
+	return (type >= KMP_T_HELLO && type <= KMP_T_VCPU_STATE) || type == KMP_T_PROFILE;
 }
 
 /* ------------------------------------------------ fields and checking -- */
@@ -453,6 +472,10 @@ static int hdr_check(uint32_t type, uint32_t flags, uint32_t length, uint32_t co
 		max_len = KMP_HELLO_FIXED + KMP_MAX_SLOTS * KMP_SLOT_SIZE;
 		break;
 	case KMP_T_ROUND:	min_len = max_len = KMP_ROUND_SIZE; break;
+	case KMP_T_PROFILE:
+		min_len = KMP_PROFILE_FIXED;
+		max_len = KMP_PROFILE_FIXED + KMP_MAX_CPUID * KMP_CPUID_ENT_SIZE;
+		break;
 	case KMP_T_END:		min_len = max_len = KMP_END_SIZE; break;
 	case KMP_T_COMMIT:	break;
 	case KMP_T_ACCEPT:	min_len = max_len = KMP_ACCEPT_SIZE; break;
@@ -570,9 +593,68 @@ ssize_t kmp_enc_hello(struct kmp_enc *e, void *buf, size_t len, const struct kmp
 		return -rc;
 	hello_put(p, h);
 	rc = enc_simple(e, buf, len, KMP_T_HELLO, 0, p, hello_size(h));
-	if (rc > 0)
+	if (rc > 0) {
 		e->hello = *h;
+		order_after_hello(&e->order, h->features_required);
+	}
 	return rc;
+}
+
+int kmp_profile_check(const struct kmp_profile *pr, char *why, size_t len)
+{
+	size_t n = strnlen(pr->model, KMP_MODEL_SIZE);
+
+	if (!n || n == KMP_MODEL_SIZE)
+		return fail(why, len, KMP_E_LAYOUT, "CPU model name empty or not NUL-terminated");
+	for (size_t i = 0; i < n; i++)
+		if (pr->model[i] <= 0x20 || pr->model[i] > 0x7e)
+			return fail(why, len, KMP_E_LAYOUT,
+				    "CPU model: byte %zu is not printable ASCII", i);
+	for (size_t i = n; i < KMP_MODEL_SIZE; i++)
+		if (pr->model[i])
+			return fail(why, len, KMP_E_RESERVED,
+				    "CPU model: padding byte %zu not zero", i);
+	if (pr->nent > KMP_MAX_CPUID)
+		return fail(why, len, KMP_E_LIMIT, "%u CPUID entries (at most %u)",
+			    pr->nent, KMP_MAX_CPUID);
+	return KMP_OK;
+}
+
+static size_t profile_size(const struct kmp_profile *pr)
+{
+	return KMP_PROFILE_FIXED + (size_t)pr->nent * KMP_CPUID_ENT_SIZE;
+}
+
+ssize_t kmp_enc_profile(struct kmp_enc *e, void *buf, size_t len, const struct kmp_profile *pr)
+{
+	uint8_t p[KMP_PROFILE_FIXED + KMP_MAX_CPUID * KMP_CPUID_ENT_SIZE];
+	int rc = kmp_profile_check(pr, e->err, sizeof(e->err));
+
+	if (rc)
+		return -rc;
+	memset(p, 0, KMP_PROFILE_FIXED);
+	memcpy(p, pr->model, KMP_MODEL_SIZE);
+	put32(p + 32, pr->module_abi);
+	put32(p + 36, pr->nent);
+	for (uint32_t i = 0; i < pr->nent; i++) {
+		uint8_t *x = p + KMP_PROFILE_FIXED + i * KMP_CPUID_ENT_SIZE;
+		const struct kmp_cpuid_ent *c = &pr->ent[i];
+
+		put32(x, c->function);
+		put32(x + 4, c->index);
+		put32(x + 8, c->flags);
+		put32(x + 12, 0);
+		put32(x + 16, c->eax);
+		put32(x + 20, c->ebx);
+		put32(x + 24, c->ecx);
+		put32(x + 28, c->edx);
+	}
+	return enc_simple(e, buf, len, KMP_T_PROFILE, 0, p, (uint32_t)profile_size(pr));
+}
+
+void kmp_enc_set_required(struct kmp_enc *e, uint64_t required)
+{
+	e->order.required = required;
 }
 
 ssize_t kmp_enc_round(struct kmp_enc *e, void *buf, size_t len, const struct kmp_round *r)
@@ -950,7 +1032,49 @@ static int dec_hello(struct kmp_dec *d)
 	if (rc)
 		return dec_fail(d, rc);
 	d->have_hello = true;
+	order_after_hello(&d->order, d->hello.features_required);
 	return CALL(d, hello, &d->hello);
+}
+
+static int dec_profile(struct kmp_dec *d)
+{
+	struct kmp_profile pr;
+	const uint8_t *p = d->body;
+	int rc;
+
+	memset(&pr, 0, sizeof(pr));
+	memcpy(pr.model, p, KMP_MODEL_SIZE);
+	pr.module_abi = get32(p + 32);
+	pr.nent = get32(p + 36);
+	if (get64(p + 40))
+		return dec_failf(d, KMP_E_RESERVED, "reserved field not zero");
+	rc = kmp_profile_check(&pr, d->why, sizeof(d->why));
+	if (rc)
+		return dec_fail(d, rc);
+	if (d->length != profile_size(&pr))
+		return dec_failf(d, KMP_E_LENGTH, "length %u does not fit %u CPUID entries",
+				 d->length, pr.nent);
+	for (uint32_t i = 0; i < pr.nent; i++) {
+		const uint8_t *x = p + KMP_PROFILE_FIXED + i * KMP_CPUID_ENT_SIZE;
+		struct kmp_cpuid_ent *c = &pr.ent[i];
+
+		if (get32(x + 12))
+			return dec_failf(d, KMP_E_RESERVED,
+					 "CPUID entry %u: reserved field not zero", i);
+		c->function = get32(x);
+		c->index = get32(x + 4);
+		c->flags = get32(x + 8);
+		c->eax = get32(x + 16);
+		c->ebx = get32(x + 20);
+		c->ecx = get32(x + 24);
+		c->edx = get32(x + 28);
+	}
+	return CALL(d, profile, &pr);
+}
+
+void kmp_dec_set_required(struct kmp_dec *d, uint64_t required)
+{
+	d->order.required = required;
 }
 
 static int dec_round(struct kmp_dec *d)
@@ -1091,6 +1215,7 @@ static int dec_body(struct kmp_dec *d)
 	switch (d->type) {
 	case KMP_T_HELLO:	rc = dec_hello(d); break;
 	case KMP_T_ROUND:	rc = dec_round(d); break;
+	case KMP_T_PROFILE:	rc = dec_profile(d); break;
 	case KMP_T_ZERO:	rc = dec_zero(d); break;
 	case KMP_T_END:		rc = dec_end(d); break;
 	case KMP_T_COMMIT:	rc = CALL(d, commit); break;

@@ -51,6 +51,9 @@
 #define KMP_ERROR_FIXED		8u		/* ERROR/ABORT without message */
 #define KMP_SESSION_SIZE	16u
 #define KMP_NAME_SIZE		64u
+#define KMP_PROFILE_FIXED	48u		/* PROFILE without its CPUID table */
+#define KMP_CPUID_ENT_SIZE	32u		/* one CPUID entry in PROFILE */
+#define KMP_MODEL_SIZE		32u
 
 /* Limits; a record beyond them is refused. */
 #define KMP_MAX_SLOTS		64u
@@ -59,10 +62,18 @@
 #define KMP_MAX_ZERO_BATCH	4096u		/* gfns in one ZERO record */
 #define KMP_MAX_STATE		(16u << 20)	/* one VCPU_STATE blob */
 #define KMP_MAX_MSG		256u		/* ERROR/ABORT message */
+#define KMP_MAX_CPUID		256u		/* CPUID entries in PROFILE */
 #define KMP_MAX_RECORD		(KMP_HDR_SIZE + KMP_MAX_STATE)
 
-/* Required feature bits of HELLO (features_required): none defined. */
-#define KMP_FEATURES_KNOWN	0ull
+/*
+ * Required feature bits of HELLO (features_required).  PROFILE: a PROFILE
+ * record (the guest's CPU model, CPUID and module ABI) follows HELLO.
+ * CHECK: a pre-flight check only: the destination runs its admission checks,
+ * answers ACCEPT or ERROR and the stream ends; no guest memory moves.
+ */
+#define KMP_FR_PROFILE		(1ull << 0)
+#define KMP_FR_CHECK		(1ull << 1)
+#define KMP_FEATURES_KNOWN	(KMP_FR_PROFILE | KMP_FR_CHECK)
 
 /*
  * Optional feature bits (HELLO features_optional, ACCEPT features: the
@@ -84,6 +95,7 @@ enum kmp_type {
 	KMP_T_END = 6,
 	KMP_T_COMMIT = 7,
 	KMP_T_ABORT = 8,
+	KMP_T_PROFILE = 9,	/* with KMP_FR_PROFILE, right after HELLO */
 	/* ... and destination -> source */
 	KMP_T_ACCEPT = 0x81,
 	KMP_T_READY = 0x82,
@@ -199,6 +211,20 @@ struct kmp_resumed {
 	uint64_t guest_pause_us;	/* longest pause the guest observed */
 };
 
+/* PROFILE: what the destination must offer to run the guest. */
+struct kmp_cpuid_ent {
+	uint32_t function, index, flags;	/* flags: KVM_CPUID_FLAG_* */
+	uint32_t eax, ebx, ecx, edx;
+};
+
+struct kmp_profile {
+	char model[KMP_MODEL_SIZE];	/* "host", "x86-64-v2", ...; NUL-terminated */
+	uint32_t module_abi;		/* KMIGRATE_ABI_VERSION of the source's
+					 * kmigrate.ko (kernel data path); 0: none */
+	uint32_t nent;			/* 0 .. KMP_MAX_CPUID */
+	struct kmp_cpuid_ent ent[KMP_MAX_CPUID]; /* the guest's CPUID (vCPU 0) */
+};
+
 /* ERROR (destination) and ABORT (source). */
 struct kmp_error {
 	uint32_t code;			/* enum kmp_err */
@@ -207,6 +233,8 @@ struct kmp_error {
 
 /* Checks a HELLO against the protocol rules; explains into @why. */
 int kmp_hello_check(const struct kmp_hello *h, char *why, size_t len);
+/* Checks a PROFILE's model name and entry count; explains into @why. */
+int kmp_profile_check(const struct kmp_profile *p, char *why, size_t len);
 /* True if @gfn lies in one of @h's slots. */
 bool kmp_gfn_valid(const struct kmp_hello *h, uint64_t gfn);
 /* Guest pages described by @h (mem_size / page size). */
@@ -224,6 +252,7 @@ struct kmp_order {
 	enum kmp_dir dir;
 	uint8_t phase;		/* private */
 	uint64_t features;	/* optional features in use (from ACCEPT) */
+	uint64_t required;	/* HELLO's features_required */
 	uint32_t next_round;
 	uint32_t states;	/* VCPU_STATE records seen */
 };
@@ -259,6 +288,8 @@ struct kmp_enc {
  */
 void kmp_enc_init(struct kmp_enc *e, enum kmp_dir dir);
 ssize_t kmp_enc_hello(struct kmp_enc *e, void *buf, size_t len, const struct kmp_hello *h);
+/* Right after HELLO, when it has KMP_FR_PROFILE. */
+ssize_t kmp_enc_profile(struct kmp_enc *e, void *buf, size_t len, const struct kmp_profile *p);
 ssize_t kmp_enc_round(struct kmp_enc *e, void *buf, size_t len, const struct kmp_round *r);
 ssize_t kmp_enc_zero(struct kmp_enc *e, void *buf, size_t len,
 		     const uint64_t *gfns, uint32_t n);
@@ -303,6 +334,7 @@ struct kmp_dec;
  */
 struct kmp_dec_ops {
 	int (*hello)(void *opaque, const struct kmp_hello *h);
+	int (*profile)(void *opaque, const struct kmp_profile *p);
 	int (*round)(void *opaque, const struct kmp_round *r);
 	int (*page)(void *opaque, uint64_t gfn, const void *data);
 	int (*zero)(void *opaque, uint64_t gfn);
@@ -339,6 +371,12 @@ void kmp_dec_set_error(struct kmp_dec *d, const char *fmt, ...)
 const struct kmp_hello *kmp_dec_hello(const struct kmp_dec *d);
 /* True once the stream is complete. */
 bool kmp_dec_done(const struct kmp_dec *d);
+/* The source's decoder of a check-only stream (KMP_FR_CHECK): the
+ * destination's ACCEPT ends it. */
+void kmp_dec_set_required(struct kmp_dec *d, uint64_t required);
+/* The destination's encoder, from HELLO: with KMP_FR_CHECK, ACCEPT ends
+ * the stream. */
+void kmp_enc_set_required(struct kmp_enc *e, uint64_t required);
 /* Totals so far (digest: of the covered bytes so far). */
 void kmp_dec_totals(const struct kmp_dec *d, struct kmp_end *sum);
 

@@ -11,6 +11,7 @@
  * guest's own view of its pause is in the destination's `info`
  * (max_pause_us, reset just before the pause).
  */
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -32,10 +33,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/kmigrate.h>
+
 #include "converge.h"
+#include "cpumodel.h"
 #include "datapath.h"
+#include "netvia.h"
+#include "preflight.h"
 #include "proto.h"
 #include "source.h"
+#include "tls.h"
 
 #define SRC_STALL_MS		30000	/* no progress on the socket: give up */
 #define SRC_MIN_ROUND_MS	100	/* shortest live round (lets dirt build up) */
@@ -89,6 +96,8 @@ struct km_mig_src {
 	char dp_note[320];		/* why not the kernel data path (auto) */
 	pthread_mutex_t dp_lock;	/* dp_up and the data path vs. set_bandwidth */
 	char peer[128];
+	char tls_desc[48];		/* "": plaintext (--insecure) */
+	char tls_peer[256];		/* the destination's subject */
 	/* the destination's RESUMED (got_resumed) or why there is none */
 	bool got_resumed;
 	struct kmp_resumed resumed;
@@ -104,6 +113,7 @@ struct km_mig_src {
 	struct kmp_error peer_err;
 	bool paused;		/* by us */
 	bool hello_sent;
+	struct km_tls *tls;	/* credentials; NULL: --insecure */
 	bool partial;		/* a record is half sent: no ABORT can follow */
 	struct km_datapath dp;
 	bool dp_up;
@@ -272,7 +282,12 @@ struct json_object *km_mig_src_status(struct km_mig_src *m)
 	JADD(r, "to", json_object_new_string(m->o.to));
 	JADD(r, "peer", json_object_new_string(m->peer));
 	JADD(r, "phase", json_object_new_string(m->phase));
+	JADD(r, "check_only", json_object_new_boolean(m->o.check_only));
+	JADD(r, "peer_code", m->got_error ? JU64(m->peer_err.code) : NULL);
+	JADD(r, "peer_error", m->got_error ? json_object_new_string(m->peer_err.msg) : NULL);
 	JADD(r, "datapath", json_object_new_string(m->dp.ops->name));
+	JADD(r, "tls", *m->tls_desc ? json_object_new_string(m->tls_desc) : NULL);
+	JADD(r, "tls_peer", *m->tls_peer ? json_object_new_string(m->tls_peer) : NULL);
 	JADD(r, "datapath_requested", json_object_new_string(km_mig_datapath_name(m->o.datapath)));
 	JADD(r, "datapath_note", *m->dp_note ? json_object_new_string(m->dp_note) : NULL);
 	JADD(r, "bandwidth", JU64(m->o.bandwidth));
@@ -426,8 +441,8 @@ static int src_pump(struct km_mig_src *m)
 		if (n < 0)
 			return src_fail(m, "connection to %s: %s", m->peer, strerror(errno));
 		if (n == 0) {
-			if (m->got_error)
-				break;
+			if (m->got_error || (m->o.check_only && m->got_accept))
+				break;	/* ... after ERROR, or a check's ACCEPT */
 			return src_fail(m, "the destination closed the connection");
 		}
 		if (kmp_dec_feed(m->dec, buf, (size_t)n) != KMP_OK && !m->got_error)
@@ -753,6 +768,15 @@ static int src_connect(struct km_mig_src *m)
 
 			if (fd < 0)
 				continue;
+			e = km_net_bind_source(fd, a->ai_family, m->o.via, m->o.source_address,
+					       last, sizeof(last));
+			if (e) {	/* > 0: another family than the source address */
+				close(fd);
+				if (e > 0)
+					continue;
+				freeaddrinfo(ai);
+				return src_fail(m, "%s", last);
+			}
 			if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
 				e = errno;
 			} else {
@@ -778,9 +802,13 @@ static int src_connect(struct km_mig_src *m)
 				freeaddrinfo(ai);
 				return 0;
 			}
-			snprintf(last, sizeof(last), "connecting to %s port %s: %s", host, port,
-				 strerror(e));
+			km_net_connect_msg(last, sizeof(last), host, port, e, m->o.via,
+					   m->o.source_address);
 			close(fd);
+			if (km_net_unreachable(e, m->o.via, m->o.source_address)) {
+				freeaddrinfo(ai);
+				return src_fail(m, "%s", last);
+			}
 		}
 		if (ai)
 			freeaddrinfo(ai);
@@ -790,6 +818,40 @@ static int src_connect(struct km_mig_src *m)
 			return src_fail(m, "%s", last);
 		usleep(200000);
 	}
+}
+
+/* The cluster credentials (tls.h), before anything connects; none with
+ * --insecure. */
+static int src_tls_load(struct km_mig_src *m)
+{
+	char err[600];
+
+	if (m->o.insecure)
+		return 0;
+	if (km_tls_load(m->o.tls_dir, &m->tls, err, sizeof(err)))
+		return src_fail(m, "%s", err);
+	return 0;
+}
+
+/* TLS 1.3 handshake, both certificates verified, records to kTLS: before
+ * HELLO.  kTLS sockets take no MSG_ZEROCOPY: plain writev for the pages. */
+static int src_tls(struct km_mig_src *m)
+{
+	char err[600], subj[256];
+
+	if (!m->tls)
+		return 0;
+	src_set(m, "tls");
+	if (km_tls_handshake(m->tls, m->fd, false, KM_TLS_HANDSHAKE_MS, subj, sizeof(subj), err,
+			     sizeof(err)))
+		return src_fail(m, "%s: %s", m->peer, err);
+	pthread_mutex_lock(&m->lock);
+	snprintf(m->tls_desc, sizeof(m->tls_desc), "%s", KM_TLS_DESC);
+	snprintf(m->tls_peer, sizeof(m->tls_peer), "%s", subj);
+	pthread_mutex_unlock(&m->lock);
+	fprintf(stderr, "kmigrate: %s: %s to %s, authenticated as %s\n", m->name, KM_TLS_DESC,
+		m->peer, subj);
+	return 0;
 }
 
 /* ------------------------------------------------------------ thread -- */
@@ -829,6 +891,10 @@ static int src_hello(struct km_mig_src *m)
 	h.features_optional = KMP_FO_RESUMED |
 			      (m->o.verify && m->o.workload ? KMP_FO_VERIFY : 0);
 	snprintf(h.name, sizeof(h.name), "%s", m->name);
+	/* PROFILE (preflight.h) for a baseline CPU model or a check: an older
+	 * destination refuses them (FEATURE), a host-model guest goes as before */
+	if (m->o.check_only || strcmp(vmm_cpu_model(m->vm), VMM_CPU_HOST))
+		h.features_required = KMP_FR_PROFILE | (m->o.check_only ? KMP_FR_CHECK : 0);
 	for (i = 0; i < nr && i < KMP_MAX_SLOTS; i++) {
 		h.slots[i].gpa = rg[i].gpa;
 		h.slots[i].size = rg[i].size;
@@ -836,9 +902,27 @@ static int src_hello(struct km_mig_src *m)
 	n = kmp_enc_hello(&m->enc, buf, sizeof(buf), &h);
 	if (n < 0)
 		return src_enc_err(m, n, "HELLO");
+	if (getenv("KMIGRATE_TEST_HELLO_VERSION")) {	/* tests only: a "newer" source */
+		uint32_t tv = htole32((uint32_t)atoi(getenv("KMIGRATE_TEST_HELLO_VERSION")));
+
+		memcpy(buf + KMP_HDR_SIZE + 8, &tv, sizeof(tv));
+	}
 	m->hello_sent = true;
 	if (src_send(m, buf, (size_t)n))
 		return -1;
+	if (h.features_required & KMP_FR_PROFILE) {
+		struct kmp_profile pr;
+		uint8_t pbuf[KMP_HDR_SIZE + KMP_PROFILE_FIXED + KMP_MAX_CPUID * KMP_CPUID_ENT_SIZE];
+
+		km_pf_profile(m->vm, m->dp.ops == &km_datapath_kernel ? KMIGRATE_ABI_VERSION : 0,
+			      &pr);
+		n = kmp_enc_profile(&m->enc, pbuf, sizeof(pbuf), &pr);
+		if (n < 0)
+			return src_enc_err(m, n, "PROFILE");
+		if (src_send(m, pbuf, (size_t)n))
+			return -1;
+	}
+	kmp_dec_set_required(m->dec, h.features_required);
 	deadline = vmm_now_ns() + 30000000000ULL;	/* the destination creates the VM */
 	while (!m->got_accept) {
 		if (src_wait(m, 0, 100))
@@ -1043,7 +1127,7 @@ static int src_run(struct km_mig_src *m)
 	int r;
 
 	src_set(m, "connecting");
-	if (src_connect(m))
+	if (src_tls_load(m) || src_connect(m) || src_tls(m))
 		return -1;
 	m->dec = kmp_dec_new(KMP_DIR_DEST, &src_dec_ops, m);
 	if (!m->dec)
@@ -1054,6 +1138,12 @@ static int src_run(struct km_mig_src *m)
 	if (src_hello(m))
 		return -1;
 	t_hello = vmm_now_ns() - t_hello;
+	if (m->o.check_only) {	/* ACCEPT: every pre-flight check passed */
+		pthread_mutex_lock(&m->lock);
+		m->result = "passed";
+		pthread_mutex_unlock(&m->lock);
+		return 0;
+	}
 
 	r = vmm_dirty_bitmap_init(m->vm, &m->bm);
 	if (r)
@@ -1377,6 +1467,7 @@ void km_mig_src_free(struct km_mig_src *m)
 		return;
 	pthread_join(m->thr, NULL);
 	kmp_dec_free(m->dec);
+	km_tls_free(m->tls);
 	vmm_dirty_bitmap_free(&m->bm);
 	pthread_mutex_destroy(&m->lock);
 	pthread_mutex_destroy(&m->dp_lock);

@@ -60,6 +60,12 @@ struct km_mig_opts {
 	bool zerocopy;			/* MSG_ZEROCOPY for large page batches
 					 * where the socket has it (default) */
 	enum km_mig_datapath datapath;	/* --datapath (default auto) */
+	bool check_only;		/* pre-flight check only (KMP_FR_CHECK):
+					 * HELLO + PROFILE, ACCEPT or ERROR */
+	bool insecure;			/* --insecure: plaintext channel */
+	char tls_dir[256];		/* --tls-dir ("": km_tls_dir(NULL)) */
+	char via[16];			/* --via IFACE: SO_BINDTODEVICE; "" none */
+	char source_address[64];	/* bind to it before connecting; "" none */
 };
 
 void km_mig_opts_default(struct km_mig_opts *o);

@@ -17,7 +17,9 @@
 #include "error.h"
 #include "exitcode.h"
 #include "guest/wl_abi.h"
+#include "netvia.h"
 #include "source.h"
+#include "tls.h"
 #include "vmhost.h"
 
 #define JADD(o, k, v)	json_object_object_add((o), (k), (v))
@@ -181,6 +183,35 @@ static int vmhost_get_u64(struct json_object *req, const char *key, uint64_t max
 	return 0;
 }
 
+/* "via" and "source_address" (the migration network, netvia.h) */
+static int vmhost_net_opts(struct json_object *req, struct km_mig_opts *o, char *err,
+			   size_t errlen)
+{
+	struct json_object *j;
+
+	if (json_object_object_get_ex(req, "via", &j) && !json_object_is_type(j, json_type_null)) {
+		if (!json_object_is_type(j, json_type_string) ||
+		    strlen(json_object_get_string(j)) >= sizeof(o->via)) {
+			snprintf(err, errlen, "migrate: \"via\": expected an interface name");
+			return -1;
+		}
+		snprintf(o->via, sizeof(o->via), "%s", json_object_get_string(j));
+		if (km_net_check_via(o->via, err, errlen))
+			return -1;
+	}
+	if (json_object_object_get_ex(req, "source_address", &j) &&
+	    !json_object_is_type(j, json_type_null)) {
+		if (!json_object_is_type(j, json_type_string) ||
+		    strlen(json_object_get_string(j)) >= sizeof(o->source_address)) {
+			snprintf(err, errlen, "migrate: \"source_address\": expected an address");
+			return -1;
+		}
+		snprintf(o->source_address, sizeof(o->source_address), "%s",
+			 json_object_get_string(j));
+	}
+	return 0;
+}
+
 static struct json_object *vmhost_migrate(struct km_vmhost *h, struct json_object *req,
 					  char *err, size_t errlen)
 {
@@ -248,6 +279,17 @@ static struct json_object *vmhost_migrate(struct km_vmhost *h, struct json_objec
 		}
 		o.datapath = d;
 	}
+	if (json_object_object_get_ex(req, "check", &j) && !json_object_is_type(j, json_type_null)) {
+		if (!json_object_is_type(j, json_type_boolean)) {
+			snprintf(err, errlen, "migrate: \"check\": expected true or false");
+			return NULL;
+		}
+		o.check_only = json_object_get_boolean(j);	/* kmigrate check */
+	}
+	if (vmhost_net_opts(req, &o, err, errlen))
+		return NULL;
+	if (km_tls_req_parse(req, &o.insecure, o.tls_dir, sizeof(o.tls_dir), err, errlen))
+		return NULL;
 	o.workload = !h->kernel && vmhost_params(h);
 	if (h->mig) {
 		km_mig_src_free(h->mig);

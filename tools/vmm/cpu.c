@@ -21,6 +21,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include "cpumodel.h"
 #include "internal.h"
 
 static const char *const exit_names[] = {
@@ -101,6 +102,21 @@ int vmm_vcpus_create(struct vmm_vm *vm)
 	base = vmm_supported_cpuid(vm);
 	if (!base)
 		return -EIO;
+	if (vm->cfg.cpu_model) {
+		char missing[256];
+
+		r = vmm_cpumodel_apply(vm->cfg.cpu_model, base, missing, sizeof(missing));
+		if (r) {
+			if (r == -ENOTSUP)
+				vmm_logf(vm, "CPU model %s: this host's KVM lacks: %s",
+					    vm->cfg.cpu_model, missing);
+			else
+				vmm_logf(vm, "unknown CPU model '%s' (known: %s)",
+					    vm->cfg.cpu_model, vmm_cpumodel_list());
+			free(base);
+			return r;
+		}
+	}
 	vm->vcpus = calloc(vm->nr_vcpus, sizeof(*vm->vcpus));
 	if (!vm->vcpus) {
 		free(base);

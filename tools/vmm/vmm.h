@@ -57,6 +57,8 @@ struct vmm_config {
 	FILE *log;			/* messages; NULL: stderr */
 	FILE *console;			/* guest console output; NULL: log */
 	bool quiet_console;		/* drop guest console output */
+	const char *cpu_model;		/* cpumodel.h: NULL or "host": what KVM
+					 * offers; else a named baseline */
 };
 
 int vmm_vm_create(const struct vmm_config *cfg, struct vmm_vm **out);

@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * tls.h for the static kmigrate of `make bench-realkvm` (mk/bench.mk): GnuTLS
+ * has no static build on Debian (p11-kit, libunistring), so that binary has
+ * no TLS.  It says so and refuses; --insecure (KMIGRATE_INSECURE=1) works as
+ * everywhere.  The packaged kmigrate is always built with tls.c.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json.h>
+
+#include "tls.h"
+
+#define NOTLS "this kmigrate is a static build without TLS: use --insecure"
+
+const char *km_tls_dir(const char *dir)
+{
+	const char *e = getenv("KMIGRATE_TLS_DIR");
+
+	if (dir && *dir)
+		return dir;
+	return e && *e ? e : KM_TLS_DEFAULT_DIR;
+}
+
+int km_tls_load(const char *dir, struct km_tls **out, char *err, size_t errlen)
+{
+	(void)dir;
+	*out = NULL;
+	snprintf(err, errlen, NOTLS);
+	return -EOPNOTSUPP;
+}
+
+void km_tls_free(struct km_tls *t)
+{
+	(void)t;
+}
+
+int km_tls_handshake(struct km_tls *t, int fd, bool server, int timeout_ms,
+		     char *peer_subject, size_t slen, char *err, size_t errlen)
+{
+	(void)t; (void)fd; (void)server; (void)timeout_ms; (void)slen;
+	*peer_subject = '\0';
+	snprintf(err, errlen, NOTLS);
+	return -1;
+}
+
+int km_tls_req_parse(struct json_object *req, bool *insecure, char *dir, size_t dlen,
+		     char *err, size_t errlen)
+{
+	struct json_object *j;
+
+	*insecure = json_object_object_get_ex(req, "insecure", &j) &&
+		    json_object_is_type(j, json_type_boolean) && json_object_get_boolean(j);
+	*dir = '\0';
+	(void)dlen;
+	if (!*insecure) {
+		snprintf(err, errlen, NOTLS);
+		return -1;
+	}
+	return 0;
+}
+
+void km_tls_cli_opt(struct km_tls_cli *c, int opt, const char *arg)
+{
+	if (opt == KM_TLS_OPT_INSECURE)
+		c->insecure = true;
+	else if (opt == KM_TLS_OPT_DIR)
+		snprintf(c->dir, sizeof(c->dir), "%s", arg);
+}
+
+int km_tls_cli_check(struct km_tls_cli *c, const char *cmd)
+{
+	const char *e = getenv("KMIGRATE_INSECURE");
+
+	if (e && *e && strcmp(e, "0"))
+		c->insecure = true;
+	if (c->insecure && !*c->dir)
+		return 0;
+	fprintf(stderr, "kmigrate: %s: %s\n", cmd, NOTLS);
+	return -1;
+}
+
+void km_tls_cli_req(const struct km_tls_cli *c, struct json_object *req)
+{
+	json_object_object_add(req, "insecure", json_object_new_boolean(c->insecure));
+}
+
+int km_tls_cli_accept(struct km_tls_cli *c, int fd, const char *peer)
+{
+	(void)fd;
+	if (c->insecure)
+		return 0;
+	fprintf(stderr, "kmigrate listen: refused %s: %s\n", peer, NOTLS);
+	return -1;
+}

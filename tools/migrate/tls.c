@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * TLS 1.3 with GnuTLS for the handshake and mutual authentication, kernel
+ * TLS for the records (tls.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <linux/tls.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <json.h>
+
+#include "tls.h"
+
+#ifndef SOL_TLS
+#define SOL_TLS		282
+#endif
+#ifndef TCP_ULP
+#define TCP_ULP		31
+#endif
+
+/* TLS 1.3 only, AES-128-GCM only: the cipher kTLS takes as
+ * tls12_crypto_info_aes_gcm_128 */
+#define KM_TLS_PRIORITY	"NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM"
+/* the destination's "you are accepted" byte, the first application data */
+#define KM_TLS_CONFIRM	0x4b
+
+struct km_tls {
+	gnutls_certificate_credentials_t cred;
+	gnutls_priority_t prio;
+};
+
+const char *km_tls_dir(const char *dir)
+{
+	const char *e = getenv("KMIGRATE_TLS_DIR");
+
+	if (dir && *dir)
+		return dir;
+	return e && *e ? e : KM_TLS_DEFAULT_DIR;
+}
+
+void km_tls_free(struct km_tls *t)
+{
+	if (!t)
+		return;
+	if (t->prio)
+		gnutls_priority_deinit(t->prio);
+	if (t->cred)
+		gnutls_certificate_free_credentials(t->cred);
+	free(t);
+}
+
+int km_tls_load(const char *dir, struct km_tls **out, char *err, size_t errlen)
+{
+	static const char *const files[] = { "ca.pem", "cert.pem", "key.pem" };
+	char path[3][4096];
+	const char *epos = NULL;
+	struct km_tls *t;
+	unsigned int i;
+	int r;
+
+	*out = NULL;
+	dir = km_tls_dir(dir);
+	for (i = 0; i < 3; i++) {
+		snprintf(path[i], sizeof(path[i]), "%s/%s", dir, files[i]);
+		if (access(path[i], R_OK)) {
+			r = -errno;
+			snprintf(err, errlen, "TLS credentials: %s: %s (give --tls-dir DIR with "
+				 "ca.pem, cert.pem and key.pem, or --insecure for plaintext)",
+				 path[i], strerror(errno));
+			return r;
+		}
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	r = gnutls_certificate_allocate_credentials(&t->cred);
+	if (r < 0) {
+		snprintf(err, errlen, "TLS credentials: %s", gnutls_strerror(r));
+		goto fail;
+	}
+	r = gnutls_certificate_set_x509_trust_file(t->cred, path[0], GNUTLS_X509_FMT_PEM);
+	if (r <= 0) {
+		snprintf(err, errlen, "TLS credentials: %s: %s", path[0],
+			 r < 0 ? gnutls_strerror(r) : "no CA certificate in it");
+		goto fail;
+	}
+	r = gnutls_certificate_set_x509_key_file(t->cred, path[1], path[2], GNUTLS_X509_FMT_PEM);
+	if (r < 0) {
+		snprintf(err, errlen, "TLS credentials: %s, %s: %s", path[1], path[2],
+			 gnutls_strerror(r));
+		goto fail;
+	}
+	r = gnutls_priority_init(&t->prio, KM_TLS_PRIORITY, &epos);
+	if (r < 0) {
+		snprintf(err, errlen, "TLS priority '%s' at '%s': %s", KM_TLS_PRIORITY,
+			 epos ? epos : "?", gnutls_strerror(r));
+		t->prio = NULL;
+		goto fail;
+	}
+	*out = t;
+	return 0;
+fail:
+	km_tls_free(t);
+	return -EINVAL;
+}
+
+/* The peer's certificate: verified against the CA, its subject in @subj.
+ * Returns 0, or -1 with @err set and a fatal alert sent. */
+static int tls_verify_peer(gnutls_session_t s, const char *who, char *subj, size_t slen,
+			   char *err, size_t errlen)
+{
+	const gnutls_datum_t *certs;
+	unsigned int n = 0, status = 0;
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t dn = { NULL, 0 };
+	int r;
+
+	certs = gnutls_certificate_get_peers(s, &n);
+	if (!certs || !n) {
+		snprintf(err, errlen, "%s presented no certificate", who);
+		gnutls_alert_send(s, GNUTLS_AL_FATAL, GNUTLS_A_CERTIFICATE_REQUIRED);
+		return -1;
+	}
+	if (gnutls_x509_crt_init(&crt) == 0) {
+		if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0 &&
+		    gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0) {
+			snprintf(subj, slen, "%.*s", (int)dn.size, (const char *)dn.data);
+			gnutls_free(dn.data);
+		}
+		gnutls_x509_crt_deinit(crt);
+	}
+	r = gnutls_certificate_verify_peers3(s, NULL, &status);
+	if (r < 0) {
+		snprintf(err, errlen, "%s's certificate (%s): %s", who, subj, gnutls_strerror(r));
+		gnutls_alert_send(s, GNUTLS_AL_FATAL, GNUTLS_A_BAD_CERTIFICATE);
+		return -1;
+	}
+	if (status) {
+		gnutls_datum_t out = { NULL, 0 };
+
+		if (gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &out, 0))
+			out.data = NULL;
+		while (out.data && out.size && (out.data[out.size - 1] == ' ' || !out.data[out.size - 1]))
+			out.data[--out.size] = '\0';
+		snprintf(err, errlen, "%s's certificate (%s) is not trusted: %s", who, subj,
+			 out.data ? (const char *)out.data : "verification failed");
+		gnutls_free(out.data);
+		gnutls_alert_send(s, GNUTLS_AL_FATAL, status & GNUTLS_CERT_SIGNER_NOT_FOUND ?
+				  GNUTLS_A_UNKNOWN_CA : GNUTLS_A_BAD_CERTIFICATE);
+		return -1;
+	}
+	return 0;
+}
+
+/* One direction's keys from GnuTLS into the kernel (@read: TLS_RX). */
+static int tls_ktls_dir(gnutls_session_t s, int fd, bool read, char *err, size_t errlen)
+{
+	struct tls12_crypto_info_aes_gcm_128 ci;
+	gnutls_datum_t iv = { NULL, 0 }, key = { NULL, 0 };
+	unsigned char seq[8];
+	int r;
+
+	r = gnutls_record_get_state(s, read ? 1 : 0, NULL, &iv, &key, seq);
+	if (r < 0) {
+		snprintf(err, errlen, "TLS: the %s keys: %s", read ? "receive" : "send",
+			 gnutls_strerror(r));
+		return -1;
+	}
+	if (iv.size != TLS_CIPHER_AES_GCM_128_SALT_SIZE + TLS_CIPHER_AES_GCM_128_IV_SIZE ||
+	    key.size != TLS_CIPHER_AES_GCM_128_KEY_SIZE) {
+		snprintf(err, errlen, "TLS: unexpected key sizes (iv %u, key %u)", iv.size, key.size);
+		return -1;
+	}
+	memset(&ci, 0, sizeof(ci));
+	ci.info.version = TLS_1_3_VERSION;
+	ci.info.cipher_type = TLS_CIPHER_AES_GCM_128;
+	/* TLS 1.3 nonce = salt (first 4 bytes of the IV) | iv (the last 8),
+	 * XORed with the record sequence number by the kernel */
+	memcpy(ci.salt, iv.data, TLS_CIPHER_AES_GCM_128_SALT_SIZE);
+	memcpy(ci.iv, iv.data + TLS_CIPHER_AES_GCM_128_SALT_SIZE, TLS_CIPHER_AES_GCM_128_IV_SIZE);
+	memcpy(ci.key, key.data, TLS_CIPHER_AES_GCM_128_KEY_SIZE);
+	memcpy(ci.rec_seq, seq, TLS_CIPHER_AES_GCM_128_REC_SEQ_SIZE);
+	r = setsockopt(fd, SOL_TLS, read ? TLS_RX : TLS_TX, &ci, sizeof(ci));
+	memset(&ci, 0, sizeof(ci));
+	if (r < 0) {
+		snprintf(err, errlen, "kernel TLS: setsockopt(%s): %s%s", read ? "TLS_RX" : "TLS_TX",
+			 strerror(errno), errno == ENOENT ?
+			 " (no gcm(aes) in the kernel's crypto API: modprobe gcm)" : "");
+		return -1;
+	}
+	return 0;
+}
+
+static int tls_fail_handshake(gnutls_session_t s, int r, const char *who, char *err,
+			      size_t errlen)
+{
+	if (r == GNUTLS_E_FATAL_ALERT_RECEIVED || r == GNUTLS_E_WARNING_ALERT_RECEIVED)
+		snprintf(err, errlen, "TLS handshake: %s sent alert '%s'", who,
+			 gnutls_alert_get_name(gnutls_alert_get(s)));
+	else if (r == GNUTLS_E_PREMATURE_TERMINATION || r == GNUTLS_E_PULL_ERROR ||
+		 r == GNUTLS_E_PUSH_ERROR)
+		snprintf(err, errlen, "TLS handshake: %s closed the connection (%s)", who,
+			 gnutls_strerror(r));
+	else {
+		snprintf(err, errlen, "TLS handshake: %s", gnutls_strerror(r));
+		gnutls_alert_send_appropriate(s, r);
+	}
+	return -1;
+}
+
+int km_tls_handshake(struct km_tls *t, int fd, bool server, int timeout_ms,
+		     char *peer_subject, size_t slen, char *err, size_t errlen)
+{
+	const char *who = server ? "the source" : "the destination";
+	gnutls_session_t s = NULL;
+	int fl = fcntl(fd, F_GETFL), r, ret = -1;
+	unsigned char b = 0;
+
+	*peer_subject = '\0';
+	if (fl < 0 || (fl & O_NONBLOCK && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)) {
+		snprintf(err, errlen, "TLS: fcntl: %s", strerror(errno));
+		return -1;
+	}
+	r = gnutls_init(&s, (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_TICKETS);
+	if (r < 0) {
+		snprintf(err, errlen, "TLS: %s", gnutls_strerror(r));
+		s = NULL;
+		goto out;
+	}
+	r = gnutls_priority_set(s, t->prio);
+	if (!r)
+		r = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, t->cred);
+	if (r < 0) {
+		snprintf(err, errlen, "TLS: %s", gnutls_strerror(r));
+		goto out;
+	}
+	if (server) {
+		gnutls_certificate_server_set_request(s, GNUTLS_CERT_REQUIRE);
+		/* no CA names in the request: a source sends its certificate
+		 * whatever its issuer, and the log names whom we refused */
+		gnutls_certificate_send_x509_rdn_sequence(s, 1);
+	}
+	gnutls_transport_set_int(s, fd);
+	gnutls_handshake_set_timeout(s, (unsigned int)timeout_ms);
+	do {
+		r = gnutls_handshake(s);
+	} while (r < 0 && !gnutls_error_is_fatal(r));
+	if (r < 0) {
+		tls_fail_handshake(s, r, who, err, errlen);
+		goto out;
+	}
+	if (gnutls_protocol_get_version(s) != GNUTLS_TLS1_3 ||
+	    gnutls_cipher_get(s) != GNUTLS_CIPHER_AES_128_GCM) {
+		snprintf(err, errlen, "TLS: negotiated %s %s, not TLS1.3 AES-128-GCM",
+			 gnutls_protocol_get_name(gnutls_protocol_get_version(s)),
+			 gnutls_cipher_get_name(gnutls_cipher_get(s)));
+		gnutls_alert_send(s, GNUTLS_AL_FATAL, GNUTLS_A_PROTOCOL_VERSION);
+		goto out;
+	}
+	if (tls_verify_peer(s, who, peer_subject, slen, err, errlen))
+		goto out;
+	if (server) {
+		b = KM_TLS_CONFIRM;
+		do {
+			r = (int)gnutls_record_send(s, &b, 1);
+		} while (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED);
+		if (r != 1) {
+			snprintf(err, errlen, "TLS: sending the confirmation: %s",
+				 r < 0 ? gnutls_strerror(r) : "short write");
+			goto out;
+		}
+	} else {
+		gnutls_record_set_timeout(s, (unsigned int)timeout_ms);
+		do {
+			r = (int)gnutls_record_recv(s, &b, 1);
+		} while (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED);
+		if (r == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+			snprintf(err, errlen, "the destination refused this host: TLS alert '%s'",
+				 gnutls_alert_get_name(gnutls_alert_get(s)));
+			goto out;
+		}
+		if (r != 1 || b != KM_TLS_CONFIRM) {
+			snprintf(err, errlen, "TLS: no confirmation from the destination: %s",
+				 r < 0 ? gnutls_strerror(r) : r == 0 ? "connection closed" :
+				 "unexpected data");
+			goto out;
+		}
+		if (gnutls_record_check_pending(s)) {
+			snprintf(err, errlen, "TLS: unexpected data after the confirmation");
+			goto out;
+		}
+	}
+	/* the record layer to the kernel; `modprobe tls` if the ULP is missing
+	 * (the kernel loads it itself for CAP_NET_ADMIN) */
+	if (setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) < 0) {
+		snprintf(err, errlen, "kernel TLS unavailable: setsockopt(TCP_ULP, \"tls\"): %s "
+			 "(is the tls module loaded? modprobe tls)", strerror(errno));
+		goto out;
+	}
+	if (tls_ktls_dir(s, fd, false, err, errlen) || tls_ktls_dir(s, fd, true, err, errlen))
+		goto out;
+	ret = 0;
+out:
+	if (s)
+		gnutls_deinit(s);	/* no close_notify: the kernel owns the records */
+	if (fl >= 0 && fl & O_NONBLOCK)
+		fcntl(fd, F_SETFL, fl);
+	return ret;
+}
+
+int km_tls_req_parse(struct json_object *req, bool *insecure, char *dir, size_t dlen,
+		     char *err, size_t errlen)
+{
+	struct json_object *j;
+
+	*insecure = false;
+	*dir = '\0';
+	if (json_object_object_get_ex(req, "insecure", &j) && !json_object_is_type(j, json_type_null)) {
+		if (!json_object_is_type(j, json_type_boolean)) {
+			snprintf(err, errlen, "migrate: \"insecure\": expected true or false");
+			return -1;
+		}
+		*insecure = json_object_get_boolean(j);
+	}
+	if (json_object_object_get_ex(req, "tls_dir", &j) && !json_object_is_type(j, json_type_null)) {
+		if (!json_object_is_type(j, json_type_string) ||
+		    strlen(json_object_get_string(j)) >= dlen) {
+			snprintf(err, errlen, "migrate: \"tls_dir\": expected a directory");
+			return -1;
+		}
+		snprintf(dir, dlen, "%s", json_object_get_string(j));
+	}
+	return 0;
+}
+
+void km_tls_cli_opt(struct km_tls_cli *c, int opt, const char *arg)
+{
+	if (opt == KM_TLS_OPT_INSECURE)
+		c->insecure = true;
+	else if (opt == KM_TLS_OPT_DIR)
+		snprintf(c->dir, sizeof(c->dir), "%s", arg);
+}
+
+int km_tls_cli_check(struct km_tls_cli *c, const char *cmd)
+{
+	const char *e = getenv("KMIGRATE_INSECURE");
+	char err[600], *abs;
+
+	if (e && *e && strcmp(e, "0"))
+		c->insecure = true;
+	if (c->insecure) {
+		if (*c->dir) {
+			fprintf(stderr, "kmigrate: %s: --tls-dir and --insecure exclude each other\n",
+				cmd);
+			return -1;
+		}
+		return 0;
+	}
+	abs = realpath(km_tls_dir(c->dir), NULL);
+	if (abs) {
+		snprintf(c->dir, sizeof(c->dir), "%s", abs);
+		free(abs);
+	} else {
+		snprintf(c->dir, sizeof(c->dir), "%s", km_tls_dir(c->dir));
+	}
+	if (km_tls_load(c->dir, &c->creds, err, sizeof(err))) {
+		fprintf(stderr, "kmigrate: %s: %s\n", cmd, err);
+		return -1;
+	}
+	return 0;
+}
+
+void km_tls_cli_req(const struct km_tls_cli *c, struct json_object *req)
+{
+	if (c->insecure)
+		json_object_object_add(req, "insecure", json_object_new_boolean(true));
+	else
+		json_object_object_add(req, "tls_dir", json_object_new_string(c->dir));
+}
+
+int km_tls_cli_accept(struct km_tls_cli *c, int fd, const char *peer)
+{
+	char err[600], subj[256];
+
+	if (c->insecure)
+		return 0;
+	if (km_tls_handshake(c->creds, fd, true, KM_TLS_HANDSHAKE_MS, subj, sizeof(subj), err,
+			     sizeof(err))) {
+		fprintf(stderr, "kmigrate listen: refused %s: %s\n", peer, err);
+		return -1;
+	}
+	fprintf(stderr, "kmigrate listen: %s: %s, authenticated as %s\n", peer, KM_TLS_DESC, subj);
+	return 0;
+}
