@@ -36,6 +36,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,15 @@ static int dpu_enc_err(struct km_datapath *dp, ssize_t r, const char *what)
 	return -1;
 }
 
+/* The socket's record layer is kernel TLS (TCP_ULP "tls"). */
+static bool dpu_is_ktls(int fd)
+{
+	char ulp[16] = "";
+	socklen_t len = sizeof(ulp) - 1;
+
+	return getsockopt(fd, IPPROTO_TCP, TCP_ULP, ulp, &len) == 0 && !strcmp(ulp, "tls");
+}
+
 static int dpu_init(struct km_datapath *dp)
 {
 	int r;
@@ -107,6 +117,11 @@ static int dpu_init(struct km_datapath *dp)
 	memset(&dp->zc, 0, sizeof(dp->zc));
 	if (!dp->env.zerocopy) {
 		snprintf(dp->zc.note, sizeof(dp->zc.note), "turned off (--no-zerocopy)");
+	} else if (dpu_is_ktls(dp->env.fd)) {
+		/* kTLS encrypts from the pages into its own records: it refuses
+		 * MSG_ZEROCOPY (and needs no pinning for it) */
+		snprintf(dp->zc.note, sizeof(dp->zc.note),
+			 "not offered on a kernel TLS socket (kTLS encrypts from the pages)");
 	} else if (!dp->env.writev_tx) {
 		snprintf(dp->zc.note, sizeof(dp->zc.note), "the source cannot send with flags");
 	} else if (setsockopt(dp->env.fd, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)) < 0) {
