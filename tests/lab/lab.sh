@@ -349,7 +349,15 @@ start_host() {
 		# Kernel messages below warning level stay off the terminal.
 		cmdline="$cmdline quiet lab.rows=${TERM_ROWS:-0} lab.cols=${TERM_COLS:-0}"
 	fi
-	args=(-name "kmlab-$TAG-$h" -machine q35 -accel "tcg,thread=${LAB_TCG_THREAD:-multi}" -cpu "$QEMU_CPU"
+	# One TCG thread per host (LAB_TCG_THREAD=multi: one per vCPU).  With a
+	# thread per vCPU, a vCPU could keep running stale translated code
+	# while another patched the kernel's text: KVM flips the
+	# preempt-notifier static key in finish_task_switch() whenever the
+	# first VM is created or the last destroyed, and the lab saw CPUs spin
+	# there for minutes (soft lockups, an int3 oops in __schedule, a guest
+	# triple fault).  One thread serialises the vCPUs, as the hardware's
+	# cross-modifying-code rules assume; two hosts still use two cores.
+	args=(-name "kmlab-$TAG-$h" -machine q35 -accel "tcg,thread=${LAB_TCG_THREAD:-single}" -cpu "$QEMU_CPU"
 		-m "$MEM" -smp "$SMP" -nodefaults -no-user-config -display none -no-reboot
 		-kernel "$kernel" -initrd initrd -append "$cmdline")
 	# ttyS0 kernel console, ttyS1 status lines, and COMMAND's output on the
