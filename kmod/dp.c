@@ -90,6 +90,9 @@ struct kmigrate_rec {
  * @tokens: pacing: bytes that may be sent now (negative: a debt)
  * @pace_ns: pacing: when @tokens was last refilled
  * @pace_rate: pacing: the cap @tokens was computed with, 0 = none yet
+ * @lost: entries were handed back to KVM that the caller never got (a
+ *	harvest failed after collecting): the next harvest reports
+ *	KMIGRATE_HARVEST_F_OVERFLOW, so the caller resends every page
  * @gfns: the gfns of the call (KMIGRATE_BATCH_MAX)
  * @hva: their host addresses (KMIGRATE_SEND_PAGES)
  * @zrec: the ZERO record being built
@@ -110,6 +113,7 @@ struct kmigrate_dp {
 	s64 tokens;
 	u64 pace_ns;
 	u64 pace_rate;
+	bool lost;
 	u64 *gfns;
 	unsigned long *hva;
 	struct kmigrate_rec *zrec;
@@ -389,13 +393,18 @@ static long kmigrate_dp_harvest(struct kmigrate_session *session,
 		return -EOPNOTSUPP;
 	if (h.reserved)
 		return -EINVAL;
-	if (!h.max_gfns || h.max_gfns > KMIGRATE_BATCH_MAX)
+	if (!h.max_gfns || h.max_gfns > KMIGRATE_BATCH_MAX ||
+	    h.nr_ring_fetch > KVM_MAX_VCPUS)
 		return -EINVAL;
 	if (!dp || !kmigrate_dp_live(kmigrate_dp_state(session)))
 		return -EBADFD;
 	if (!dp->ring_size)
 		return -EOPNOTSUPP;
 
+	/* From here on entries are handed back: a failure loses them. */
+	if (dp->lost)
+		h.flags |= KMIGRATE_HARVEST_F_OVERFLOW;
+	dp->lost = true;
 	kvm = dp->kvm;
 	mask = dp->ring_size - 1;
 	idx = srcu_read_lock(&kvm->srcu);
@@ -472,7 +481,7 @@ static long kmigrate_dp_harvest(struct kmigrate_session *session,
 		for (n = 0; n < h.nr_ring_fetch; n++) {
 			u32 v = 0;
 
-			if (n < KVM_MAX_VCPUS && test_bit(n, dp->seen))
+			if (test_bit(n, dp->seen))
 				v = dp->fetch[n];
 			if (put_user(v, uf + n))
 				return -EFAULT;
@@ -488,6 +497,7 @@ static long kmigrate_dp_harvest(struct kmigrate_session *session,
 
 	if (copy_to_user(uh, &h, sizeof(h)))
 		return -EFAULT;
+	dp->lost = false;
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -673,6 +674,7 @@ TEST(round_numbering)
 TEST(harvest_arguments)
 {
 	struct kmigrate_harvest h;
+	void *bad;
 	uint64_t gfns[KMIGRATE_BATCH_MAX + 1];
 	struct dp_ctx c;
 	int err;
@@ -699,6 +701,29 @@ TEST(harvest_arguments)
 	h.reserved = 0;
 	EXPECT_EQ(0, kmt_ioctl(c.km, KMIGRATE_HARVEST, &h));
 	EXPECT_LE(h.count, h.max_gfns);
+	h.nr_ring_fetch = 0xffffffffu;		/* more than KVM's vCPU limit */
+	h.ring_fetch = (uintptr_t)gfns;
+	EXPECT_EQ(-EINVAL, kmt_ioctl(c.km, KMIGRATE_HARVEST, &h));
+
+	/*
+	 * A harvest that fails after handing entries back to KVM (here: its
+	 * ring positions cannot be written) lost them for the caller: the
+	 * next one says OVERFLOW (resend everything), the one after does not.
+	 */
+	bad = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, bad);
+	h.ring_fetch = (uintptr_t)bad;
+	h.nr_ring_fetch = 1;
+	EXPECT_EQ(-EFAULT, kmt_ioctl(c.km, KMIGRATE_HARVEST, &h));
+	h.ring_fetch = 0;
+	h.nr_ring_fetch = 0;
+	h.flags = 0;
+	EXPECT_EQ(0, kmt_ioctl(c.km, KMIGRATE_HARVEST, &h));
+	EXPECT_TRUE(h.flags & KMIGRATE_HARVEST_F_OVERFLOW);
+	h.flags = 0;
+	EXPECT_EQ(0, kmt_ioctl(c.km, KMIGRATE_HARVEST, &h));
+	EXPECT_FALSE(h.flags & KMIGRATE_HARVEST_F_OVERFLOW);
+	munmap(bad, 4096);
 	ctx_close(&c);
 
 	/* A VM without a dirty ring: nothing to harvest. */

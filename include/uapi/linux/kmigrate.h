@@ -171,13 +171,15 @@ struct kmigrate_bandwidth {
  *	the call returns, so a later write shows in a later harvest.  When
  *	@count == @max_gfns more entries may be waiting: call again.
  * @flags: in: must be zero.  out: %KMIGRATE_HARVEST_F_OVERFLOW when a ring
- *	was found completely full (KVM may have overwritten entries): the
- *	caller must treat every page as dirty.
+ *	was found completely full (KVM may have overwritten entries), or the
+ *	previous harvest failed after handing entries back to KVM: the caller
+ *	must treat every page as dirty.
  * @reset: out: entries KVM reported as reset.
  * @ring_fetch: in: 0, or the user address of an array of @nr_ring_fetch
  *	__u32 that receives, for each vCPU index, the ring position the next
  *	harvest reads (so that a userspace collector can take over later).
- * @nr_ring_fetch: in: entries of @ring_fetch.
+ * @nr_ring_fetch: in: entries of @ring_fetch, at most KVM's vCPU limit
+ *	(KVM_CAP_MAX_VCPUS; -EINVAL beyond).
  * @reserved: must be zero.
  * @harvest_ns: out: time spent in the call.
  */
