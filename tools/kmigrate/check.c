@@ -71,29 +71,12 @@ static const struct km_usage check_usage = {
 	"listener unreachable, 14 limit reached, 15 vcpus, 1 other.\n",
 };
 
-static const char *check_str(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string) ?
-	       json_object_get_string(v) : NULL;
-}
-
 static int check_call(const char *name, struct json_object *req, struct json_object **reply)
 {
 	char err[512];
-	struct json_object *ok;
 
-	if (km_ctl_call(name, req, CHECK_CALL_MS, reply, err, sizeof(err))) {
+	if (km_ctl_call_ok(name, req, CHECK_CALL_MS, reply, err, sizeof(err))) {
 		km_err("check: %s", err);
-		return -1;
-	}
-	if (json_object_object_get_ex(*reply, "ok", &ok) && !json_object_get_boolean(ok)) {
-		const char *e = check_str(*reply, "error");
-
-		km_err("check: %s: %s", name, e ? e : "refused");
-		json_object_put(*reply);
-		*reply = NULL;
 		return -1;
 	}
 	return 0;
@@ -144,8 +127,8 @@ static const char *check_kind_name(int code)
 /* The failures of a result into @fails; returns the exit status. */
 static int check_result(struct json_object *st, struct json_object *fails)
 {
-	const char *perr = check_str(st, "peer_error"), *err = check_str(st, "error");
-	const char *phase = check_str(st, "phase");
+	const char *perr = km_ctl_str(st, "peer_error"), *err = km_ctl_str(st, "error");
+	const char *phase = km_ctl_str(st, "phase");
 	struct json_object *pc;
 	int64_t pcode = json_object_object_get_ex(st, "peer_code", &pc) &&
 			json_object_is_type(pc, json_type_int) ? json_object_get_int64(pc) : -1;
@@ -277,7 +260,7 @@ int check_main(int argc, char **argv)
 		}
 		json_object_put(st);
 		st = reply;
-		res = check_str(st, "result");
+		res = km_ctl_str(st, "result");
 		if (res)
 			break;
 		nanosleep(&ts, NULL);
@@ -299,7 +282,7 @@ int check_main(int argc, char **argv)
 		for (size_t i = 0; i < json_object_array_length(fails); i++) {
 			struct json_object *f = json_object_array_get_idx(fails, i);
 
-			printf("%s\n", check_str(f, "message"));
+			printf("%s\n", km_ctl_str(f, "message"));
 		}
 	}
 	json_object_put(fails);

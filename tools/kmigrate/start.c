@@ -105,14 +105,6 @@ static const struct km_usage start_usage = {
 	"guest keeps running here.  Ctrl-C cancels the migration.\n",
 };
 
-static const char *start_str(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string) ?
-	       json_object_get_string(v) : NULL;
-}
-
 static int64_t start_int(struct json_object *o, const char *k)
 {
 	struct json_object *v;
@@ -123,18 +115,9 @@ static int64_t start_int(struct json_object *o, const char *k)
 static int start_call(const char *name, struct json_object *req, struct json_object **reply)
 {
 	char err[512];
-	const char *e;
-	struct json_object *ok;
 
-	if (km_ctl_call(name, req, START_CALL_MS, reply, err, sizeof(err))) {
+	if (km_ctl_call_ok(name, req, START_CALL_MS, reply, err, sizeof(err))) {
 		km_err("start: %s", err);
-		return -1;
-	}
-	if (json_object_object_get_ex(*reply, "ok", &ok) && !json_object_get_boolean(ok)) {
-		e = start_str(*reply, "error");
-		km_err("start: %s: %s", name, e ? e : "refused");
-		json_object_put(*reply);
-		*reply = NULL;
 		return -1;
 	}
 	return 0;
@@ -145,10 +128,10 @@ void km_mig_show_progress(struct json_object *st, bool tty, uint32_t *last_round
 	uint32_t round = (uint32_t)start_int(st, "round");
 	double sent = start_int(st, "bytes_sent") / 1048576.0;
 	double rate = start_int(st, "rate") / 1048576.0;
-	const char *phase = start_str(st, "phase");
+	const char *phase = km_ctl_str(st, "phase");
 	char line[256];
 
-	const char *dp = start_str(st, "datapath");
+	const char *dp = km_ctl_str(st, "datapath");
 
 	snprintf(line, sizeof(line), "%s round %u: sent %.1f MiB, remaining %" PRId64
 		 " pages, rate %.1f MiB/s, dirty %" PRId64 " pages/s, predicted downtime %"
@@ -353,7 +336,7 @@ int start_main(int argc, char **argv)
 		}
 		json_object_put(st);
 		st = reply;
-		res = start_str(st, "result");
+		res = km_ctl_str(st, "result");
 		if (res)
 			break;
 		if (!km_opts.json)
@@ -387,14 +370,14 @@ int start_main(int argc, char **argv)
 		printf("%s: migrated to %s in %" PRId64 " ms: %" PRId64 " rounds, %.1f MiB sent "
 		       "(%" PRId64 " pages, %" PRId64 " zero pages), downtime %.1f ms, guest-observed "
 		       "%s, %s\n",
-		       name, start_str(st, "peer"), start_int(st, "total_ms"),
+		       name, km_ctl_str(st, "peer"), start_int(st, "total_ms"),
 		       start_int(st, "rounds"), start_int(st, "bytes_sent") / 1048576.0,
 		       start_int(st, "pages_sent"), start_int(st, "zero_pages"),
 		       dt ? json_object_get_double(dt) : 0.0, gbuf, vbuf);
 	}
 	if (ret)
 		km_err("start: %s: migration %s: %s; the guest keeps running here", name, res,
-		       start_str(st, "error") ? start_str(st, "error") : "unknown error");
+		       km_ctl_str(st, "error") ? km_ctl_str(st, "error") : "unknown error");
 	json_object_put(st);
 	return ret;
 }

@@ -196,6 +196,33 @@ int km_ctl_cmd(const char *name, const char *cmd, int timeout_ms,
 	return r;
 }
 
+const char *km_ctl_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_string) ?
+	       json_object_get_string(v) : NULL;
+}
+
+int km_ctl_call_ok(const char *name, struct json_object *req, int timeout_ms,
+		   struct json_object **reply, char *err, size_t errlen)
+{
+	struct json_object *ok;
+	const char *e;
+	int r = km_ctl_call(name, req, timeout_ms, reply, err, errlen);
+
+	if (r)
+		return r;
+	if (json_object_object_get_ex(*reply, "ok", &ok) && !json_object_get_boolean(ok)) {
+		e = km_ctl_str(*reply, "error");
+		snprintf(err, errlen, "%s: %s", name, e ? e : "refused");
+		json_object_put(*reply);
+		*reply = NULL;
+		return -EREMOTEIO;
+	}
+	return 0;
+}
+
 static int km_ctl_strcmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

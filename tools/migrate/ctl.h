@@ -56,6 +56,14 @@ int km_ctl_call(const char *name, struct json_object *req, int timeout_ms,
 /* Same with {"cmd":CMD}. */
 int km_ctl_cmd(const char *name, const char *cmd, int timeout_ms,
 	       struct json_object **reply, char *err, size_t errlen);
+/*
+ * As km_ctl_call, but a reply {"ok":false,"error":E} is a failure too:
+ * -EREMOTEIO with "NAME: E" in @err and no reply.
+ */
+int km_ctl_call_ok(const char *name, struct json_object *req, int timeout_ms,
+		   struct json_object **reply, char *err, size_t errlen);
+/* The string member @key of a reply, or NULL. */
+const char *km_ctl_str(struct json_object *o, const char *key);
 
 /*
  * Names of the VMs with a socket in the run directory, sorted; the caller
