@@ -312,6 +312,30 @@ static uint32_t vmm_ring_resync(struct vmm_vm *vm, struct vmm_vcpu *v)
 	return d;
 }
 
+/* A ring may have lost entries: every page goes into @sink (the next copy
+ * is a full one).  Returns the pages reported. */
+static uint64_t vmm_ring_report_all(struct vmm_vm *vm, struct vmm_sink *sink,
+				    const char *why)
+{
+	vm->ring_overflows++;
+	if (vm->ring_overflows == 1)
+		vmm_logf(vm, "dirty ring overflowed (%s): reporting all pages dirty "
+			 "(a larger ring avoids this)", why);
+	return vmm_sink_all(vm, sink);
+}
+
+/* The rings were reset (or may have room): wake the vCPUs waiting on a full
+ * one.  Context: harvest_lock held. */
+static void vmm_ring_reset_done(struct vmm_vm *vm, struct vmm_harvest_stats *st)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->ring_reset_gen++;
+	if (st)
+		st->ring_waiters = vm->nr_ring_waiters;
+	pthread_cond_broadcast(&vm->ring_cond);
+	pthread_mutex_unlock(&vm->lock);
+}
+
 static int64_t vmm_harvest_rings(struct vmm_vm *vm, struct vmm_sink *sink,
 				 struct vmm_harvest_stats *st)
 {
@@ -377,22 +401,13 @@ static int64_t vmm_harvest_rings(struct vmm_vm *vm, struct vmm_sink *sink,
 	if (overflow) {
 		/*
 		 * A ring overflowed, or KVM's and our view of a ring disagree:
-		 * entries may be lost.  Report every page; the copy is a full one.
+		 * entries may be lost.
 		 */
-		vm->ring_overflows++;
-		if (vm->ring_overflows == 1)
-			vmm_logf(vm, "dirty ring overflowed (%u): reporting all pages dirty "
-				 "(a larger ring avoids this)", overflow);
-		n += vmm_sink_all(vm, sink);
+		n += vmm_ring_report_all(vm, sink, "seen by the harvester");
 		if (st)
 			st->overflows = overflow;
 	}
-	pthread_mutex_lock(&vm->lock);
-	vm->ring_reset_gen++;
-	if (st)
-		st->ring_waiters = vm->nr_ring_waiters;
-	pthread_cond_broadcast(&vm->ring_cond);
-	pthread_mutex_unlock(&vm->lock);
+	vmm_ring_reset_done(vm, st);
 	return (int64_t)n;
 }
 
@@ -484,7 +499,7 @@ int64_t vmm_dirty_harvest_ext(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
 	struct vmm_sink sink = { .out = out };
 	struct vmm_harvest_stats local;
 	uint64_t t0 = vmm_now_ns(), before = out ? vmm_dirty_bitmap_count(out) : 0;
-	uint32_t *fetch;
+	uint32_t fetch[VMM_MAX_VCPUS];
 	bool overflow = false;
 	unsigned int i;
 	int64_t n;
@@ -495,11 +510,6 @@ int64_t vmm_dirty_harvest_ext(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
 		st = &local;
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&vm->harvest_lock);
-	fetch = calloc(vm->nr_vcpus ? vm->nr_vcpus : 1, sizeof(*fetch));
-	if (!fetch) {
-		pthread_mutex_unlock(&vm->harvest_lock);
-		return -ENOMEM;
-	}
 	for (i = 0; i < vm->nr_vcpus; i++)
 		fetch[i] = vm->vcpus[i].ring_fetch;
 	n = collect(opaque, out, fetch, vm->nr_vcpus, st, &overflow);
@@ -507,22 +517,13 @@ int64_t vmm_dirty_harvest_ext(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
 		for (i = 0; i < vm->nr_vcpus; i++)
 			vm->vcpus[i].ring_fetch = fetch[i];
 		if (overflow) {
-			vm->ring_overflows++;
-			if (vm->ring_overflows == 1)
-				vmm_logf(vm, "dirty ring overflowed (reported by the collector): "
-					 "reporting all pages dirty (a larger ring avoids this)");
-			n += (int64_t)vmm_sink_all(vm, &sink);
+			n += (int64_t)vmm_ring_report_all(vm, &sink, "reported by the collector");
 			st->overflows++;
 		}
 		n += (int64_t)vmm_harvest_soft(vm, &sink);
 	}
-	free(fetch);
-	/* whatever happened, the rings may have room now: wake the waiters */
-	pthread_mutex_lock(&vm->lock);
-	vm->ring_reset_gen++;
-	st->ring_waiters = vm->nr_ring_waiters;
-	pthread_cond_broadcast(&vm->ring_cond);
-	pthread_mutex_unlock(&vm->lock);
+	/* whatever happened, the rings may have room now */
+	vmm_ring_reset_done(vm, st);
 	pthread_mutex_unlock(&vm->harvest_lock);
 	if (n >= 0) {
 		st->entries = (uint64_t)n;
