@@ -59,15 +59,6 @@ wl_args() {
 	esac
 }
 
-wait_gone() {	# NAME: its socket goes (15 s)
-	i=0
-	while [ $i -lt 150 ] && [ -e "$KMIGRATE_RUN_DIR/$1.sock" ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ ! -e "$KMIGRATE_RUN_DIR/$1.sock" ]
-}
-
 # cpu_poll PID TIDS-BEFORE DIR: while PID lives, the stat line of each of its
 # threads not in TIDS-BEFORE goes to DIR/TID (the last one read stays).
 cpu_poll() {

@@ -49,15 +49,6 @@ finish() {
 	exit $?
 }
 
-wait_gone() {	# NAME: its socket goes (15 s)
-	i=0
-	while [ $i -lt 150 ] && [ -e "$KMIGRATE_RUN_DIR/$1.sock" ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ ! -e "$KMIGRATE_RUN_DIR/$1.sock" ]
-}
-
 echo "# host $LAB_HOST, kernel $(uname -r), migration address $LAB_MIG_ADDR, peer $LAB_PEER_MIG_ADDR"
 
 if [ "$LAB_HOST" = b ]; then

@@ -94,13 +94,16 @@ check_stays() {
 	ok $? "$2: $1's memory verifies ($(jfield "$v" stamped) stamped, $(jfield "$v" bad) bad)"
 }
 
-wait_gone() {	# NAME: its socket goes (15 s)
+wait_phase() {	# NAME PHASE: until NAME's migration is in PHASE (60 s); prints the last seen
 	i=0
-	while [ $i -lt 150 ] && [ -e "$KMIGRATE_RUN_DIR/$1.sock" ]; do
-		sleep 0.1
+	ph=
+	while [ $i -lt 1200 ]; do
+		ph=$(jfield "$("$KM" vmctl "$1" migrate-status 2>/dev/null)" phase)
+		[ "$ph" = "$2" ] && break
+		sleep 0.05
 		i=$((i + 1))
 	done
-	[ ! -e "$KMIGRATE_RUN_DIR/$1.sock" ]
+	echo "$ph"
 }
 
 not_here() {	# NAME WHAT: NAME does not run on this host
@@ -263,14 +266,7 @@ for want in bulk live; do
 		migrate_to vmc "$OUT/start" $PORT --bandwidth 2MiB --max-rounds 1000 &
 	fi
 	spid=$!
-	i=0
-	ph=
-	while [ $i -lt 1200 ]; do
-		ph=$(jfield "$("$KM" vmctl vmc migrate-status 2>/dev/null)" phase)
-		[ "$ph" = $want ] && break
-		sleep 0.1
-		i=$((i + 1))
-	done
+	ph=$(wait_phase vmc $want)
 	[ $want = bulk ] && sleep 1
 	[ $want = live ] && sleep 0.3
 	s=$("$KM" vmctl vmc migrate-status 2>/dev/null)
@@ -314,14 +310,7 @@ ok $? "run vmz --memory 16M --rate 200 --detach"
 sleep 2
 migrate_to vmz "$OUT/start" $PPORT &
 spid=$!
-i=0
-ph=
-while [ $i -lt 1200 ]; do
-	ph=$(jfield "$("$KM" vmctl vmz migrate-status 2>/dev/null)" phase)
-	[ "$ph" = handoff ] && break
-	sleep 0.05
-	i=$((i + 1))
-done
+ph=$(wait_phase vmz handoff)
 "$KM" cancel vmz >"$OUT/cancel" 2>&1
 cst=$?
 sed 's/^/# cancel: /' "$OUT/cancel"

@@ -46,7 +46,7 @@ FAILED=0
 OUT=/tmp/migrate_test.$$
 mkdir -p "$OUT"
 
-. "$(dirname "$0")/labtest.sh"	# ok, jfield, info
+. "$(dirname "$0")/labtest.sh"	# ok, jfield, info, wait_gone
 
 
 finish() {
@@ -83,15 +83,6 @@ migrate_to() {
 	shift 2
 	"$KM" start "$n" --to "${TO:-[$LAB_PEER_MIG_ADDR]:$PORT}" --downtime-limit "$DOWNTIME" \
 		--connect-timeout 120 --datapath "${DP:-$DATAPATH}" --json "$@" >"$f" 2>"$f.err"
-}
-
-wait_gone() {	# NAME: its socket goes (15 s)
-	i=0
-	while [ $i -lt 150 ] && [ -e "$KMIGRATE_RUN_DIR/$1.sock" ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	[ ! -e "$KMIGRATE_RUN_DIR/$1.sock" ]
 }
 
 # check_incoming NAME VCPUS MODE: the checks of a host that received NAME

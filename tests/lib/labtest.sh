@@ -27,6 +27,15 @@ jfield() {
 
 info() { "$KM" vmctl "$1" info 2>/dev/null; }
 
+wait_gone() {	# NAME: its socket goes (15 s)
+	i=0
+	while [ $i -lt 150 ] && [ -e "$KMIGRATE_RUN_DIR/$1.sock" ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ ! -e "$KMIGRATE_RUN_DIR/$1.sock" ]
+}
+
 # The kernel data path (kmigrate.ko, /dev/kmigrate).  km_module_load loads
 # the payload's kmigrate.ko (next to bin/) unless MIG_DATAPATH=user, and
 # sets DATAPATH: MIG_DATAPATH if given, else kernel when /dev/kmigrate is
