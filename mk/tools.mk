@@ -144,6 +144,8 @@ install-tools: tools
 	else \
 		install -D -m 0644 $(TOP)/dist/kmigrate.conf $(DESTDIR)/etc/kmigrate/kmigrate.conf; \
 	fi
+	@# the credentials' place (README, "Preparing two hosts"): root only
+	install -d -m 0700 $(DESTDIR)/etc/kmigrate/tls
 
 # `make install`: the tools, the unit and the config (a rule without a
 # recipe, so that other parts can add their own prerequisites).

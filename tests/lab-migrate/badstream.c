@@ -21,6 +21,12 @@
  *	Exit 0 when the change was made and the destination never said READY
  *	(pass: when it did).  Prints what it saw on stderr/stdout as '# ' lines.
  *
+ *	Both modes authenticate first, as every kmigrate peer does (tls.h):
+ *	the TLS 1.3 handshake with the credentials of $KMIGRATE_TLS_DIR and
+ *	the plaintext (--insecure) mode, the proxy on both of its sides (the
+ *	listener's toward the source, the source's toward TADDR); the
+ *	records then flow in plaintext, as with `kmigrate listen --insecure`.
+ *
  *   badstream gate-wait ADDR PORT TIMEOUT_S   waits for one gate-open, prints
  *					       its message
  *   badstream gate-open ADDR PORT TIMEOUT_S [MSG]
@@ -40,6 +46,7 @@
 #include <unistd.h>
 
 #include "proto.h"
+#include "tls.h"
 
 #define MEM_BYTES	(16ull << 20)
 
@@ -77,6 +84,28 @@ static int resolve(const char *host, const char *port, int passive, struct addri
 	if (r)
 		fprintf(stderr, "badstream: %s port %s: %s\n", host, port, gai_strerror(r));
 	return r ? -1 : 0;
+}
+
+/* The authenticated plaintext channel (tls.h) on @fd: as the source
+ * (expecting @name) or as the destination.  0 or -1 after a '# ' line. */
+static int bs_auth(int fd, bool server, const char *name)
+{
+	static struct km_tls *creds;
+	char err[700], subj[256];
+
+	if (!creds && km_tls_load(NULL, &creds, err, sizeof(err))) {
+		printf("# badstream: %s\n", err);
+		return -1;
+	}
+	if (km_tls_handshake(creds, fd, server, true, name, KM_TLS_HANDSHAKE_MS, subj,
+			     sizeof(subj), err, sizeof(err))) {
+		printf("# badstream: %s: %s\n", server ? "as the destination" : "as the source",
+		       err);
+		return -1;
+	}
+	printf("# badstream: %s, peer %s\n", KM_TLS_DESC_PLAIN, subj);
+	fflush(stdout);
+	return 0;
 }
 
 /* Connects, retrying for @timeout_s. */
@@ -330,7 +359,7 @@ static int do_case(const char *c, const char *host, const char *port, unsigned i
 	}
 
 	fd = connect_retry(host, port, timeout_s);
-	if (fd < 0)
+	if (fd < 0 || bs_auth(fd, false, host))
 		return 2;
 	if (send_all(fd, out, olen))
 		printf("# %s: sending: %s\n", c, strerror(errno));
@@ -462,10 +491,10 @@ static int do_proxy(char **av, int ac)
 		return 2;
 	}
 	s = accept_one(av[0], av[1], 300);
-	if (s < 0)
+	if (s < 0 || bs_auth(s, true, NULL))
 		return 2;
 	d = connect_retry(av[2], av[3], 30);
-	if (d < 0)
+	if (d < 0 || bs_auth(d, false, av[2]))
 		return 2;
 	b.from = d;
 	b.to = s;

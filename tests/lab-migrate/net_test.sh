@@ -87,6 +87,32 @@ start_to() {	# NAME OUTFILE TO [ARGS]: kmigrate start --json
 
 show() { sed 's/^/# start: /' "$1.err"; echo "# result: $(cat "$1")"; }
 
+# moving PHASES NAME...: each one's migration is in one of PHASES: started
+# (holds its outgoing slot), handshake (HELLO sent, past its TLS handshake,
+# which --insecure runs too; not yet admitted), admitted (past the
+# destination's admission) (30 s)
+moving() {
+	case $1 in
+	started) pat='connecting|tls|handshake|bulk|live|stop-copy' ;;
+	handshake) pat=handshake ;;
+	*) pat='bulk|live|stop-copy' ;;
+	esac
+	shift
+	i=0
+	while [ $i -lt 300 ]; do
+		m=0
+		for n in "$@"; do
+			ph=$(jfield "$("$KM" vmctl "$n" '{"cmd":"migrate-status","peek":true}' \
+				2>/dev/null)" phase)
+			printf '%s\n' "$ph" | grep -Eqx "$pat" && m=$((m + 1))
+		done
+		[ $m -eq $# ] && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
 completed() { [ "$(jfield "$(cat "$1")" result)" = completed ]; }
 
 echo "# host $LAB_HOST, kernel $(uname -r), mig0 $LAB_MIG_ADDR4/$LAB_MIG_ADDR, mgmt0 $LAB_MGMT_ADDR4"
@@ -175,7 +201,12 @@ fi
 
 # ------------------------------------------------------------------ host a
 # run_guest NAME [MiB]: the limits phases use 16 MiB guests (3 at once under TCG)
-run_guest() { "$KM" run "$1" --memory "${2:-$MEM_MIB}M" --rate 100 --detach >/dev/null 2>&1; }
+# run_guest NAME [MiB [WSS]]: WSS pages written over and over (a bounded
+# dirty set, so a capped migration of it still converges)
+run_guest() {
+	"$KM" run "$1" --memory "${2:-$MEM_MIB}M" --rate 100 ${3:+--working-set $3} \
+		--detach >/dev/null 2>&1
+}
 
 # 1. to b's migration address
 run_guest net1
@@ -228,14 +259,17 @@ ok $? "phase 3: b's migration address --via mgmt0: 'not reachable through mgmt0'
 "$KM" stop net3 >/dev/null 2>&1
 
 # 4. three against max_outgoing 2, with a shared host bandwidth cap
-printf '# the test host\nmax_outgoing = 2\nbandwidth = 40M\n' >"$OUT/kmigrate.conf"
+#    (400K: lim1 and lim2 get 200K each, and their 1 MiB working sets keep
+#    them running for seconds while lim3 comes)
+printf '# the test host\nmax_outgoing = 2\nbandwidth = 400K\n' >"$OUT/kmigrate.conf"
 export KMIGRATE_CONFIG=$OUT/kmigrate.conf
-for n in lim1 lim2 lim3; do run_guest $n 16; done
+for n in lim1 lim2 lim3; do run_guest $n 16 256; done
+sleep 3	# each has written its working set
 start_to lim1 "$OUT/l1" "[$LAB_PEER_MIG_ADDR]:$LPORT" &
 p1=$!
 start_to lim2 "$OUT/l2" "[$LAB_PEER_MIG_ADDR]:$LPORT" &
 p2=$!
-sleep 1
+moving started lim1 lim2 || echo "# lim1, lim2 not both started after 30 s"
 start_to lim3 "$OUT/l3" "[$LAB_PEER_MIG_ADDR]:$LPORT" &
 p3=$!
 wait $p1; s1=$?
@@ -253,16 +287,21 @@ b1=$(jfield "$(cat "$OUT/l1")" bandwidth)
 b2=$(jfield "$(cat "$OUT/l2")" bandwidth)
 # the first of the two to end ran with half the host's cap to its end (the
 # other may have been given the whole cap back when it ended)
-[ "$b1" = 20000000 ] || [ "$b2" = 20000000 ]
-ok $? "phase 4: the host's 40M cap was shared: lim1 ended with $b1, lim2 with $b2 bytes/s"
+[ "$b1" = 200000 ] || [ "$b2" = 200000 ]
+ok $? "phase 4: the host's 400K cap was shared: lim1 ended with $b1, lim2 with $b2 bytes/s"
 
 # 5. --no-wait
-for n in lim4 lim5 lim6; do run_guest $n 16; done
-start_to lim4 "$OUT/l4" "[$LAB_PEER_MIG_ADDR]:$LPORT" &
+#    (no host cap; lim4 and lim5 capped at 200K each with 1 MiB working sets:
+#    they hold both slots for seconds, past lim6's credential loading)
+printf '# the test host\nmax_outgoing = 2\n' >"$OUT/kmigrate.conf"
+for n in lim4 lim5; do run_guest $n 16 256; done
+run_guest lim6 16
+sleep 3
+start_to lim4 "$OUT/l4" "[$LAB_PEER_MIG_ADDR]:$LPORT" --bandwidth 200K &
 p1=$!
-start_to lim5 "$OUT/l5" "[$LAB_PEER_MIG_ADDR]:$LPORT" &
+start_to lim5 "$OUT/l5" "[$LAB_PEER_MIG_ADDR]:$LPORT" --bandwidth 200K &
 p2=$!
-sleep 1
+moving started lim4 lim5 || echo "# lim4, lim5 not both started after 30 s"
 "$KM" start lim6 --to "[$LAB_PEER_MIG_ADDR]:$LPORT" --insecure --no-wait >"$OUT/l6" 2>&1
 s6=$?
 sed 's/^/# start lim6: /' "$OUT/l6"
@@ -318,10 +357,12 @@ ok $? "phase 6: the refused $refused keeps running on a"
 for n in q1 q2; do run_guest $n 16; done
 start_to q1 "$OUT/q1" "[$LAB_PEER_MIG_ADDR]:$QPORT" --bandwidth 50K &
 p1=$!
-sleep 1.5
+moving admitted q1 || echo "# q1 not admitted by b after 30 s"
 start_to q2 "$OUT/q2" "[$LAB_PEER_MIG_ADDR]:$QPORT" &
 p2=$!
-sleep 2	# q2's HELLO waits at b
+# q2's HELLO waits at b (q2 past its TLS handshake, not yet admitted)
+moving handshake q2 || echo "# q2 not at its HELLO after 30 s"
+sleep 1
 "$KM" set q1 --bandwidth 0 >/dev/null 2>&1
 wait $p1
 s1=$?

@@ -7,6 +7,14 @@
 # plaintext channel explicitly (as --insecure on start and listen would);
 # tests/lab-migrate/tls_test.sh sets KMIGRATE_INSECURE=0 for the TLS channel.
 export KMIGRATE_INSECURE=${KMIGRATE_INSECURE:-1}
+# --insecure authenticates too (TLS 1.3, mutual certificates): the payloads
+# carry the lab's credentials in tls/a and tls/b (mk/check.mk,
+# tests/lab-migrate/tls_certs.sh); this host's are the default.
+if [ -z "${KMIGRATE_TLS_DIR:-}" ] && [ -n "${LAB_HOST:-}" ] &&
+	[ -d "$(dirname "$0")/../tls/$LAB_HOST" ]; then
+	KMIGRATE_TLS_DIR=$(cd "$(dirname "$0")/../tls/$LAB_HOST" && pwd)
+	export KMIGRATE_TLS_DIR
+fi
 
 ok() {	# ok COND-STATUS DESCRIPTION
 	N=$((N + 1))

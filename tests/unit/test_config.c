@@ -32,6 +32,8 @@ TEST_F(config, defaults)
 	ASSERT_EQ(KM_CONF_REFUSE, c.incoming_policy);
 	ASSERT_EQ(0, c.bandwidth);
 	ASSERT_STREQ("", c.listen_address);
+	ASSERT_STREQ("", c.tls_dir);
+	ASSERT_FALSE(c.insecure);
 }
 
 TEST_F(config, parse_all_keys)
@@ -47,6 +49,8 @@ TEST_F(config, parse_all_keys)
 		"max_outgoing = 3\n"
 		"max_incoming = 1\n"
 		"incoming_policy = queue\n"
+		"tls_dir = /srv/kmigrate tls  # spaces inside are kept\n"
+		"insecure = yes\n"
 		"downtime_limit = 150";
 	struct km_conf c;
 	char err[256] = "";
@@ -62,6 +66,26 @@ TEST_F(config, parse_all_keys)
 	ASSERT_EQ(1, c.max_incoming);
 	ASSERT_EQ(KM_CONF_QUEUE, c.incoming_policy);
 	ASSERT_EQ(150, c.downtime_limit);
+	ASSERT_STREQ("/srv/kmigrate tls", c.tls_dir);
+	ASSERT_TRUE(c.insecure);
+}
+
+TEST_F(config, insecure_values)
+{
+	static const char *const yes[] = { "yes", "true", "1" }, *const no[] = { "no", "false", "0" };
+	char text[64], err[256] = "";
+	struct km_conf c;
+	unsigned int i;
+
+	for (i = 0; i < 3; i++) {
+		km_conf_defaults(&c);
+		snprintf(text, sizeof(text), "insecure = %s\n", yes[i]);
+		ASSERT_EQ(0, km_conf_parse(&c, "t.conf", text, err, sizeof(err))) TH_LOG("%s", err);
+		ASSERT_TRUE(c.insecure);
+		snprintf(text, sizeof(text), "insecure = %s\n", no[i]);
+		ASSERT_EQ(0, km_conf_parse(&c, "t.conf", text, err, sizeof(err))) TH_LOG("%s", err);
+		ASSERT_FALSE(c.insecure);	/* a later file's no overrides */
+	}
 }
 
 struct conf_bad {
@@ -82,6 +106,11 @@ static const struct conf_bad conf_bad_cases[] = {
 	{ "via = averyveryverylongname0\n", "t.conf:1: invalid via" },
 	{ "max_outgoing = 1\nmax_outgoing = 2\n", "t.conf:2: 'max_outgoing' given twice" },
 	{ "Max_Outgoing = 1\n", "unknown key 'Max_Outgoing'" },
+	{ "tls_dir = etc/kmigrate/tls\n", "t.conf:1: invalid tls_dir 'etc/kmigrate/tls': expected an "
+	  "absolute directory" },
+	{ "tls_dir =\n", "t.conf:1: 'tls_dir' has no value" },
+	{ "\ninsecure = maybe\n", "t.conf:2: invalid insecure 'maybe': expected yes or no" },
+	{ "insecure = no\ninsecure = yes\n", "t.conf:2: 'insecure' given twice" },
 };
 
 TEST_F(config, parse_errors)

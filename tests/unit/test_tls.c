@@ -2,10 +2,13 @@
 /*
  * The migration channel's TLS (tools/migrate/tls.c) over loopback TCP, with
  * the lab test's certificates (tests/lab-migrate/tls_certs.sh, openssl):
- * credentials loading, mutual authentication and its refusals.  A kernel
- * without the tls module (this build host) stops a good handshake at the
- * kTLS step, with that reason; where kTLS exists it completes and the
- * records go through the kernel (checked with one exchange).
+ * credentials loading, mutual authentication and its refusals, the
+ * destination's name, and the mode exchange (kTLS or, --insecure on both
+ * ends, authenticated plaintext).  A kernel without the tls module (this
+ * build host) stops a good kTLS handshake at the kTLS step, with that
+ * reason; where kTLS exists it completes and the records go through the
+ * kernel (checked with one exchange).  Plaintext after authentication is
+ * checked by one raw byte each way.
  */
 #include <errno.h>
 #include <libgen.h>
@@ -17,6 +20,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <json.h>
 
 #include "kselftest_harness.h"
 #include "tls.h"
@@ -65,8 +70,11 @@ struct pair {
 };
 
 /* Server with @sdir in a child, client with @cdir here (NULL: a plaintext
- * peer that writes a kmigrate-like HELLO). */
-static void run_pair(const char *sdir, const char *cdir, struct pair *pr)
+ * peer that writes a kmigrate-like HELLO); @splain, @cplain: their
+ * --insecure; @name: what the client expects the server's certificate to
+ * name. */
+static void run_pair_m(const char *sdir, const char *cdir, bool splain, bool cplain,
+		       const char *name, struct pair *pr)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t al = sizeof(a);
@@ -88,8 +96,8 @@ static void run_pair(const char *sdir, const char *cdir, struct pair *pr)
 		if (km_tls_load(sdir, &t, pr->serr, sizeof(pr->serr)))
 			pr->sret = -2;
 		else
-			pr->sret = km_tls_handshake(t, fd, true, 5000, pr->ssubj, sizeof(pr->ssubj),
-						    pr->serr, sizeof(pr->serr));
+			pr->sret = km_tls_handshake(t, fd, true, splain, NULL, 5000, pr->ssubj,
+						    sizeof(pr->ssubj), pr->serr, sizeof(pr->serr));
 		if (!pr->sret && read(fd, &b, 1) == 1 && write(fd, &b, 1) == 1)
 			pr->echo = b;
 		if (write(p[1], pr, sizeof(*pr)) != sizeof(*pr))
@@ -108,8 +116,8 @@ static void run_pair(const char *sdir, const char *cdir, struct pair *pr)
 	} else if (km_tls_load(cdir, &ct, pr->cerr, sizeof(pr->cerr))) {
 		pr->cret = -2;
 	} else {
-		pr->cret = km_tls_handshake(ct, cfd, false, 5000, pr->csubj, sizeof(pr->csubj),
-					    pr->cerr, sizeof(pr->cerr));
+		pr->cret = km_tls_handshake(ct, cfd, false, cplain, name, 5000, pr->csubj,
+					    sizeof(pr->csubj), pr->cerr, sizeof(pr->cerr));
 		if (!pr->cret) {
 			char b = 'x', r = 0;
 
@@ -136,6 +144,12 @@ static void run_pair(const char *sdir, const char *cdir, struct pair *pr)
 	km_tls_free(ct);
 	fprintf(stderr, "# server %d '%s' [%s]; client %d '%s' [%s]\n", pr->sret, pr->serr,
 		pr->ssubj, pr->cret, pr->cerr, pr->csubj);
+}
+
+/* both kTLS, the client expecting b's migration address */
+static void run_pair(const char *sdir, const char *cdir, struct pair *pr)
+{
+	run_pair_m(sdir, cdir, false, false, "fd00:6b6d:2::b", pr);
 }
 
 static int ktls_here(void)
@@ -224,6 +238,231 @@ TEST_F(tls, plaintext_refused)
 	ASSERT_EQ(-1, pr.sret);
 	ASSERT_TRUE(km_contains(pr.serr, "TLS handshake: "));
 	ASSERT_EQ(0, pr.echo);
+}
+
+TEST_F(tls, plaintext_authenticated)
+{
+	struct pair pr;
+
+	/* --insecure on both: the same handshake, then raw bytes */
+	run_pair_m(certdir("b"), certdir("a"), true, true, "lab-b", &pr);
+	ASSERT_EQ(0, pr.sret);
+	ASSERT_EQ(0, pr.cret);
+	ASSERT_TRUE(km_contains(pr.csubj, "CN=host b"));
+	ASSERT_TRUE(km_contains(pr.ssubj, "CN=host a"));
+	ASSERT_EQ('x', pr.echo);	/* one plaintext byte each way, no record */
+}
+
+TEST_F(tls, plaintext_needs_credentials)
+{
+	struct pair pr;
+
+	/* a source with a certificate of another CA, --insecure both ends */
+	run_pair_m(certdir("b"), certdir("rogue"), true, true, "lab-b", &pr);
+	ASSERT_EQ(-1, pr.sret);
+	ASSERT_EQ(-1, pr.cret);
+	ASSERT_TRUE(km_contains(pr.serr, "issuer is unknown"));
+	ASSERT_TRUE(km_contains(pr.cerr, "the destination refused this host"));
+	ASSERT_EQ(0, pr.echo);
+	/* a raw HELLO against an --insecure listener */
+	run_pair_m(certdir("b"), NULL, true, true, "lab-b", &pr);
+	ASSERT_EQ(-1, pr.sret);
+	ASSERT_TRUE(km_contains(pr.serr, "TLS handshake: "));
+	ASSERT_EQ(0, pr.echo);
+}
+
+TEST_F(tls, mode_mismatch_refused)
+{
+	struct pair pr;
+
+	/* encrypting source, --insecure listener */
+	run_pair_m(certdir("b"), certdir("a"), true, false, "lab-b", &pr);
+	ASSERT_EQ(-1, pr.sret);
+	ASSERT_EQ(-1, pr.cret);
+	ASSERT_TRUE(km_contains(pr.serr, "the source asks for an encrypted channel"));
+	ASSERT_TRUE(km_contains(pr.cerr, "the destination refused encryption: its listener runs "
+				"--insecure"));
+	ASSERT_EQ(0, pr.echo);
+	/* --insecure source, encrypting listener */
+	run_pair_m(certdir("b"), certdir("a"), false, true, "lab-b", &pr);
+	ASSERT_EQ(-1, pr.sret);
+	ASSERT_EQ(-1, pr.cret);
+	ASSERT_TRUE(km_contains(pr.serr, "the source asks for plaintext (--insecure)"));
+	ASSERT_TRUE(km_contains(pr.cerr, "the destination refused plaintext"));
+	ASSERT_EQ(0, pr.echo);
+}
+
+TEST_F(tls, wrong_name_refused)
+{
+	struct pair pr;
+
+	/* the cluster's CA signed it, but for another host */
+	run_pair_m(certdir("wrongname"), certdir("a"), true, true, "fd00:6b6d:2::b", &pr);
+	ASSERT_EQ(-1, pr.cret);
+	ASSERT_EQ(-1, pr.sret);
+	ASSERT_TRUE(km_contains(pr.cerr, "(CN=wrong-name host"));
+	ASSERT_TRUE(km_contains(pr.cerr, "does not name fd00:6b6d:2::b"));
+	ASSERT_TRUE(km_contains(pr.cerr, "DNS:elsewhere.kmigrate.test"));
+	ASSERT_TRUE(km_contains(pr.cerr, "--tls-name"));
+	ASSERT_TRUE(km_contains(pr.serr, "the source refused this destination"));
+	ASSERT_EQ(0, pr.echo);
+	/* b's own certificate, but the client expects a */
+	run_pair_m(certdir("b"), certdir("a"), true, true, "lab-a", &pr);
+	ASSERT_EQ(-1, pr.cret);
+	ASSERT_TRUE(km_contains(pr.cerr, "does not name lab-a"));
+	/* the expected name given (--tls-name): accepted */
+	run_pair_m(certdir("wrongname"), certdir("a"), true, true, "elsewhere.kmigrate.test", &pr);
+	ASSERT_EQ(0, pr.cret);
+	ASSERT_EQ(0, pr.sret);
+	ASSERT_EQ('x', pr.echo);
+}
+
+TEST_F(tls, cert_names)
+{
+	char cmd[512], why[600], der[4096];
+	size_t n;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "openssl x509 -in %s/cert.pem -outform DER -out %s/b.der",
+		 certdir("b"), certs);
+	ASSERT_EQ(0, system(cmd));
+	snprintf(cmd, sizeof(cmd), "%s/b.der", certs);
+	f = fopen(cmd, "rb");
+	ASSERT_NE(NULL, f);
+	n = fread(der, 1, sizeof(der), f);
+	fclose(f);
+	ASSERT_LT(100, n);
+	ASSERT_TRUE(km_tls_cert_names(der, n, "fd00:6b6d:2::b", why, sizeof(why)));
+	ASSERT_TRUE(km_tls_cert_names(der, n, "[fd00:6b6d:2::b]", why, sizeof(why)));
+	ASSERT_TRUE(km_tls_cert_names(der, n, "fd00:6b6d:2::b%mig0", why, sizeof(why)));
+	ASSERT_TRUE(km_tls_cert_names(der, n, "fd00:6b6d:2:0:0:0:0:b", why, sizeof(why)));
+	ASSERT_TRUE(km_tls_cert_names(der, n, "198.18.2.2", why, sizeof(why)));
+	ASSERT_TRUE(km_tls_cert_names(der, n, "lab-b", why, sizeof(why)));
+	ASSERT_TRUE(km_tls_cert_names(der, n, "LAB-B.mig", why, sizeof(why)));
+	ASSERT_FALSE(km_tls_cert_names(der, n, "198.18.2.1", why, sizeof(why)));
+	ASSERT_TRUE(km_contains(why, "does not name 198.18.2.1"));
+	ASSERT_TRUE(km_contains(why, "IP:fd00:6b6d:2::b, IP:198.18.2.2, IP:fd00:6b6d:1::b, "
+				"IP:198.18.1.2, DNS:lab-b, DNS:lab-b.mig"));
+	ASSERT_TRUE(km_contains(why, "CN=host b"));
+	ASSERT_FALSE(km_tls_cert_names(der, n, "fd00:6b6d:2::a", why, sizeof(why)));
+	ASSERT_FALSE(km_tls_cert_names(der, n, "host b", why, sizeof(why)));	/* not the CN */
+	ASSERT_FALSE(km_tls_cert_names(der, n, "lab-b.mig.evil", why, sizeof(why)));
+	ASSERT_FALSE(km_tls_cert_names(der, n, "", why, sizeof(why)));
+	ASSERT_FALSE(km_tls_cert_names(der, 10, "lab-b", why, sizeof(why)));
+}
+
+/* --tls-dir, else $KMIGRATE_TLS_DIR, else the config's tls_dir; --insecure,
+ * else KMIGRATE_INSECURE (0 overrides the config), else insecure = yes */
+TEST_F(tls, cli_precedence)
+{
+	struct km_tls_cli c;
+	char want[4096];
+
+	unsetenv("KMIGRATE_INSECURE");
+	unsetenv("KMIGRATE_TLS_DIR");
+	memset(&c, 0, sizeof(c));
+	km_tls_cli_conf(&c, certdir("b"), true);
+	ASSERT_EQ(0, km_tls_cli_check(&c, "test"));
+	ASSERT_TRUE(c.insecure);
+	ASSERT_NE(NULL, realpath(certdir("b"), want));
+	ASSERT_STREQ(want, c.dir);
+	ASSERT_NE(NULL, c.creds);
+	km_tls_free(c.creds);
+
+	setenv("KMIGRATE_TLS_DIR", certdir("a"), 1);
+	setenv("KMIGRATE_INSECURE", "0", 1);
+	memset(&c, 0, sizeof(c));
+	km_tls_cli_conf(&c, certdir("b"), true);
+	ASSERT_EQ(0, km_tls_cli_check(&c, "test"));
+	ASSERT_FALSE(c.insecure);
+	ASSERT_NE(NULL, realpath(certdir("a"), want));
+	ASSERT_STREQ(want, c.dir);
+	km_tls_free(c.creds);
+
+	memset(&c, 0, sizeof(c));
+	km_tls_cli_conf(&c, certdir("b"), false);
+	km_tls_cli_opt(&c, KM_TLS_OPT_DIR, certdir("rogue"));
+	km_tls_cli_opt(&c, KM_TLS_OPT_INSECURE, NULL);
+	km_tls_cli_opt(&c, KM_TLS_OPT_NAME, "lab-b");
+	ASSERT_EQ(0, km_tls_cli_check(&c, "test"));	/* --tls-dir with --insecure */
+	ASSERT_TRUE(c.insecure);
+	ASSERT_NE(NULL, realpath(certdir("rogue"), want));
+	ASSERT_STREQ(want, c.dir);
+	ASSERT_STREQ("lab-b", c.name);
+	km_tls_free(c.creds);
+
+	/* --insecure needs credentials too */
+	setenv("KMIGRATE_TLS_DIR", "/nonexistent/kmigrate", 1);
+	memset(&c, 0, sizeof(c));
+	km_tls_cli_opt(&c, KM_TLS_OPT_INSECURE, NULL);
+	ASSERT_EQ(-1, km_tls_cli_check(&c, "test"));
+	ASSERT_EQ(NULL, c.creds);
+	unsetenv("KMIGRATE_TLS_DIR");
+	unsetenv("KMIGRATE_INSECURE");
+}
+
+TEST_F(tls, req_parse)
+{
+	struct json_object *req = json_tokener_parse(
+		"{\"insecure\":true,\"tls_dir\":\"/t\",\"tls_name\":\"lab-b\"}");
+	char dir[64], name[64], err[200];
+	bool insecure = false;
+
+	ASSERT_NE(NULL, req);
+	ASSERT_EQ(0, km_tls_req_parse(req, &insecure, dir, sizeof(dir), name, sizeof(name), err,
+				      sizeof(err)));
+	ASSERT_TRUE(insecure);
+	ASSERT_STREQ("/t", dir);
+	ASSERT_STREQ("lab-b", name);
+	json_object_put(req);
+	req = json_tokener_parse("{\"tls_name\":\"\"}");
+	ASSERT_EQ(-1, km_tls_req_parse(req, &insecure, dir, sizeof(dir), name, sizeof(name), err,
+				       sizeof(err)));
+	ASSERT_TRUE(km_contains(err, "tls_name"));
+	json_object_put(req);
+	req = json_tokener_parse("{}");
+	ASSERT_EQ(0, km_tls_req_parse(req, &insecure, dir, sizeof(dir), name, sizeof(name), err,
+				      sizeof(err)));
+	ASSERT_FALSE(insecure);
+	ASSERT_STREQ("", name);
+	json_object_put(req);
+}
+
+TEST(tls_mode)
+{
+	static const unsigned char v[] = { KM_TLS_MODE_KTLS, KM_TLS_MODE_PLAIN, KM_TLS_ACK_KTLS,
+					   KM_TLS_ACK_PLAIN, KM_TLS_NAK_MODE };
+	unsigned char a;
+	char why[300];
+	unsigned int i, j;
+
+	for (i = 0; i < sizeof(v); i++)	/* five distinct bytes */
+		for (j = i + 1; j < sizeof(v); j++)
+			ASSERT_NE(v[i], v[j]);
+	ASSERT_EQ(0, km_tls_mode_answer(false, KM_TLS_MODE_KTLS, &a, why, sizeof(why)));
+	ASSERT_EQ(KM_TLS_ACK_KTLS, a);
+	ASSERT_EQ(0, km_tls_mode_answer(true, KM_TLS_MODE_PLAIN, &a, why, sizeof(why)));
+	ASSERT_EQ(KM_TLS_ACK_PLAIN, a);
+	ASSERT_EQ(-1, km_tls_mode_answer(true, KM_TLS_MODE_KTLS, &a, why, sizeof(why)));
+	ASSERT_EQ(KM_TLS_NAK_MODE, a);
+	ASSERT_EQ(-1, km_tls_mode_answer(false, KM_TLS_MODE_PLAIN, &a, why, sizeof(why)));
+	ASSERT_EQ(KM_TLS_NAK_MODE, a);
+	/* an answer byte is no request; neither is an old client's HELLO */
+	ASSERT_EQ(-1, km_tls_mode_answer(false, KM_TLS_ACK_KTLS, &a, why, sizeof(why)));
+	ASSERT_EQ(KM_TLS_NAK_MODE, a);
+	ASSERT_TRUE(km_contains(why, "not a mode request"));
+	ASSERT_EQ(-1, km_tls_mode_answer(true, 'K', &a, why, sizeof(why)));
+	ASSERT_EQ(0, km_tls_mode_check(false, KM_TLS_ACK_KTLS, why, sizeof(why)));
+	ASSERT_EQ(0, km_tls_mode_check(true, KM_TLS_ACK_PLAIN, why, sizeof(why)));
+	ASSERT_EQ(-1, km_tls_mode_check(true, KM_TLS_ACK_KTLS, why, sizeof(why)));
+	ASSERT_EQ(-1, km_tls_mode_check(false, KM_TLS_ACK_PLAIN, why, sizeof(why)));
+	ASSERT_EQ(-1, km_tls_mode_check(false, KM_TLS_NAK_MODE, why, sizeof(why)));
+	ASSERT_TRUE(km_contains(why, "runs --insecure"));
+	ASSERT_EQ(-1, km_tls_mode_check(true, KM_TLS_NAK_MODE, why, sizeof(why)));
+	ASSERT_TRUE(km_contains(why, "requires encryption"));
+	/* the source's own request echoed back is no answer */
+	ASSERT_EQ(-1, km_tls_mode_check(false, KM_TLS_MODE_KTLS, why, sizeof(why)));
+	ASSERT_EQ(-1, km_tls_mode_check(true, KM_TLS_MODE_PLAIN, why, sizeof(why)));
 }
 
 TEST_HARNESS_MAIN

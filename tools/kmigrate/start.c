@@ -53,6 +53,7 @@ static const struct option start_longopts[] = {
 	{ "no-zerocopy", no_argument, NULL, 'Z' },
 	{ "datapath", required_argument, NULL, 'P' },
 	KM_TLS_LONGOPTS,
+	KM_TLS_NAME_LONGOPT,
 	{ "via", required_argument, NULL, 'I' },
 	{ "source-address", required_argument, NULL, 'S' },
 	{ "no-wait", no_argument, NULL, 'W' },
@@ -83,6 +84,7 @@ static const struct km_usage start_usage = {
 	"                              datapath_note says why); kernel without the\n"
 	"                              module fails with exit status 3\n"
 	KM_TLS_USAGE
+	KM_TLS_NAME_USAGE
 	"      --via IFACE             send from this interface only (the migration\n"
 	"                              network; SO_BINDTODEVICE; config: via)\n"
 	"      --source-address ADDR   send from this address (config: source_address)\n"
@@ -173,6 +175,7 @@ int start_main(int argc, char **argv)
 	}
 	if (conf.downtime_limit)
 		downtime = conf.downtime_limit;
+	km_tls_cli_conf(&tlsc, conf.tls_dir, conf.insecure);
 	while ((c = km_getopt(argc, argv, "t:d:r:b:c:", start_longopts, &start_usage)) != KM_OPT_END) {
 		switch (c) {
 		case 't':
@@ -208,6 +211,7 @@ int start_main(int argc, char **argv)
 			break;
 		case KM_TLS_OPT_DIR:
 		case KM_TLS_OPT_INSECURE:
+		case KM_TLS_OPT_NAME:
 			km_tls_cli_opt(&tlsc, c, optarg);
 			break;
 		case 'I':

@@ -48,6 +48,24 @@ static int conf_set(struct km_conf *c, const char *k, const char *v, char *why, 
 		return km_parse_u32(v, 1, KM_CONF_MAX_LIMIT, &c->max_incoming, why, wlen) ? -1 : 0;
 	if (!strcmp(k, "downtime_limit"))
 		return km_parse_u32(v, 1, 3600000, &c->downtime_limit, why, wlen) ? -1 : 0;
+	if (!strcmp(k, "tls_dir")) {
+		if (v[0] != '/') {
+			snprintf(why, wlen, "expected an absolute directory");
+			return -1;
+		}
+		return conf_str(c->tls_dir, sizeof(c->tls_dir), v, why, wlen);
+	}
+	if (!strcmp(k, "insecure")) {
+		if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
+			c->insecure = true;
+		else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
+			c->insecure = false;
+		else {
+			snprintf(why, wlen, "expected yes or no");
+			return -1;
+		}
+		return 0;
+	}
 	if (!strcmp(k, "incoming_policy")) {
 		if (!strcmp(v, "refuse"))
 			c->incoming_policy = KM_CONF_REFUSE;
@@ -65,7 +83,8 @@ static int conf_set(struct km_conf *c, const char *k, const char *v, char *why, 
 
 static const char *const conf_keys[] = {
 	"listen_address", "listen_port", "via", "source_address", "bandwidth",
-	"max_outgoing", "max_incoming", "downtime_limit", "incoming_policy",
+	"max_outgoing", "max_incoming", "downtime_limit", "incoming_policy", "tls_dir",
+	"insecure",
 };
 
 static char *conf_trim(char *s)

@@ -17,6 +17,10 @@
  *   incoming_policy  refuse (default) or queue: what the listener does with
  *                    a migration beyond max_incoming
  *   downtime_limit   default --downtime-limit in ms
+ *   tls_dir          the TLS credentials' directory (ca.pem, cert.pem,
+ *                    key.pem; default /etc/kmigrate/tls), absolute
+ *   insecure         yes|no (also true/false, 1/0): authenticated plaintext
+ *                    (`start --insecure`, `listen --insecure`)
  */
 #ifndef KM_CONFIG_H
 #define KM_CONFIG_H
@@ -45,6 +49,8 @@ struct km_conf {
 	uint32_t max_incoming;
 	enum km_conf_policy incoming_policy;
 	uint32_t downtime_limit;	/* ms; 0 if not set */
+	char tls_dir[4096];		/* "" if not set */
+	bool insecure;			/* false if not set */
 };
 
 /* The defaults: nothing set, limits of 2, refuse. */

@@ -62,8 +62,9 @@ struct km_mig_opts {
 	enum km_mig_datapath datapath;	/* --datapath (default auto) */
 	bool check_only;		/* pre-flight check only (KMP_FR_CHECK):
 					 * HELLO + PROFILE, ACCEPT or ERROR */
-	bool insecure;			/* --insecure: plaintext channel */
+	bool insecure;			/* --insecure: authenticated, plaintext */
 	char tls_dir[256];		/* --tls-dir ("": km_tls_dir(NULL)) */
+	char tls_name[256];		/* --tls-name ("": the host of @to) */
 	char via[16];			/* --via IFACE: SO_BINDTODEVICE; "" none */
 	char source_address[64];	/* bind to it before connecting; "" none */
 };

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <linux/tls.h>
 
@@ -31,8 +32,6 @@
 /* TLS 1.3 only, AES-128-GCM only: the cipher kTLS takes as
  * tls12_crypto_info_aes_gcm_128 */
 #define KM_TLS_PRIORITY	"NORMAL:-VERS-ALL:+VERS-TLS1.3:-CIPHER-ALL:+AES-128-GCM"
-/* the destination's "you are accepted" byte, the first application data */
-#define KM_TLS_CONFIRM	0x4b
 
 struct km_tls {
 	gnutls_certificate_credentials_t cred;
@@ -75,7 +74,8 @@ int km_tls_load(const char *dir, struct km_tls **out, char *err, size_t errlen)
 		if (access(path[i], R_OK)) {
 			r = -errno;
 			snprintf(err, errlen, "TLS credentials: %s: %s (give --tls-dir DIR with "
-				 "ca.pem, cert.pem and key.pem, or --insecure for plaintext)",
+				 "ca.pem, cert.pem and key.pem: the cluster CA, this host's "
+				 "certificate and key; --insecure needs them too)",
 				 path[i], strerror(errno));
 			return r;
 		}
@@ -116,10 +116,118 @@ fail:
 	return -EINVAL;
 }
 
-/* The peer's certificate: verified against the CA, its subject in @subj.
+int km_tls_mode_answer(bool plaintext, unsigned char ask, unsigned char *answer, char *why,
+		       size_t wlen)
+{
+	*answer = KM_TLS_NAK_MODE;
+	if (ask == KM_TLS_MODE_KTLS && !plaintext) {
+		*answer = KM_TLS_ACK_KTLS;
+		return 0;
+	}
+	if (ask == KM_TLS_MODE_PLAIN && plaintext) {
+		*answer = KM_TLS_ACK_PLAIN;
+		return 0;
+	}
+	if (ask == KM_TLS_MODE_KTLS)
+		snprintf(why, wlen, "the source asks for an encrypted channel; this listener "
+			 "runs --insecure (authenticated plaintext)");
+	else if (ask == KM_TLS_MODE_PLAIN)
+		snprintf(why, wlen, "the source asks for plaintext (--insecure); this listener "
+			 "requires encryption");
+	else
+		snprintf(why, wlen, "the source sent 0x%02x, not a mode request", ask);
+	return -1;
+}
+
+int km_tls_mode_check(bool plaintext, unsigned char answer, char *why, size_t wlen)
+{
+	if (answer == (plaintext ? KM_TLS_ACK_PLAIN : KM_TLS_ACK_KTLS))
+		return 0;
+	if (answer == KM_TLS_NAK_MODE)
+		snprintf(why, wlen, plaintext ?
+			 "the destination refused plaintext: it requires encryption (its "
+			 "listener runs without --insecure)" :
+			 "the destination refused encryption: its listener runs --insecure "
+			 "(authenticated plaintext; give --insecure to both, or neither)");
+	else if (answer == (plaintext ? KM_TLS_ACK_KTLS : KM_TLS_ACK_PLAIN))
+		snprintf(why, wlen, "the destination answered %s to a request for %s",
+			 plaintext ? "kTLS" : "plaintext", plaintext ? "plaintext" : "kTLS");
+	else
+		snprintf(why, wlen, "the destination answered 0x%02x, not a mode", answer);
+	return -1;
+}
+
+bool km_tls_cert_names(const void *der, size_t len, const char *name, char *why, size_t wlen)
+{
+	gnutls_datum_t d = { (unsigned char *)der, (unsigned int)len };
+	gnutls_datum_t dn = { NULL, 0 };
+	char host[256], names[512] = "", subj[256] = "?", *pct;
+	gnutls_x509_crt_t crt;
+	bool ok = false;
+	unsigned int i;
+	size_t n;
+
+	snprintf(host, sizeof(host), "%s", name ? name : "");
+	n = strlen(host);
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {	/* [v6] */
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = '\0';
+	}
+	pct = strchr(host, '%');
+	if (pct && strchr(host, ':'))	/* fe80::1%mig0 */
+		*pct = '\0';
+	if (!*host) {
+		snprintf(why, wlen, "no name to check the destination's certificate against");
+		return false;
+	}
+	if (gnutls_x509_crt_init(&crt) < 0) {
+		snprintf(why, wlen, "out of memory");
+		return false;
+	}
+	if (gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_DER) < 0) {
+		snprintf(why, wlen, "the destination's certificate cannot be read");
+		goto out;
+	}
+	if (gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0) {
+		snprintf(subj, sizeof(subj), "%.*s", (int)dn.size, (const char *)dn.data);
+		gnutls_free(dn.data);
+	}
+	ok = gnutls_x509_crt_check_hostname2(crt, host, 0) != 0;
+	if (ok)
+		goto out;
+	for (i = 0; i < 64; i++) {
+		unsigned char buf[256];
+		char one[300], ip[INET6_ADDRSTRLEN];
+		size_t sz = sizeof(buf) - 1;
+		unsigned int crit = 0;
+		int t = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &sz, &crit);
+
+		if (t == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (t == GNUTLS_SAN_DNSNAME)
+			snprintf(one, sizeof(one), "DNS:%.*s", (int)sz, (const char *)buf);
+		else if (t == GNUTLS_SAN_IPADDRESS && (sz == 4 || sz == 16) &&
+			 inet_ntop(sz == 4 ? AF_INET : AF_INET6, buf, ip, sizeof(ip)))
+			snprintf(one, sizeof(one), "IP:%s", ip);
+		else
+			continue;
+		if (strlen(names) + strlen(one) + 3 < sizeof(names))
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+				 *names ? ", " : "", one);
+	}
+	snprintf(why, wlen, "the destination's certificate (%s) does not name %s: its names "
+		 "are %s (--tls-name NAME sets the name expected)", subj, host,
+		 *names ? names : "none (no subjectAltName)");
+out:
+	gnutls_x509_crt_deinit(crt);
+	return ok;
+}
+
+/* The peer's certificate: verified against the CA, its subject in @subj;
+ * a destination's also against @name (NULL: none, the destination's side).
  * Returns 0, or -1 with @err set and a fatal alert sent. */
-static int tls_verify_peer(gnutls_session_t s, const char *who, char *subj, size_t slen,
-			   char *err, size_t errlen)
+static int tls_verify_peer(gnutls_session_t s, const char *who, const char *name, char *subj,
+			   size_t slen, char *err, size_t errlen)
 {
 	const gnutls_datum_t *certs;
 	unsigned int n = 0, status = 0;
@@ -159,6 +267,10 @@ static int tls_verify_peer(gnutls_session_t s, const char *who, char *subj, size
 		gnutls_free(out.data);
 		gnutls_alert_send(s, GNUTLS_AL_FATAL, status & GNUTLS_CERT_SIGNER_NOT_FOUND ?
 				  GNUTLS_A_UNKNOWN_CA : GNUTLS_A_BAD_CERTIFICATE);
+		return -1;
+	}
+	if (name && !km_tls_cert_names(certs[0].data, certs[0].size, name, err, errlen)) {
+		gnutls_alert_send(s, GNUTLS_AL_FATAL, GNUTLS_A_BAD_CERTIFICATE);
 		return -1;
 	}
 	return 0;
@@ -220,15 +332,20 @@ static int tls_fail_handshake(gnutls_session_t s, int r, const char *who, char *
 	return -1;
 }
 
-int km_tls_handshake(struct km_tls *t, int fd, bool server, int timeout_ms,
-		     char *peer_subject, size_t slen, char *err, size_t errlen)
+int km_tls_handshake(struct km_tls *t, int fd, bool server, bool plaintext, const char *name,
+		     int timeout_ms, char *peer_subject, size_t slen, char *err, size_t errlen)
 {
 	const char *who = server ? "the source" : "the destination";
 	gnutls_session_t s = NULL;
 	int fl = fcntl(fd, F_GETFL), r, ret = -1;
-	unsigned char b = 0;
+	unsigned char b = 0, ans = 0;
+	char why[300];
 
 	*peer_subject = '\0';
+	if (!server && (!name || !*name)) {
+		snprintf(err, errlen, "TLS: no name to check the destination's certificate against");
+		return -1;
+	}
 	if (fl < 0 || (fl & O_NONBLOCK && fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)) {
 		snprintf(err, errlen, "TLS: fcntl: %s", strerror(errno));
 		return -1;
@@ -269,38 +386,75 @@ int km_tls_handshake(struct km_tls *t, int fd, bool server, int timeout_ms,
 		gnutls_alert_send(s, GNUTLS_AL_FATAL, GNUTLS_A_PROTOCOL_VERSION);
 		goto out;
 	}
-	if (tls_verify_peer(s, who, peer_subject, slen, err, errlen))
+	if (tls_verify_peer(s, who, server ? NULL : name, peer_subject, slen, err, errlen))
 		goto out;
+	/* the mode exchange (tls.h): the source asks, the destination answers */
+	gnutls_record_set_timeout(s, (unsigned int)timeout_ms);
 	if (server) {
-		b = KM_TLS_CONFIRM;
 		do {
-			r = (int)gnutls_record_send(s, &b, 1);
+			r = (int)gnutls_record_recv(s, &b, 1);
 		} while (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED);
+		if (r == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+			snprintf(err, errlen, "the source refused this destination: TLS alert '%s'",
+				 gnutls_alert_get_name(gnutls_alert_get(s)));
+			goto out;
+		}
 		if (r != 1) {
-			snprintf(err, errlen, "TLS: sending the confirmation: %s",
+			snprintf(err, errlen, "TLS: no mode request from the source: %s",
+				 r < 0 ? gnutls_strerror(r) : "connection closed");
+			goto out;
+		}
+		if (gnutls_record_check_pending(s)) {
+			snprintf(err, errlen, "TLS: unexpected data after the mode request");
+			goto out;
+		}
+		if (km_tls_mode_answer(plaintext, b, &ans, why, sizeof(why)))
+			snprintf(err, errlen, "%s", why);
+		do {
+			r = (int)gnutls_record_send(s, &ans, 1);
+		} while (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED);
+		if (ans == KM_TLS_NAK_MODE)
+			goto out;
+		if (r != 1) {
+			snprintf(err, errlen, "TLS: sending the answer: %s",
 				 r < 0 ? gnutls_strerror(r) : "short write");
 			goto out;
 		}
 	} else {
-		gnutls_record_set_timeout(s, (unsigned int)timeout_ms);
+		b = plaintext ? KM_TLS_MODE_PLAIN : KM_TLS_MODE_KTLS;
 		do {
-			r = (int)gnutls_record_recv(s, &b, 1);
+			r = (int)gnutls_record_send(s, &b, 1);
+		} while (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED);
+		if (r != 1) {
+			snprintf(err, errlen, "TLS: sending the mode request: %s",
+				 r < 0 ? gnutls_strerror(r) : "short write");
+			goto out;
+		}
+		do {
+			r = (int)gnutls_record_recv(s, &ans, 1);
 		} while (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED);
 		if (r == GNUTLS_E_FATAL_ALERT_RECEIVED) {
 			snprintf(err, errlen, "the destination refused this host: TLS alert '%s'",
 				 gnutls_alert_get_name(gnutls_alert_get(s)));
 			goto out;
 		}
-		if (r != 1 || b != KM_TLS_CONFIRM) {
-			snprintf(err, errlen, "TLS: no confirmation from the destination: %s",
-				 r < 0 ? gnutls_strerror(r) : r == 0 ? "connection closed" :
-				 "unexpected data");
+		if (r != 1) {
+			snprintf(err, errlen, "TLS: no answer from the destination: %s",
+				 r < 0 ? gnutls_strerror(r) : "connection closed");
+			goto out;
+		}
+		if (km_tls_mode_check(plaintext, ans, why, sizeof(why))) {
+			snprintf(err, errlen, "%s", why);
 			goto out;
 		}
 		if (gnutls_record_check_pending(s)) {
-			snprintf(err, errlen, "TLS: unexpected data after the confirmation");
+			snprintf(err, errlen, "TLS: unexpected data after the answer");
 			goto out;
 		}
+	}
+	if (plaintext) {	/* agreed: authenticated, the rest in the clear */
+		ret = 0;
+		goto out;
 	}
 	/* the record layer to the kernel; `modprobe tls` if the ULP is missing
 	 * (the kernel loads it itself for CAP_NET_ADMIN) */
@@ -321,12 +475,22 @@ out:
 }
 
 int km_tls_req_parse(struct json_object *req, bool *insecure, char *dir, size_t dlen,
-		     char *err, size_t errlen)
+		     char *name, size_t nlen, char *err, size_t errlen)
 {
 	struct json_object *j;
 
 	*insecure = false;
 	*dir = '\0';
+	*name = '\0';
+	if (json_object_object_get_ex(req, "tls_name", &j) && !json_object_is_type(j, json_type_null)) {
+		if (!json_object_is_type(j, json_type_string) || !*json_object_get_string(j) ||
+		    strlen(json_object_get_string(j)) >= nlen) {
+			snprintf(err, errlen, "migrate: \"tls_name\": expected a host name or "
+				 "address");
+			return -1;
+		}
+		snprintf(name, nlen, "%s", json_object_get_string(j));
+	}
 	if (json_object_object_get_ex(req, "insecure", &j) && !json_object_is_type(j, json_type_null)) {
 		if (!json_object_is_type(j, json_type_boolean)) {
 			snprintf(err, errlen, "migrate: \"insecure\": expected true or false");
@@ -351,29 +515,26 @@ void km_tls_cli_opt(struct km_tls_cli *c, int opt, const char *arg)
 		c->insecure = true;
 	else if (opt == KM_TLS_OPT_DIR)
 		snprintf(c->dir, sizeof(c->dir), "%s", arg);
+	else if (opt == KM_TLS_OPT_NAME)
+		snprintf(c->name, sizeof(c->name), "%s", arg);
 }
 
 int km_tls_cli_check(struct km_tls_cli *c, const char *cmd)
 {
-	const char *e = getenv("KMIGRATE_INSECURE");
+	const char *e = getenv("KMIGRATE_INSECURE"), *d = getenv("KMIGRATE_TLS_DIR");
 	char err[600], *abs;
 
-	if (e && *e && strcmp(e, "0"))
-		c->insecure = true;
-	if (c->insecure) {
-		if (*c->dir) {
-			fprintf(stderr, "kmigrate: %s: --tls-dir and --insecure exclude each other\n",
-				cmd);
-			return -1;
-		}
-		return 0;
-	}
-	abs = realpath(km_tls_dir(c->dir), NULL);
+	/* --insecure, else KMIGRATE_INSECURE (0: no), else the config's */
+	if (!c->insecure)
+		c->insecure = e && *e ? strcmp(e, "0") != 0 : c->conf_insecure;
+	/* --tls-dir, else $KMIGRATE_TLS_DIR, else the config's tls_dir */
+	if (!*c->dir)
+		snprintf(c->dir, sizeof(c->dir), "%s", d && *d ? d : *c->conf_dir ? c->conf_dir :
+			 KM_TLS_DEFAULT_DIR);
+	abs = realpath(c->dir, NULL);
 	if (abs) {
 		snprintf(c->dir, sizeof(c->dir), "%s", abs);
 		free(abs);
-	} else {
-		snprintf(c->dir, sizeof(c->dir), "%s", km_tls_dir(c->dir));
 	}
 	if (km_tls_load(c->dir, &c->creds, err, sizeof(err))) {
 		fprintf(stderr, "kmigrate: %s: %s\n", cmd, err);
@@ -384,23 +545,22 @@ int km_tls_cli_check(struct km_tls_cli *c, const char *cmd)
 
 void km_tls_cli_req(const struct km_tls_cli *c, struct json_object *req)
 {
-	if (c->insecure)
-		json_object_object_add(req, "insecure", json_object_new_boolean(true));
-	else
-		json_object_object_add(req, "tls_dir", json_object_new_string(c->dir));
+	json_object_object_add(req, "insecure", json_object_new_boolean(c->insecure));
+	json_object_object_add(req, "tls_dir", json_object_new_string(c->dir));
+	if (*c->name)
+		json_object_object_add(req, "tls_name", json_object_new_string(c->name));
 }
 
 int km_tls_cli_accept(struct km_tls_cli *c, int fd, const char *peer)
 {
 	char err[600], subj[256];
 
-	if (c->insecure)
-		return 0;
-	if (km_tls_handshake(c->creds, fd, true, KM_TLS_HANDSHAKE_MS, subj, sizeof(subj), err,
-			     sizeof(err))) {
+	if (km_tls_handshake(c->creds, fd, true, c->insecure, NULL, KM_TLS_HANDSHAKE_MS, subj,
+			     sizeof(subj), err, sizeof(err))) {
 		fprintf(stderr, "kmigrate listen: refused %s: %s\n", peer, err);
 		return -1;
 	}
-	fprintf(stderr, "kmigrate listen: %s: %s, authenticated as %s\n", peer, KM_TLS_DESC, subj);
+	fprintf(stderr, "kmigrate listen: %s: %s, authenticated as %s\n", peer,
+		c->insecure ? KM_TLS_DESC_PLAIN : KM_TLS_DESC, subj);
 	return 0;
 }

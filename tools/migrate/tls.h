@@ -2,27 +2,49 @@
 /*
  * The migration channel's security (docs/PROTOCOL.md, Security): a TLS 1.3
  * handshake with GnuTLS, mutual X.509 authentication against the cluster
- * CA, then the record layer handed to kernel TLS (the kernel's `tls`
- * module, TCP_ULP "tls", TLS_TX and TLS_RX) so the rest of the program, and
- * kmigrate.ko's data path, keep using the plain socket: send(), writev(),
- * recv() and the module's in-kernel sends are encrypted by the kernel.
+ * CA, the destination's name checked by the source, a one-byte mode
+ * exchange, then either the record layer handed to kernel TLS (the
+ * kernel's `tls` module, TCP_ULP "tls", TLS_TX and TLS_RX) so the rest of
+ * the program, and kmigrate.ko's data path, keep using the plain socket
+ * (send(), writev(), recv() and the module's in-kernel sends are encrypted
+ * by the kernel), or, with --insecure on both ends, plaintext.
  *
  *   source (client)                     destination (server)
  *   ClientHello ...  ---------------->  handshake, client cert REQUIRED
  *   <------- ServerHello ... Finished
- *   verify the server's certificate     verify the client's certificate
+ *   verify the server's certificate:    verify the client's certificate
+ *   the cluster CA, and that it names   (refused: fatal alert, close)
+ *   the --to host (or --tls-name)
+ *   (refused: fatal alert, close)
  *   Certificate, CertificateVerify,
- *   Finished -------------------------> (refused: fatal alert, close)
- *   <------------ one application byte KM_TLS_CONFIRM (the peer is accepted)
- *   both: kTLS TX+RX from the current keys and sequence numbers, the GnuTLS
- *   session dropped without close_notify; then HELLO ...
+ *   Finished ------------------------->
+ *   MODE: one application byte  ------> KM_TLS_MODE_KTLS 'E' or
+ *                                       KM_TLS_MODE_PLAIN 'P'
+ *   <------------ one application byte: KM_TLS_ACK_KTLS 'K' or
+ *                 KM_TLS_ACK_PLAIN 'p' (the peer is accepted, this mode),
+ *                 or KM_TLS_NAK_MODE '!' then close (the listener runs
+ *                 the other mode: both ends log the mismatch)
+ *   both: kTLS TX+RX from the current keys and sequence numbers, or with
+ *   'p' nothing (plaintext from here), the GnuTLS session dropped without
+ *   close_notify; then HELLO ...
+ *
+ * The request and the answers are five distinct values, so an answer is
+ * never taken for a request, an old destination's bare confirmation (0x4b
+ * sent unasked) is read by a plaintext source as the wrong mode, and a
+ * plaintext source never follows a kTLS destination (or the reverse).
+ * Plaintext after the handshake is authenticated, not protected: from then
+ * on nothing checks the stream's integrity or hides it (--insecure is for
+ * a trusted migration network only).
  *
  * No session tickets (GNUTLS_NO_TICKETS both ends) and no key updates: after
- * the confirmation byte no TLS record other than application data flows,
- * which is all kTLS's receive side takes.  Credentials: a directory with
- * ca.pem (the cluster CA), cert.pem (this host's certificate signed by the
- * CA) and key.pem (its key); default $KMIGRATE_TLS_DIR, else
- * /etc/kmigrate/tls.
+ * the answer no TLS record other than application data flows, which is all
+ * kTLS's receive side takes, and neither end sends more until it has read
+ * the other's byte, so GnuTLS holds nothing unread when it is dropped.
+ * Credentials (also for --insecure): a directory with ca.pem (the cluster
+ * CA), cert.pem (this host's certificate signed by the CA, with its
+ * migration-network address and/or DNS name in subjectAltName) and key.pem
+ * (its key); --tls-dir, else $KMIGRATE_TLS_DIR, else tls_dir in
+ * kmigrate.conf, else /etc/kmigrate/tls.
  */
 #ifndef KM_TLS_H
 #define KM_TLS_H
@@ -35,6 +57,23 @@
 #define KM_TLS_HANDSHAKE_MS	10000
 /* what the result and the logs call the channel */
 #define KM_TLS_DESC		"TLS1.3 AES-128-GCM kTLS"
+#define KM_TLS_DESC_PLAIN	"TLS1.3 authenticated plaintext"
+
+/* the mode exchange, the first application data of each direction */
+#define KM_TLS_MODE_KTLS	0x45	/* 'E' source: encrypted records, kTLS */
+#define KM_TLS_MODE_PLAIN	0x50	/* 'P' source: plaintext (--insecure) */
+#define KM_TLS_ACK_KTLS		0x4b	/* 'K' destination: accepted, kTLS */
+#define KM_TLS_ACK_PLAIN	0x70	/* 'p' destination: accepted, plaintext */
+#define KM_TLS_NAK_MODE		0x21	/* '!' destination: runs the other mode */
+
+/* The destination's answer to mode byte @ask when it runs @plaintext:
+ * KM_TLS_ACK_* or KM_TLS_NAK_MODE; @why says why a refusal (-1) happens:
+ * an unknown byte, or the other mode.  Returns 0 when accepted. */
+int km_tls_mode_answer(bool plaintext, unsigned char ask, unsigned char *answer, char *why,
+		       size_t wlen);
+/* The source's reading of @answer to its own request (@plaintext): 0, or
+ * -1 with @why. */
+int km_tls_mode_check(bool plaintext, unsigned char answer, char *why, size_t wlen);
 
 struct km_tls;
 
@@ -50,55 +89,93 @@ void km_tls_free(struct km_tls *t);
 /*
  * Runs the handshake on connected TCP socket @fd (blocking or not: it is
  * blocking for the handshake and restored after), as the destination when
- * @server, verifies the peer's certificate, and installs kTLS for both
- * directions.  @peer_subject gets the peer certificate's subject DN.
- * Returns 0; on failure -1 with @err giving the reason (the connection is
- * then unusable; nothing of the migration has been sent or read).
+ * @server, verifies the peer's certificate (the source: also that it names
+ * @name, the --to host or --tls-name: a DNS name or an IP literal), runs
+ * the mode exchange (@plaintext: --insecure) and installs kTLS for both
+ * directions, or, agreed plaintext, leaves the socket as it is.
+ * @peer_subject gets the peer certificate's subject DN.  Returns 0; on
+ * failure -1 with @err giving the reason (the connection is then unusable;
+ * nothing of the migration has been sent or read).
  */
-int km_tls_handshake(struct km_tls *t, int fd, bool server, int timeout_ms,
-		     char *peer_subject, size_t slen, char *err, size_t errlen);
+int km_tls_handshake(struct km_tls *t, int fd, bool server, bool plaintext, const char *name,
+		     int timeout_ms, char *peer_subject, size_t slen, char *err, size_t errlen);
+
+/* Does @crt_der (DER, the peer's certificate) name @name (DNS name or IP
+ * literal, an IPv6 zone "%IF" ignored)?  true, or false with @why naming
+ * the name expected, the subject and the certificate's names. */
+bool km_tls_cert_names(const void *crt_der, size_t len, const char *name, char *why,
+		       size_t wlen);
 
 /*
- * The migrate request's "insecure" (boolean) and "tls_dir" (string) of
- * `kmigrate start` (vmhost.c): absent means TLS with the default directory.
- * Returns 0 or -1 with @err set.
+ * The migrate request's "insecure" (boolean), "tls_dir" and "tls_name"
+ * (strings) of `kmigrate start` (vmhost.c): absent means TLS with the
+ * default directory, the --to host as the destination's name.  Returns 0
+ * or -1 with @err set.
  */
 struct json_object;
 int km_tls_req_parse(struct json_object *req, bool *insecure, char *dir, size_t dlen,
-		     char *err, size_t errlen);
+		     char *name, size_t nlen, char *err, size_t errlen);
 
 /*
- * The commands' side (`kmigrate start` and `kmigrate listen`): --tls-dir DIR
- * and --insecure (also KMIGRATE_INSECURE=1 in the environment).
+ * The commands' side (`kmigrate start`, `check` and `listen`): --tls-dir
+ * DIR and --insecure (also KMIGRATE_INSECURE=1 in the environment,
+ * KMIGRATE_INSECURE=0 overriding the config's insecure = yes); the
+ * source's --tls-name NAME (KM_TLS_NAME_LONGOPT, start only).
  */
-enum { KM_TLS_OPT_DIR = 0x1001, KM_TLS_OPT_INSECURE };
+enum { KM_TLS_OPT_DIR = 0x1001, KM_TLS_OPT_INSECURE, KM_TLS_OPT_NAME };
 #define KM_TLS_LONGOPTS \
 	{ "tls-dir", required_argument, NULL, KM_TLS_OPT_DIR }, \
 	{ "insecure", no_argument, NULL, KM_TLS_OPT_INSECURE }
+#define KM_TLS_NAME_LONGOPT \
+	{ "tls-name", required_argument, NULL, KM_TLS_OPT_NAME }
 #define KM_TLS_USAGE \
-	"      --tls-dir DIR           TLS 1.3 credentials: DIR/ca.pem (the cluster\n" \
-	"                              CA), DIR/cert.pem and DIR/key.pem (this host);\n" \
-	"                              default $KMIGRATE_TLS_DIR or /etc/kmigrate/tls\n" \
-	"      --insecure              plaintext channel, no authentication (also\n" \
-	"                              KMIGRATE_INSECURE=1); without it and without\n" \
-	"                              credentials: exit status 2\n"
+	"      --tls-dir DIR           credentials: DIR/ca.pem (the cluster CA),\n" \
+	"                              DIR/cert.pem and DIR/key.pem (this host);\n" \
+	"                              default $KMIGRATE_TLS_DIR, tls_dir in\n" \
+	"                              kmigrate.conf, or /etc/kmigrate/tls; none:\n" \
+	"                              exit status 2\n" \
+	"      --insecure              authenticate both hosts with TLS 1.3 as\n" \
+	"                              always, then send in plaintext, without\n" \
+	"                              encryption or integrity protection (also\n" \
+	"                              KMIGRATE_INSECURE=1, insecure = yes in the\n" \
+	"                              config); the listener must run it too\n"
+#define KM_TLS_NAME_USAGE \
+	"      --tls-name NAME         the name the destination's certificate must\n" \
+	"                              carry (subjectAltName DNS or IP); default\n" \
+	"                              the host of --to\n"
 
 struct km_tls_cli {
 	bool insecure;
 	char dir[4096];		/* absolute: the VM's process has another cwd */
+	char name[256];		/* --tls-name; "" the --to host */
 	struct km_tls *creds;	/* loaded by km_tls_cli_check */
+	/* kmigrate.conf's tls_dir and insecure (km_tls_cli_conf) */
+	char conf_dir[4096];
+	bool conf_insecure;
 };
 
+/* The config file's defaults, before the options (tools/lib/config.h). */
+static inline void km_tls_cli_conf(struct km_tls_cli *c, const char *dir, bool insecure)
+{
+	size_t n = 0;
+
+	while (dir && dir[n] && n + 1 < sizeof(c->conf_dir)) {
+		c->conf_dir[n] = dir[n];
+		n++;
+	}
+	c->conf_dir[n] = '\0';
+	c->conf_insecure = insecure;
+}
 void km_tls_cli_opt(struct km_tls_cli *c, int opt, const char *arg);
 /* After the options: KMIGRATE_INSECURE, then the credentials loaded (and
- * kept in @c->creds).  Returns 0, or -1 after one line on stderr (the
- * caller exits with KM_EXIT_USAGE). */
+ * kept in @c->creds), with or without --insecure.  Returns 0, or -1 after
+ * one line on stderr (the caller exits with KM_EXIT_USAGE). */
 int km_tls_cli_check(struct km_tls_cli *c, const char *cmd);
-/* "insecure" and "tls_dir" into the migrate request */
+/* "insecure", "tls_dir" and "tls_name" into the migrate request */
 void km_tls_cli_req(const struct km_tls_cli *c, struct json_object *req);
 /* The listener's child, on accepted @fd from @peer: handshake as the
- * destination.  One line on stderr either way ("refused PEER: why");
- * returns 0 (or at once with --insecure) or -1: refused. */
+ * destination, in @c's mode.  One line on stderr either way ("refused
+ * PEER: why"); returns 0 or -1: refused. */
 int km_tls_cli_accept(struct km_tls_cli *c, int fd, const char *peer);
 /* what a refused connection's child writes to `listen --once`: the
  * listener keeps waiting for the migration */

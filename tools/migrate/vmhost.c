@@ -288,7 +288,8 @@ static struct json_object *vmhost_migrate(struct km_vmhost *h, struct json_objec
 	}
 	if (vmhost_net_opts(req, &o, err, errlen))
 		return NULL;
-	if (km_tls_req_parse(req, &o.insecure, o.tls_dir, sizeof(o.tls_dir), err, errlen))
+	if (km_tls_req_parse(req, &o.insecure, o.tls_dir, sizeof(o.tls_dir), o.tls_name,
+			     sizeof(o.tls_name), err, errlen))
 		return NULL;
 	o.workload = !h->kernel && vmhost_params(h);
 	if (h->mig) {

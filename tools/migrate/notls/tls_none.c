@@ -2,8 +2,9 @@
 /*
  * tls.h for the static kmigrate of `make bench-realkvm` (mk/bench.mk): GnuTLS
  * has no static build on Debian (p11-kit, libunistring), so that binary has
- * no TLS.  It says so and refuses; --insecure (KMIGRATE_INSECURE=1) works as
- * everywhere.  The packaged kmigrate is always built with tls.c.
+ * no TLS.  It says so and refuses; --insecure (KMIGRATE_INSECURE=1) runs
+ * plaintext WITHOUT the authentication the packaged build does (so it talks
+ * only to itself; the result's tls_peer says so).  The packaged kmigrate is always built with tls.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,12 +26,16 @@ const char *km_tls_dir(const char *dir)
 	return e && *e ? e : KM_TLS_DEFAULT_DIR;
 }
 
+/* No credentials to load: a placeholder that km_tls_handshake() takes for
+ * --insecure only (plaintext, and here NOT authenticated: this bench-only
+ * build says so in the result's tls_peer). */
+static char tls_none_creds;
+
 int km_tls_load(const char *dir, struct km_tls **out, char *err, size_t errlen)
 {
-	(void)dir;
-	*out = NULL;
-	snprintf(err, errlen, NOTLS);
-	return -EOPNOTSUPP;
+	(void)dir; (void)err; (void)errlen;
+	*out = (struct km_tls *)&tls_none_creds;
+	return 0;
 }
 
 void km_tls_free(struct km_tls *t)
@@ -38,19 +43,26 @@ void km_tls_free(struct km_tls *t)
 	(void)t;
 }
 
-int km_tls_handshake(struct km_tls *t, int fd, bool server, int timeout_ms,
-		     char *peer_subject, size_t slen, char *err, size_t errlen)
+int km_tls_handshake(struct km_tls *t, int fd, bool server, bool plaintext, const char *name,
+		     int timeout_ms, char *peer_subject, size_t slen, char *err, size_t errlen)
 {
-	(void)t; (void)fd; (void)server; (void)timeout_ms; (void)slen;
+	(void)t; (void)fd; (void)server; (void)timeout_ms; (void)name;
+	if (plaintext) {
+		snprintf(peer_subject, slen, "not authenticated: static build without TLS");
+		return 0;
+	}
 	*peer_subject = '\0';
 	snprintf(err, errlen, NOTLS);
 	return -1;
 }
 
 int km_tls_req_parse(struct json_object *req, bool *insecure, char *dir, size_t dlen,
-		     char *err, size_t errlen)
+		     char *name, size_t nlen, char *err, size_t errlen)
 {
 	struct json_object *j;
+
+	(void)nlen;
+	*name = '\0';
 
 	*insecure = json_object_object_get_ex(req, "insecure", &j) &&
 		    json_object_is_type(j, json_type_boolean) && json_object_get_boolean(j);
