@@ -5,7 +5,8 @@
 # lab-migrate-preflight`:
 #   tests/lab/lab.sh run --kernel 6.1 --hosts 2 --payload DIR --timeout 600 \
 #       -- sh bin/preflight_test.sh
-# with DIR/bin/kmigrate, DIR/bin/badstream (gates), DIR/bin/labtest.sh.
+# with DIR/bin/kmigrate, DIR/bin/badstream (gates), DIR/bin/labtest.sh and
+# DIR/kmigrate.ko (loaded on both hosts: the module ABI check).
 #
 # Host b runs two listeners for the whole test: port 49152 with
 # `--cpu-max x86-64-v1` (b offers guests at most the x86-64-v1 baseline,
@@ -20,16 +21,34 @@
 #     about 1 GiB): check exit 11 "memory: ..."; start refused, nothing sent;
 #   - a source claiming protocol version 2 (KMIGRATE_TEST_HELLO_VERSION, a
 #     test-only knob read by the VM's process): check exit 12 "version: ...";
+#   - a host-model guest (`run` without --cpu) sends its CPUID profile in
+#     start too: the v1-limited listener refuses it ("cpu: guest (model
+#     host)"), nothing sent, the guest still runs on a;
+#   - a source whose kmigrate.ko claims ABI 2 (KMIGRATE_TEST_MODULE_ABI, a
+#     test-only knob read by the VM's process, see preflight.h), on the
+#     kernel data path, both hosts with the payload's kmigrate.ko (ABI 1)
+#     loaded: check exit 12 "abi: ... ABI 2, this host's 1"; start refused,
+#     nothing sent; the same guest without the knob passes;
 #   - no listener on the port: check exit 13 "listener: ...";
+#   - the incoming limit: b's port 49156 runs `--max-incoming 1`; while a
+#     slowed migration (--bandwidth 50K) holds its slot, check of a second
+#     guest exits 14 with exactly one "limit: 1 of 1" line and start is
+#     refused ("limit: host at its limit of 1"), nothing sent, the guest
+#     still runs on a; the slow one then completes;
+#   - `listen --once` (b's port 49157): a failed and a passed check do not
+#     use up its one migration; a host-model guest then migrates through it
+#     and the listener exits 0;
 #   - an x86-64-v1 guest passes both checks (-j: passed) and migrates to the
-#     v1-limited listener; b then runs it and none of the refused guests.
-# The concurrency limit (exit 14) is not exercised here.
+#     v1-limited listener; b then runs it, the slow one and the --once one,
+#     and none of the refused guests.
 
 KM=${KMIGRATE:-kmigrate}
 BS=${BADSTREAM:-badstream}
 export KMIGRATE_RUN_DIR=${KMIGRATE_RUN_DIR:-/run/kmigrate/vms}
 PORT=49152		# b: --cpu-max x86-64-v1
 PORT2=49155		# b: no limit
+LPORT=49156		# b: --max-incoming 1
+OPORT=49157		# b: --once
 DEAD=49159		# nobody listens
 GPORT=49154
 N=0
@@ -38,6 +57,7 @@ OUT=/tmp/preflight_test.$$
 mkdir -p "$OUT"
 
 . "$(dirname "$0")/labtest.sh"	# ok, jfield, info, km_module_load
+km_module_load	# both hosts: the module ABI check
 
 finish() {
 	rm -rf "$OUT"
@@ -67,11 +87,11 @@ chk() {
 	return $st
 }
 
-# refused_start NAME PORT WHAT: start fails with one clear line, nothing sent,
-# the guest still runs here
+# refused_start NAME PORT WHAT [DATAPATH]: start fails with one clear line,
+# nothing sent, the guest still runs here
 refused_start() {
-	"$KM" start "$1" --to "[$LAB_PEER_MIG_ADDR]:$2" --connect-timeout 30 --datapath user \
-		--json >"$OUT/start.$1" 2>"$OUT/start.$1.err"
+	"$KM" start "$1" --to "[$LAB_PEER_MIG_ADDR]:$2" --connect-timeout 30 \
+		--datapath "${4:-user}" --json >"$OUT/start.$1" 2>"$OUT/start.$1.err"
 	st=$?
 	sed 's/^/# start: /' "$OUT/start.$1.err"
 	r=$(cat "$OUT/start.$1")
@@ -92,6 +112,10 @@ if [ "$LAB_HOST" = b ]; then
 	l1=$!
 	"$KM" listen --address "$LAB_MIG_ADDR" --port $PORT2 >"$OUT/l2" 2>&1 &
 	l2=$!
+	"$KM" listen --address "$LAB_MIG_ADDR" --port $LPORT --max-incoming 1 >"$OUT/l3" 2>&1 &
+	l3=$!
+	("$KM" listen --address "$LAB_MIG_ADDR" --port $OPORT --once >"$OUT/l4" 2>&1
+	 echo $? >"$OUT/l4.st") &
 	m=$("$BS" gate-wait "$LAB_MIG_ADDR" $GPORT 500)
 	st=$?
 	echo "# gate: $m"
@@ -99,16 +123,35 @@ if [ "$LAB_HOST" = b ]; then
 	ok $? "gate done from $LAB_PEER"
 	sed 's/^/# listen v1: /' "$OUT/l1"
 	sed 's/^/# listen: /' "$OUT/l2"
+	sed 's/^/# listen max 1: /' "$OUT/l3"
+	sed 's/^/# listen once: /' "$OUT/l4"
 	grep -q "cpu: guest (model qemu64)" "$OUT/l1"
 	ok $? "the v1-limited listener logged the refused qemu64 guest"
+	grep -q "hm .*cpu: guest (model host)" "$OUT/l1"
+	ok $? "the v1-limited listener logged the refused host-model guest"
+	grep -q "lim2: pre-flight check .* failed: limit: 1 of 1" "$OUT/l3" &&
+		grep -q "lim2 .*failed: limit: host at its limit of 1" "$OUT/l3"
+	ok $? "the max-incoming 1 listener logged the check and the start refused at its limit"
+	i=0
+	while [ ! -s "$OUT/l4.st" ] && [ $i -lt 50 ]; do
+		sleep 0.2
+		i=$((i + 1))
+	done
+	[ "$(cat "$OUT/l4.st" 2>/dev/null)" = 0 ] &&
+		[ "$(grep -c "pre-flight check from" "$OUT/l4")" -ge 2 ]
+	ok $? "listen --once: served two checks, then one migration, exit $(cat "$OUT/l4.st" 2>/dev/null)"
 	"$KM" vms >"$OUT/vms" 2>&1
 	sed 's/^/# /' "$OUT/vms"
 	grep -q "^v1g .* running " "$OUT/vms" && runs_here v1g
 	ok $? "the x86-64-v1 guest runs on $LAB_HOST"
-	! grep -q "^q64 \|^big \|^vv " "$OUT/vms"
+	grep -q "^lim1 .* running " "$OUT/vms" && runs_here lim1
+	ok $? "the slowed guest that held the incoming slot runs on $LAB_HOST"
+	grep -q "^onc .* running " "$OUT/vms" && runs_here onc
+	ok $? "the host-model guest migrated through listen --once runs on $LAB_HOST"
+	! grep -q "^q64 \|^big \|^vv \|^hm \|^va \|^lim2 " "$OUT/vms"
 	ok $? "none of the refused guests runs on $LAB_HOST"
-	"$KM" stop v1g >/dev/null 2>&1
-	kill $l1 $l2 2>/dev/null
+	for n in v1g lim1 onc; do "$KM" stop $n >/dev/null 2>&1; done
+	kill $l1 $l2 $l3 2>/dev/null
 	finish
 fi
 
@@ -142,6 +185,16 @@ st=$?
 ok $? "check -j: passed false, a cpu failure (exit $st)"
 refused_start q64 $PORT "cpu: guest (model qemu64)"
 
+# 2b. a host-model guest: its profile goes with start too
+"$KM" run hm --memory 16M --detach >/dev/null 2>&1 && runs_here hm
+ok $? "run hm (model host): runs"
+chk hm $PORT "$OUT/c.hm"
+st=$?
+[ $st -eq 10 ] && grep -q "^cpu: guest (model host) needs .*lacks: .*cx16" "$OUT/c.hm"
+ok $? "check hm -> v1-limited host: exit $st (10), the missing features by name"
+refused_start hm $PORT "cpu: guest (model host)"
+"$KM" stop hm >/dev/null 2>&1
+
 # 3. memory: larger than b's MemAvailable
 "$KM" run big --memory 1536M --working-set 1M --detach >/dev/null 2>&1 && runs_here big
 ok $? "run big (1536 MiB, 1 MiB working set)"
@@ -150,6 +203,10 @@ st=$?
 [ $st -eq 11 ] && grep -q "^memory: destination has [0-9]* MiB available, guest needs 1536 MiB" "$OUT/c.big"
 ok $? "check big: exit $st (11), one memory line"
 refused_start big $PORT2 "memory"
+chk big $OPORT "$OUT/c.bigo" --connect-timeout 60
+st=$?
+[ $st -eq 11 ]
+ok $? "check big -> listen --once: exit $st (11)"
 "$KM" stop big >/dev/null 2>&1
 
 # 4. version: the VM's process claims protocol version 2 (test knob)
@@ -160,12 +217,85 @@ st=$?
 ok $? "check from a version-2 source: exit $st (12), version line, guest still runs"
 "$KM" stop vv >/dev/null 2>&1
 
+# 4b. module ABI: both hosts load the payload's kmigrate.ko (ABI 1); this
+#     source's claims ABI 2 (test knob) on the kernel data path
+[ -e /dev/kmigrate ]
+ok $? "kmigrate.ko loaded here (ABI $("$KM" version --json 2>/dev/null |
+	sed -n 's/.*"module_abi_version":\([0-9]*\).*/\1/p'))"
+KMIGRATE_TEST_MODULE_ABI=2 "$KM" run va --memory 16M --detach >/dev/null 2>&1 && runs_here va
+ok $? "run va (claims module ABI 2): runs"
+chk va $PORT2 "$OUT/c.va" --datapath kernel
+st=$?
+[ $st -eq 12 ] && [ "$(wc -l <"$OUT/c.va")" -eq 1 ] &&
+	grep -q "^abi: source's kmigrate.ko speaks ABI 2, this host's 1" "$OUT/c.va"
+ok $? "check va --datapath kernel: exit $st (12), one abi line naming both versions"
+chk va $PORT2 "$OUT/c.vau" --datapath user
+st=$?
+[ $st -eq 0 ]
+ok $? "check va --datapath user: the module ABI does not matter, passes (exit $st)"
+refused_start va $PORT2 "abi: source's kmigrate.ko speaks ABI 2" kernel
+"$KM" stop va >/dev/null 2>&1
+"$KM" run vk --memory 16M --detach >/dev/null 2>&1
+chk vk $PORT2 "$OUT/c.vk" --datapath kernel
+st=$?
+[ $st -eq 0 ]
+ok $? "check vk --datapath kernel, equal module ABIs: passes (exit $st)"
+"$KM" stop vk >/dev/null 2>&1
+
 # 5. nobody listens
 chk q64 $DEAD "$OUT/c.dead" --connect-timeout 1
 st=$?
 [ $st -eq 13 ] && grep -q "^listener: " "$OUT/c.dead" && runs_here q64
 ok $? "check toward a port without a listener: exit $st (13), listener line"
 "$KM" stop q64 >/dev/null 2>&1
+
+# 5b. the incoming limit: lim1, slowed down, holds b's only slot on LPORT
+"$KM" run lim1 --memory 16M --rate 100 --detach >/dev/null 2>&1 &&
+	"$KM" run lim2 --memory 16M --detach >/dev/null 2>&1
+ok $? "run lim1, lim2"
+"$KM" start lim1 --to "[$LAB_PEER_MIG_ADDR]:$LPORT" --connect-timeout 30 --datapath user \
+	--bandwidth 50K --downtime-limit 10000 --json >"$OUT/start.lim1" 2>"$OUT/start.lim1.err" &
+pl=$!
+i=0
+while [ $i -lt 150 ]; do	# until its pages flow: b has given it the slot
+	s=$(jfield "$("$KM" status lim1 --json 2>/dev/null)" pages_sent)
+	[ -n "$s" ] && [ "$s" -gt 0 ] && break
+	sleep 0.2
+	i=$((i + 1))
+done
+echo "# lim1: $s pages sent"
+chk lim2 $LPORT "$OUT/c.lim2"
+st=$?
+[ $st -eq 14 ] && [ "$(wc -l <"$OUT/c.lim2")" -eq 1 ] &&
+	grep -q "^limit: 1 of 1 incoming migrations already run here" "$OUT/c.lim2"
+ok $? "check lim2 while lim1 holds b's only slot: exit $st (14), one limit line"
+refused_start lim2 $LPORT "refused: limit: host at its limit of 1 incoming"
+"$KM" stop lim2 >/dev/null 2>&1
+"$KM" set lim1 --bandwidth 0 >/dev/null 2>&1
+wait $pl
+st=$?
+sed 's/^/# start: /' "$OUT/start.lim1.err"
+r=$(cat "$OUT/start.lim1")
+echo "# result: $r"
+[ $st -eq 0 ] && [ "$(jfield "$r" result)" = completed ]
+ok $? "start lim1 (held the slot): completed once its cap was lifted"
+
+# 5c. listen --once: checks (the failed one above, a passed one here) leave
+#     its one migration; a host-model guest migrates through it
+"$KM" run onc --memory 16M --rate 50 --detach >/dev/null 2>&1 && runs_here onc
+ok $? "run onc (model host): runs"
+chk onc $OPORT "$OUT/c.onc"
+st=$?
+[ $st -eq 0 ]
+ok $? "check onc -> listen --once: passes (exit $st)"
+"$KM" start onc --to "[$LAB_PEER_MIG_ADDR]:$OPORT" --connect-timeout 30 --datapath user \
+	--verify --downtime-limit 10000 --json >"$OUT/start.onc" 2>"$OUT/start.onc.err"
+st=$?
+sed 's/^/# start: /' "$OUT/start.onc.err"
+r=$(cat "$OUT/start.onc")
+echo "# result: $r"
+[ $st -eq 0 ] && [ "$(jfield "$r" result)" = completed ] && [ "$(jfield "$r" verify_bad)" = 0 ]
+ok $? "start onc -> listen --once after two checks: completed, verified ($(jfield "$r" pages_verified) pages)"
 
 # 6. an x86-64-v1 guest: passes and migrates to the v1-limited host
 "$KM" run v1g --cpu x86-64-v1 --memory 64M --rate 50 --detach >/dev/null 2>&1 && runs_here v1g

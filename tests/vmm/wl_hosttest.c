@@ -15,6 +15,8 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include <errno.h>
+#include "cpumodel.h"
 #include "vmm.h"
 
 static atomic_uint events_ready, events_done, events_panic;
@@ -184,6 +186,144 @@ static void check_run(const char *name, uint32_t pattern, uint32_t flags,
 	munmap(r.mem, r.size);
 }
 
+/*
+ * CPU models (cpumodel.h) on a made-up AVX-512 host offer: leaf 0xd (XSAVE)
+ * must only describe the baseline's state components.
+ */
+static const struct kvm_cpuid_entry2 cm_host[] = {
+	{ .function = 1, .ecx = 0xfeda3203, .edx = 0x178bfbff },	/* xsave avx ... */
+	{ .function = 7, .ebx = 0xd19f47ab },	/* avx2 avx512f/dq/cd/bw/vl ... */
+	{ .function = 0xd, .index = 0, .eax = 0x2ff, .ebx = 0xa88, .ecx = 0xa88 },
+	{ .function = 0xd, .index = 1, .eax = 0xf, .ebx = 0x988, .ecx = 0x1900 },
+	{ .function = 0xd, .index = 2, .eax = 256, .ebx = 576 },
+	{ .function = 0xd, .index = 3, .eax = 64, .ebx = 960 },
+	{ .function = 0xd, .index = 4, .eax = 64, .ebx = 1024 },
+	{ .function = 0xd, .index = 5, .eax = 64, .ebx = 1088 },
+	{ .function = 0xd, .index = 6, .eax = 512, .ebx = 1152 },
+	{ .function = 0xd, .index = 7, .eax = 1024, .ebx = 1664 },
+	{ .function = 0xd, .index = 8, .eax = 128, .ecx = 1 },		/* PT (XSS) */
+	{ .function = 0xd, .index = 9, .eax = 8, .ebx = 2688 },		/* PKRU */
+	{ .function = 0xd, .index = 11, .eax = 16, .ecx = 1 },		/* CET (XSS) */
+	{ .function = 0xd, .index = 12, .eax = 24, .ecx = 1 },
+	{ .function = 0x80000001, .ecx = 0x00000121, .edx = 0x2c100800 },
+};
+#define CM_N (sizeof(cm_host) / sizeof(cm_host[0]))
+
+static struct kvm_cpuid2 *cm_offer(void)
+{
+	struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + sizeof(cm_host));
+
+	c->nent = CM_N;
+	memcpy(c->entries, cm_host, sizeof(cm_host));
+	return c;
+}
+
+static struct kvm_cpuid_entry2 *cm_find(struct kvm_cpuid2 *c, uint32_t f, uint32_t i)
+{
+	for (uint32_t k = 0; k < c->nent; k++)
+		if (c->entries[k].function == f && c->entries[k].index == i)
+			return &c->entries[k];
+	return NULL;
+}
+
+/* Subleaves of leaf 0xd that still read anything: a bitmap. */
+static uint64_t cm_xsubs(struct kvm_cpuid2 *c)
+{
+	uint64_t m = 0;
+
+	for (uint32_t k = 0; k < c->nent; k++) {
+		const struct kvm_cpuid_entry2 *e = &c->entries[k];
+
+		if (e->function == 0xd && (e->eax | e->ebx | e->ecx | e->edx))
+			m |= 1ull << e->index;
+	}
+	return m;
+}
+
+static void cm_to_ents(struct kvm_cpuid2 *c, struct vmm_cpuid_ent *g)
+{
+	for (uint32_t k = 0; k < c->nent; k++) {
+		g[k].function = c->entries[k].function;
+		g[k].index = c->entries[k].index;
+		g[k].eax = c->entries[k].eax;
+		g[k].ebx = c->entries[k].ebx;
+		g[k].ecx = c->entries[k].ecx;
+		g[k].edx = c->entries[k].edx;
+	}
+}
+
+static void test_cpumodel(void)
+{
+	struct kvm_cpuid2 *c;
+	struct kvm_cpuid_entry2 *s0, *s1;
+	struct vmm_cpuid_ent g[CM_N];
+	char miss[256];
+	unsigned int n;
+	int r;
+
+	c = cm_offer();
+	r = vmm_cpumodel_apply("host", c, miss, sizeof(miss));
+	tap(r == 0 && !memcmp(c->entries, cm_host, sizeof(cm_host)),
+	    "cpumodel host: the offer as it is, leaf 0xd included");
+	free(c);
+
+	c = cm_offer();
+	r = vmm_cpumodel_apply("x86-64-v4", c, miss, sizeof(miss));
+	s0 = cm_find(c, 0xd, 0);
+	s1 = cm_find(c, 0xd, 1);
+	tap(r == 0 && s0->eax == 0xe7 && s0->edx == 0 && s0->ebx == 2688 && s0->ecx == 2688,
+	    "cpumodel v4: 0xd.0 XCR0 x87 sse avx opmask zmm_hi256 hi16_zmm (%#x:%#x), "
+	    "sizes %u/%u (2688)", s0->edx, s0->eax, s0->ebx, s0->ecx);
+	tap(s1->eax == 0 && s1->ebx == 0 && s1->ecx == 0 && s1->edx == 0,
+	    "cpumodel v4: 0xd.1 no xsaveopt/xsavec/xgetbv1/xsaves, no XSS (%#x %#x %#x %#x)",
+	    s1->eax, s1->ebx, s1->ecx, s1->edx);
+	tap(cm_xsubs(c) == 0xe5 && cm_find(c, 0xd, 7)->eax == 1024 &&
+	    cm_find(c, 0xd, 7)->ebx == 1664,
+	    "cpumodel v4: subleaves 0 and components 2 5 6 7 only, sizes kept (%#llx)",
+	    (unsigned long long)cm_xsubs(c));
+	free(c);
+
+	c = cm_offer();
+	r = vmm_cpumodel_apply("x86-64-v3", c, miss, sizeof(miss));
+	s0 = cm_find(c, 0xd, 0);
+	tap(r == 0 && s0->eax == 0x7 && s0->edx == 0 && s0->ebx == 832 && s0->ecx == 832 &&
+	    cm_xsubs(c) == 0x5 && !(cm_find(c, 7, 0)->ebx & (1u << 16)),
+	    "cpumodel v3: 0xd.0 XCR0 x87 sse avx (%#x), size %u (832), subleaves %#llx, "
+	    "no avx512f", s0->eax, s0->ecx, (unsigned long long)cm_xsubs(c));
+	free(c);
+
+	c = cm_offer();
+	r = vmm_cpumodel_apply("x86-64-v1", c, miss, sizeof(miss));
+	tap(r == 0 && cm_xsubs(c) == 0 && !(cm_find(c, 1, 0)->ecx & (1u << 26)),
+	    "cpumodel v1: no xsave, leaf 0xd reads 0 (%#llx)", (unsigned long long)cm_xsubs(c));
+	free(c);
+
+	/* an offer whose XSAVE lacks the opmask state: v4 is refused */
+	c = cm_offer();
+	cm_find(c, 0xd, 0)->eax &= ~(1u << 5);
+	r = vmm_cpumodel_apply("x86-64-v4", c, miss, sizeof(miss));
+	tap(r == -ENOTSUP && strstr(miss, "xstate_opmask"),
+	    "cpumodel v4 without the opmask state: refused (%d: %s)", r, miss);
+	free(c);
+
+	/* a v4 guest against a v3 host: the features and the state by name */
+	c = cm_offer();
+	vmm_cpumodel_apply("x86-64-v4", c, miss, sizeof(miss));
+	cm_to_ents(c, g);
+	free(c);
+	c = cm_offer();
+	vmm_cpumodel_apply("x86-64-v3", c, miss, sizeof(miss));
+	n = vmm_cpuid_missing(g, CM_N, c, miss, sizeof(miss));
+	tap(n == 8 && strstr(miss, "avx512f") && strstr(miss, "xstate_opmask") &&
+	    strstr(miss, "xstate_hi16_zmm"),
+	    "cpumodel v4 guest on a v3 offer: %u missing (%s)", n, miss);
+	free(c);
+	c = cm_offer();
+	n = vmm_cpuid_missing(g, CM_N, c, miss, sizeof(miss));
+	tap(n == 0, "cpumodel v4 guest on the whole offer: nothing missing (%u)", n);
+	free(c);
+}
+
 int main(void)
 {
 	uint64_t khz = tsc_khz_estimate();
@@ -194,6 +334,7 @@ int main(void)
 	int rc, found;
 
 	printf("# wl_hosttest: TSC ~%llu kHz\n", (unsigned long long)khz);
+	test_cpumodel();
 
 	check_run("seq split", WL_PAT_SEQ, 0, 0, khz);
 	check_run("random split", WL_PAT_RANDOM, 0, 0, khz);

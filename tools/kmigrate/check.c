@@ -37,13 +37,13 @@
 #define CHECK_POLL_MS	100
 #define CHECK_CALL_MS	5000
 
-enum {
-	CHECK_EXIT_CPU = 10,
-	CHECK_EXIT_MEMORY = 11,
-	CHECK_EXIT_VERSION = 12,
-	CHECK_EXIT_LISTENER = 13,
-	CHECK_EXIT_LIMIT = 14,
-	CHECK_EXIT_VCPUS = 15,
+enum {	/* exitcode.h */
+	CHECK_EXIT_CPU = KM_EXIT_PF_CPU,
+	CHECK_EXIT_MEMORY = KM_EXIT_PF_MEMORY,
+	CHECK_EXIT_VERSION = KM_EXIT_PF_VERSION,
+	CHECK_EXIT_LISTENER = KM_EXIT_PF_LISTENER,
+	CHECK_EXIT_LIMIT = KM_EXIT_PF_LIMIT,
+	CHECK_EXIT_VCPUS = KM_EXIT_PF_VCPUS,
 };
 
 static const struct option check_longopts[] = {
@@ -51,6 +51,7 @@ static const struct option check_longopts[] = {
 	{ "connect-timeout", required_argument, NULL, 'c' },
 	{ "datapath", required_argument, NULL, 'P' },
 	KM_TLS_LONGOPTS,
+	KM_TLS_NAME_LONGOPT,
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -62,7 +63,8 @@ static const struct km_usage check_usage = {
 	"      --datapath auto|kernel|user\n"
 	"                              the data path 'start' would use (the module ABI\n"
 	"                              is checked when it is kernel; default auto)\n"
-	KM_TLS_USAGE,
+	KM_TLS_USAGE
+	KM_TLS_NAME_USAGE,
 	.notes =
 	"Runs the destination's admission checks for guest NAME without moving any\n"
 	"of its memory: CPU features, memory, vCPUs, protocol and module ABI\n"
@@ -186,6 +188,7 @@ int check_main(int argc, char **argv)
 		km_err("check: config: %s", why);
 		return KM_EXIT_USAGE;
 	}
+	km_tls_cli_conf(&tlsc, conf.tls_dir, conf.insecure);
 	while ((c = km_getopt(argc, argv, "t:c:", check_longopts, &check_usage)) != KM_OPT_END) {
 		switch (c) {
 		case 't':
@@ -202,6 +205,7 @@ int check_main(int argc, char **argv)
 			break;
 		case KM_TLS_OPT_DIR:
 		case KM_TLS_OPT_INSECURE:
+		case KM_TLS_OPT_NAME:
 			km_tls_cli_opt(&tlsc, c, optarg);
 			break;
 		default:

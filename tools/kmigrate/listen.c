@@ -62,9 +62,12 @@ static const struct km_usage listen_usage = {
 	"                       (x86-64-v1 ...; kmigrate run --cpu): the pre-flight\n"
 	"                       check refuses a guest that needs more\n"
 	"      --tls-dir DIR    TLS 1.3 credentials (ca.pem, cert.pem, key.pem; default\n"
-	"                       $KMIGRATE_TLS_DIR or /etc/kmigrate/tls): sources must\n"
-	"                       present a certificate of that CA\n"
-	"      --insecure       plaintext, unauthenticated (also KMIGRATE_INSECURE=1)\n",
+	"                       $KMIGRATE_TLS_DIR, config tls_dir or /etc/kmigrate/tls):\n"
+	"                       sources must present a certificate of that CA\n"
+	"      --insecure       authenticate sources as always, then receive in\n"
+	"                       plaintext, no encryption or integrity (also\n"
+	"                       KMIGRATE_INSECURE=1, config insecure = yes); only\n"
+	"                       sources with --insecure are accepted\n",
 	.notes =
 	"Each incoming migration is received by a child process that becomes the\n"
 	"VM's process once the source commits: 'kmigrate vms' lists it, its control\n"
@@ -151,6 +154,7 @@ int listen_main(int argc, char **argv)
 	km_in_limits.max = conf.max_incoming;
 	km_in_limits.queue = conf.incoming_policy == KM_CONF_QUEUE;
 	snprintf(port, sizeof(port), "%u", conf.listen_port ? conf.listen_port : KM_MIG_DEFAULT_PORT);
+	km_tls_cli_conf(&tlsc, conf.tls_dir, conf.insecure);
 	while ((c = km_getopt(argc, argv, "a:p:1d:m:", listen_longopts, &listen_usage)) != KM_OPT_END) {
 		switch (c) {
 		case 'a': {
@@ -240,11 +244,9 @@ int listen_main(int argc, char **argv)
 		addr && strchr(addr, ':') ? "]" : "", port, once ? " (once)" : "",
 		verify ? ", verifying" : "", km_in_limits.max,
 		km_in_limits.queue ? "queue" : "refuse");
-	if (tlsc.insecure)
-		fprintf(stderr, "kmigrate listen: plaintext, no authentication (--insecure)\n");
-	else
-		fprintf(stderr, "kmigrate listen: %s, peers must present a certificate of the CA "
-			"in %s/ca.pem\n", KM_TLS_DESC, tlsc.dir);
+	fprintf(stderr, "kmigrate listen: %s%s, peers must present a certificate of the CA "
+		"in %s/ca.pem\n", tlsc.insecure ? KM_TLS_DESC_PLAIN : KM_TLS_DESC,
+		tlsc.insecure ? " (--insecure: sources with --insecure only)" : "", tlsc.dir);
 	fflush(NULL);
 	for (;;) {
 		struct sockaddr_storage ss;
@@ -299,7 +301,8 @@ int listen_main(int argc, char **argv)
 				n = read(p[0], &st, 1);
 			} while (n < 0 && errno == EINTR);
 			close(p[0]);
-			if (n == 1 && st == KM_TLS_REFUSED) {	/* not the migration */
+			if (n == 1 && (st == KM_TLS_REFUSED || st == KM_DEST_CHECKED)) {
+				/* not the migration: a refused peer, a pre-flight check */
 				waitpid(pid, NULL, 0);
 				continue;
 			}

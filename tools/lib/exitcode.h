@@ -12,6 +12,13 @@ enum km_exit {
 	KM_EXIT_USAGE		= 2,	/* bad command line */
 	KM_EXIT_NO_MODULE	= 3,	/* kmigrate.ko is not loaded */
 	KM_EXIT_PERM		= 4,	/* permission denied (needs CAP_NET_ADMIN) */
+	/* kmigrate check: the first failed pre-flight check (preflight.h) */
+	KM_EXIT_PF_CPU		= 10,	/* cpu: CPUID features the destination lacks */
+	KM_EXIT_PF_MEMORY	= 11,	/* memory: not enough available there */
+	KM_EXIT_PF_VERSION	= 12,	/* version: / abi: protocol or module ABI */
+	KM_EXIT_PF_LISTENER	= 13,	/* listener: the destination does not answer */
+	KM_EXIT_PF_LIMIT	= 14,	/* limit: at its incoming-migration limit */
+	KM_EXIT_PF_VCPUS	= 15,	/* vcpus: more vCPUs than it runs */
 };
 
 #endif /* KM_EXITCODE_H */

@@ -55,6 +55,7 @@ struct dst {
 	bool profiled, checked;		/* PROFILE passed the checks; CHECK done */
 	bool pf_failed;			/* d->err has the failed checks' lines */
 	bool pf_done;			/* preflight.h checks passed */
+	bool check_only;		/* HELLO with CHECK: never a migration */
 	char model[KMP_MODEL_SIZE];	/* the guest's CPU model (PROFILE) */
 };
 
@@ -129,12 +130,15 @@ static int dst_preflight(struct dst *d, const struct kmp_hello *h, const struct 
 
 	kmp_enc_set_required(&d->enc, h->features_required);
 	snprintf(d->name, sizeof(d->name), "%s", h->name);
+	d->check_only = h->features_required & KMP_FR_CHECK;
 	if ((h->features_required & KMP_FR_PROFILE) && !p)
 		return 0;	/* the checks when PROFILE is there */
-	if (!(h->features_required & KMP_FR_CHECK))
+	if (!d->check_only) {
 		env.in_max = 0;	/* a migration: inlimit.h takes a slot (or queues) */
-	else if (env.in_max)
+	} else if (env.in_max) {
 		env.in_active = km_slot_count(km_ctl_run_dir(), "in", NULL, 0);
+		env.in_queue = km_in_limits.queue;
+	}
 	if (km_pf_dest_check(h, p, &env, msg, sizeof(msg), &code)) {
 		d->pf_failed = true;
 		return dst_error(d, code, "%s", msg);
@@ -182,8 +186,10 @@ static int dst_on_hello(void *opaque, const struct kmp_hello *h)
 		return dst_preflight(d, h, NULL);
 	if (!km_ctl_name_valid(h->name))
 		return dst_error(d, KMP_E_LAYOUT, "invalid VM name '%.64s'", h->name);
-	if (km_in_slot_take(h->name, d->o->peer, err, sizeof(err)))	/* inlimit.h */
-		return dst_error(d, KMP_E_REFUSED, "%s", err);
+	if (km_in_slot_take(h->name, d->o->peer, err, sizeof(err))) {	/* inlimit.h */
+		d->pf_failed = true;	/* one pre-flight line, as check has it */
+		return dst_error(d, KMP_E_REFUSED, "limit: %s", err);
+	}
 	if (h->nr_vcpus > VMM_MAX_VCPUS)
 		return dst_error(d, KMP_E_LAYOUT, "%u vCPUs: this host runs at most %u",
 				 h->nr_vcpus, (unsigned int)VMM_MAX_VCPUS);
@@ -547,6 +553,17 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 		ret = KM_EXIT_OK;
 		goto out;
 	}
+	if (r && d.check_only) {
+		uint8_t buf[KMP_HDR_SIZE + KMP_ERROR_FIXED + KMP_MAX_MSG];
+		ssize_t n = d.err_code ? kmp_enc_error(&d.enc, buf, sizeof(buf), d.err_code,
+						       d.err) : 0;
+
+		if (n > 0)
+			dst_send(&d, buf, (size_t)n);
+		fprintf(stderr, "kmigrate listen: %s: pre-flight check from %s failed: %s\n",
+			d.name, o->peer, *d.err ? d.err : "unknown error");
+		goto out;
+	}
 	if (r) {
 		if (d.err_code && !d.ready) {
 			uint8_t buf[KMP_HDR_SIZE + KMP_ERROR_FIXED + KMP_MAX_MSG];
@@ -628,7 +645,9 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 	km_vmhost_shutdown(&h);
 	fprintf(stderr, "kmigrate run: %s: stopped\n", d.name);
 out:
-	if (ret)
+	if (d.check_only)	/* `listen --once` waits for a migration */
+		dst_notify(&d, KM_DEST_CHECKED);
+	else if (ret)
 		dst_notify(&d, (unsigned char)ret);
 	if (d.vm)
 		vmm_vm_destroy(d.vm);

@@ -11,6 +11,10 @@
  *   (optionally verifies the workload's memory) -> starts the vCPUs and
  *   serves the VM exactly like `kmigrate run` (vmhost.c).
  *
+ * A HELLO with CHECK (`kmigrate check`) gets ACCEPT or an ERROR with the
+ * failed checks' lines (preflight.h) and nothing else; the child exits
+ * with KM_DEST_CHECKED on its status fd.
+ *
  * On ABORT, a bad stream, a lost connection before COMMIT, a signal or any
  * error: the VM is destroyed, one line is logged, and the child exits 1.
  */
@@ -25,6 +29,11 @@ struct km_dest_opts {
 	int status_fd;		/* gets one byte: 0 running, else failed; -1: none */
 	int dirty_mode;		/* enum vmm_dirty_mode of the new VM (0: auto) */
 };
+
+/* The status byte of a connection that only ran the pre-flight checks
+ * (CHECK), passed or not: no migration, `listen --once` goes on listening.
+ * (tls.h's KM_TLS_REFUSED, 0xfe, is the other such byte.) */
+#define KM_DEST_CHECKED	0xfd
 
 /* Handles connection @fd; returns the process exit status (after the
  * migrated VM stopped, on success). */

@@ -13,6 +13,7 @@
 #include <linux/kmigrate.h>
 
 #include "cpumodel.h"
+#include "inlimit.h"
 #include "preflight.h"
 #include "vmm.h"
 
@@ -65,6 +66,19 @@ uint32_t km_pf_local_module_abi(void)
 		abi = ver.abi_version;
 	close(fd);
 	return abi;
+}
+
+uint32_t km_pf_source_module_abi(bool kernel_path)
+{
+	const char *t = getenv("KMIGRATE_TEST_MODULE_ABI");	/* tests only */
+	uint32_t abi;
+
+	if (!kernel_path)
+		return 0;
+	if (t && *t)
+		return (uint32_t)strtoul(t, NULL, 0);
+	abi = km_pf_local_module_abi();
+	return abi ? abi : KMIGRATE_ABI_VERSION;
 }
 
 struct pf_out {
@@ -159,7 +173,9 @@ unsigned int km_pf_dest_check(const struct kmp_hello *h, const struct kmp_profil
 				"this host's %u", p->module_abi, abi);
 	}
 	if (env && env->in_max && env->in_active >= env->in_max)
-		pf_fail(&o, KMP_E_RESOURCE, "limit: %u of %u incoming migrations already run here",
-			env->in_active, env->in_max);
+		pf_fail(&o, KMP_E_RESOURCE, "limit: %u of %u incoming migrations already run "
+			"here (a migration would %s)", env->in_active, env->in_max,
+			env->in_queue ? "wait for one to end, up to " KM_IN_QUEUE_S " s" :
+			"be refused");
 	return o.n;
 }

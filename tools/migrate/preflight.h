@@ -21,6 +21,7 @@
 #ifndef KM_PREFLIGHT_H
 #define KM_PREFLIGHT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,7 @@ struct km_pf_env {
 	const char *cpu_max;	/* this host offers at most this model; NULL: all */
 	unsigned int in_active;	/* incoming migrations running here (limit) */
 	unsigned int in_max;	/* 0: no limit known */
+	bool in_queue;		/* beyond the limit a migration would queue */
 };
 
 /*
@@ -58,5 +60,13 @@ unsigned int km_pf_dest_check(const struct kmp_hello *h, const struct kmp_profil
 uint64_t km_pf_mem_available(void);
 /* KMIGRATE_ABI_VERSION of the kmigrate.ko loaded here; 0 if none. */
 uint32_t km_pf_local_module_abi(void);
+/*
+ * The module ABI a source puts in PROFILE: 0 on the user data path; on the
+ * kernel path the loaded module's (KMIGRATE_GET_VERSION).  Tests only:
+ * KMIGRATE_TEST_MODULE_ABI=N in the VM process's environment claims ABI N
+ * instead, as KMIGRATE_TEST_HELLO_VERSION claims a protocol version, so
+ * that the lab can show a destination refusing an ABI mismatch.
+ */
+uint32_t km_pf_source_module_abi(bool kernel_path);
 
 #endif /* KM_PREFLIGHT_H */

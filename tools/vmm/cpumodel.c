@@ -102,6 +102,26 @@ static const struct feat {
 	{ 0x80000001, 0, R_ECX, 2, "svm", 0 },
 	{ 0x80000001, 0, R_ECX, 6, "sse4a", 0 },
 	{ 0x80000001, 0, R_ECX, 8, "3dnowprefetch", 0 },
+	/* leaf 0xd: the XSAVE state components (XCR0 bits of subleaf 0) of
+	 * the baselines with xsave: x87, SSE, AVX (v3); opmask, ZMM_Hi256,
+	 * Hi16_ZMM (v4); the rest only for the host model */
+	{ 0xd, 0, R_EAX, 0, "xstate_x87", L3 },
+	{ 0xd, 0, R_EAX, 1, "xstate_sse", L3 },
+	{ 0xd, 0, R_EAX, 2, "xstate_avx", L3 },
+	{ 0xd, 0, R_EAX, 3, "xstate_bndregs", 0 },
+	{ 0xd, 0, R_EAX, 4, "xstate_bndcsr", 0 },
+	{ 0xd, 0, R_EAX, 5, "xstate_opmask", L4 },
+	{ 0xd, 0, R_EAX, 6, "xstate_zmm_hi256", L4 },
+	{ 0xd, 0, R_EAX, 7, "xstate_hi16_zmm", L4 },
+	{ 0xd, 0, R_EAX, 9, "xstate_pkru", 0 },
+	{ 0xd, 0, R_EAX, 17, "xstate_xtilecfg", 0 },
+	{ 0xd, 0, R_EAX, 18, "xstate_xtiledata", 0 },
+	/* subleaf 1: beyond every baseline (a baseline guest uses XSAVE and
+	 * XRSTOR only, and no supervisor state) */
+	{ 0xd, 1, R_EAX, 0, "xsaveopt", 0 },
+	{ 0xd, 1, R_EAX, 1, "xsavec", 0 },
+	{ 0xd, 1, R_EAX, 2, "xgetbv1", 0 },
+	{ 0xd, 1, R_EAX, 3, "xsaves", 0 },
 };
 
 /* Bits that are no ISA feature: never masked, never compared. */
@@ -109,13 +129,19 @@ static const struct { uint32_t leaf; uint8_t reg; uint32_t mask; } passthrough[]
 	{ 1, R_ECX, (1u << 21) | (1u << 24) | (1u << 27) | (1u << 31) },
 };
 
-/* Leaves a baseline masks (subleaf 0). */
-static const struct { uint32_t leaf; uint8_t reg; } masked_regs[] = {
-	{ 1, R_ECX }, { 1, R_EDX }, { 7, R_EBX }, { 7, R_ECX }, { 7, R_EDX },
-	{ 0x80000001, R_ECX }, { 0x80000001, R_EDX },
+/* Registers a baseline masks to the bits of its features. */
+static const struct { uint32_t leaf, sub; uint8_t reg; } masked_regs[] = {
+	{ 1, 0, R_ECX }, { 1, 0, R_EDX }, { 7, 0, R_EBX }, { 7, 0, R_ECX }, { 7, 0, R_EDX },
+	{ 0x80000001, 0, R_ECX }, { 0x80000001, 0, R_EDX },
+	{ 0xd, 0, R_EAX }, { 0xd, 0, R_EDX },	/* XCR0 components */
+	{ 0xd, 1, R_EAX },			/* xsaveopt xsavec xgetbv1 xsaves */
+	{ 0xd, 1, R_ECX }, { 0xd, 1, R_EDX },	/* IA32_XSS components: none */
 };
 
 #define ARRAY_N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The XSAVE area's legacy region (512) and header (64): components 0, 1. */
+#define XSTATE_LEGACY_HDR	576u
 
 static const struct model *model_find(const char *name)
 {
@@ -175,6 +201,49 @@ static void add_name(char *out, size_t len, size_t *used, const char *name)
 		*used += (size_t)n;
 }
 
+/*
+ * Leaf 0xd after masking: without xsave (leaf 1 ecx bit 26) the whole leaf
+ * reads 0, as on a CPU without XSAVE.  With it, a component subleaf (2..63)
+ * of a component no longer in XCR0 (subleaf 0 eax/edx) or IA32_XSS
+ * (subleaf 1 ecx/edx) reads 0, and the sizes follow the components left:
+ * subleaf 0 ebx and ecx the standard-format size of all of them (as KVM
+ * reports its offer; KVM updates ebx to the guest's XCR0 as it runs),
+ * subleaf 1 ebx (the compacted size) 0 when neither xsavec nor xsaves is
+ * left.
+ */
+static void xstate_fixup(struct kvm_cpuid2 *c)
+{
+	struct kvm_cpuid_entry2 *l1 = find(c, 1, 0), *s0 = find(c, 0xd, 0), *s1 = find(c, 0xd, 1);
+	bool xsave = l1 && (l1->ecx & (1u << 26));
+	uint64_t xcr0 = s0 ? s0->eax | (uint64_t)s0->edx << 32 : 0;
+	uint64_t xss = s1 ? s1->ecx | (uint64_t)s1->edx << 32 : 0;
+	uint32_t std = XSTATE_LEGACY_HDR;
+
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+		uint32_t idx = e->index;
+
+		if (e->function != 0xd)
+			continue;
+		if (!xsave || (idx >= 2 && (idx >= 64 || !((xcr0 | xss) & (1ull << idx))))) {
+			e->eax = e->ebx = e->ecx = e->edx = 0;
+			continue;
+		}
+		if (idx < 2 || !e->eax)
+			continue;
+		/* ecx bit 0: a supervisor component (no standard offset) */
+		if (!(e->ecx & 1) && e->ebx + e->eax > std)
+			std = e->ebx + e->eax;
+	}
+	if (!xsave)
+		return;
+	if (s0)
+		s0->ebx = s0->ecx = std;
+	/* the compacted size (XSAVEC/XSAVES): no baseline has either */
+	if (s1 && !(s1->eax & ((1u << 1) | (1u << 3))))
+		s1->ebx = 0;
+}
+
 int vmm_cpumodel_apply(const char *name, struct kvm_cpuid2 *c, char *missing, size_t len)
 {
 	const struct model *m;
@@ -203,13 +272,14 @@ int vmm_cpumodel_apply(const char *name, struct kvm_cpuid2 *c, char *missing, si
 	if (nmiss)
 		return -ENOTSUP;
 	for (size_t i = 0; i < ARRAY_N(masked_regs); i++) {
-		struct kvm_cpuid_entry2 *e = find(c, masked_regs[i].leaf, 0);
+		struct kvm_cpuid_entry2 *e = find(c, masked_regs[i].leaf, masked_regs[i].sub);
 		uint32_t keep = 0;
 
 		if (!e)
 			continue;
 		for (size_t j = 0; j < ARRAY_N(feats); j++)
-			if (feats[j].leaf == masked_regs[i].leaf && feats[j].sub == 0 &&
+			if (feats[j].leaf == masked_regs[i].leaf &&
+			    feats[j].sub == masked_regs[i].sub &&
 			    feats[j].reg == masked_regs[i].reg && (feats[j].models & m->bit))
 				keep |= 1u << feats[j].bit;
 		for (size_t j = 0; j < ARRAY_N(passthrough); j++)
@@ -218,6 +288,7 @@ int vmm_cpumodel_apply(const char *name, struct kvm_cpuid2 *c, char *missing, si
 				keep |= passthrough[j].mask;
 		*reg_of(e, masked_regs[i].reg) &= keep;
 	}
+	xstate_fixup(c);
 	return 0;
 }
 

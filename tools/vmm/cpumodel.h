@@ -11,6 +11,12 @@
  *   qemu64      QEMU's qemu64 set: x86-64-v1 + sse3 cx16 lahf_lm (the lab's
  *               hosts, -cpu qemu64,+svm, offer exactly this much)
  *
+ * Leaf 0xd (XSAVE) follows the model: without xsave (v1, v2, qemu64) it
+ * reads 0; v3 keeps the x87, SSE and AVX state components, v4 adds opmask,
+ * ZMM_Hi256 and Hi16_ZMM; the other components' subleaves read 0, the
+ * sizes (subleaf 0 ebx/ecx) are those of the components left, and subleaf
+ * 1's xsaveopt, xsavec, xgetbv1, xsaves and IA32_XSS bits are cleared.
+ *
  * A few bits are not ISA features and pass through untouched whatever the
  * model (hypervisor, x2apic, tsc-deadline, osxsave).  A model the local KVM
  * cannot offer is refused with the missing features by name.
