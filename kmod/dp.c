@@ -58,9 +58,11 @@
 /* Pages taken from the page tables at once, for consecutive addresses. */
 #define KMIGRATE_GUP_BATCH	64
 
-/* Pacing: the bucket holds 50 ms of the cap, at least 256 KiB. */
+/* Pacing: the bucket holds 50 ms of the cap, at least 64 KiB. */
 #define KMIGRATE_BUCKET_DIV	20
-#define KMIGRATE_BUCKET_MIN	SZ_256K
+#define KMIGRATE_BUCKET_MIN	SZ_64K
+/* Pages of a PAGES record sent per pacing step (64 KiB). */
+#define KMIGRATE_PACE_PAGES	16
 /* A socket send slower than this counts as a stall. */
 #define KMIGRATE_STALL_NS	NSEC_PER_MSEC
 
@@ -505,7 +507,7 @@ static long kmigrate_dp_harvest(struct kmigrate_session *session,
 
 /*
  * Waits until the cap allows another @bytes: a token bucket of 50 ms of
- * the cap (at least 256 KiB) that may go into debt by one record.  A
+ * the cap (at least 64 KiB) that may go into debt by one record.  A
  * change of the cap wakes the wait, which starts over with the new one.
  */
 static int kmigrate_dp_pace(struct kmigrate_session *session,
@@ -648,7 +650,8 @@ static int kmigrate_dp_flush_pages(struct kmigrate_session *session,
 				   struct kmigrate_dp *dp, bool more,
 				   struct kmigrate_send_ctx *ctx)
 {
-	u32 np = dp->np, i;
+	u32 np = dp->np, i, chunk;
+	bool stalled = false;
 	size_t len;
 	u64 t0;
 	int err;
@@ -658,7 +661,7 @@ static int kmigrate_dp_flush_pages(struct kmigrate_session *session,
 	len = struct_size(dp->prec, gfn, np);
 	kmigrate_dp_rec_hdr(dp->prec, KMIGRATE_REC_PAGES,
 			    np * (sizeof(u64) + PAGE_SIZE), np);
-	err = kmigrate_dp_pace(session, dp, len + (size_t)np * PAGE_SIZE, ctx);
+	err = kmigrate_dp_pace(session, dp, len, ctx);
 	if (err)
 		goto out;
 	err = kmigrate_dp_send_buf(dp, dp->prec, len, true, ctx);
@@ -673,14 +676,27 @@ static int kmigrate_dp_flush_pages(struct kmigrate_session *session,
 			kunmap_local(p);
 		}
 	}
-	t0 = ktime_get_ns();
-	err = kmigrate_send_pages(dp->sock, dp->pages, np, more);
-	if (err == -EAGAIN || ktime_get_ns() - t0 > KMIGRATE_STALL_NS)
-		ctx->stalls++;
-	if (err) {
-		err = kmigrate_dp_sock_err(err);
-		goto out;
+	/*
+	 * The pages in steps of KMIGRATE_PACE_PAGES, each paced: a whole
+	 * record is 1 MiB, half a second of a 2 MiB/s cap.
+	 */
+	for (i = 0; i < np; i += chunk) {
+		chunk = min_t(u32, np - i, KMIGRATE_PACE_PAGES);
+		err = kmigrate_dp_pace(session, dp, (u64)chunk * PAGE_SIZE, ctx);
+		if (err)
+			goto out;
+		t0 = ktime_get_ns();
+		err = kmigrate_send_pages(dp->sock, dp->pages + i, chunk,
+					  more || i + chunk < np);
+		if (err == -EAGAIN || ktime_get_ns() - t0 > KMIGRATE_STALL_NS)
+			stalled = true;
+		if (err) {
+			err = kmigrate_dp_sock_err(err);
+			goto out;
+		}
 	}
+	if (stalled)
+		ctx->stalls++;
 	ctx->bytes += (u64)np * PAGE_SIZE;
 	ctx->records++;
 	ctx->pages += np;

@@ -6,7 +6,12 @@
 # BENCH_REPEAT times each (alternating which path goes first), medians and
 # kernel/user ratios of the cost per harvested dirty page, the send
 # throughput, the source's CPU seconds per migrated GiB, the total time and
-# the downtime.  Output in build/bench/ (log, JSON lines, markdown); the
+# the downtime.  Each path runs over the authenticated plaintext channel
+# (--insecure) and over TLS 1.3 with kernel TLS (paths user-tls and
+# kernel-tls: the ratios user-tls/user and kernel-tls/kernel are the cost of
+# encryption); BENCH_CHANNELS=plain (or tls) runs one channel only, and
+# BENCH_WORKLOADS='moderate' one workload.
+# Output in build/bench/ (log, JSON lines, markdown); the
 # markdown also goes into docs/BENCH.md (BENCH_DOC=0: not).  See
 # tests/bench/bench.sh and docs/BENCH.md.
 
@@ -22,6 +27,7 @@ bench: deps tools
 	rm -rf $(BUILD)/payload-bench && mkdir -p $(BUILD)/payload-bench/bin && \
 	cp $(BUILD)/bin/kmigrate $(TOP)/tests/bench/bench_host.sh $(TOP)/tests/lib/labtest.sh \
 		$(BUILD)/payload-bench/bin/ && \
+	sh $(TOP)/tests/lab-migrate/tls_certs.sh $(BUILD)/payload-bench/tls && \
 	if [ -f $(BUILD)/bench/ko-$$rel.ok ]; then \
 		cp $(BUILD)/kmod/$$rel/kmod/kmigrate.ko $(BUILD)/payload-bench/; fi && \
 	BENCH_DOC=$(or $(BENCH_DOC),1) $(TOP)/tests/bench/bench.sh $(BUILD)/payload-bench $(LAB_KERNEL) \

@@ -14,6 +14,7 @@ payload: tools kselftest module-lab
 	cp $(BUILD)/kmod/$(KREL)/kmod/kmigrate.ko $(BUILD)/payload/$(KREL)/
 	cp -r $(BUILD)/kselftest $(BUILD)/payload/$(KREL)/kselftest
 	cp $(TOP)/tests/demo/demo-host.sh $(BUILD)/payload/$(KREL)/bin/
+	sh $(TOP)/tests/lab-migrate/tls_certs.sh $(BUILD)/payload/$(KREL)/tls
 
 # The kernel selftests inside one lab host of kernel line LAB_KERNEL.
 lab-kselftest: deps
@@ -63,6 +64,10 @@ lab-vm: deps tools
 # LAB_MIG_DATAPATH=user|kernel|auto forces one path in all three suites
 # (e.g. make lab-migrate-faults LAB_MIG_DATAPATH=user: the user path alone).
 LAB_MIG_ENV	= $(if $(LAB_MIG_DATAPATH),MIG_DATAPATH=$(LAB_MIG_DATAPATH))
+# Every payload that migrates carries the lab's credentials in DIR/tls
+# (tls_certs.sh, valid a day, made anew each time: milliseconds): --insecure
+# authenticates too.  tests/lib/labtest.sh sets KMIGRATE_TLS_DIR=DIR/tls/$LAB_HOST.
+LAB_TLS		= sh $(TOP)/tests/lab-migrate/tls_certs.sh
 LAB_MIG_KO	= $(BUILD)/kmod/$(shell $(TOP)/scripts/lab-kernel.sh $(LAB_KERNEL))/kmod/kmigrate.ko
 lab-mig-module:
 	@rel=$$($(TOP)/scripts/lab-kernel.sh $(LAB_KERNEL)) && $(MAKE) -s module-lab KREL=$$rel
@@ -72,6 +77,7 @@ lab-migrate: deps tools lab-mig-module
 	mkdir -p $(BUILD)/payload-mig/bin
 	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-migrate/migrate_test.sh $(TOP)/tests/lib/labtest.sh $(BUILD)/payload-mig/bin/
 	cp $(LAB_MIG_KO) $(BUILD)/payload-mig/
+	$(LAB_TLS) $(BUILD)/payload-mig/tls
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
 		--payload $(BUILD)/payload-mig --timeout 400 -- $(LAB_MIG_ENV) sh bin/migrate_test.sh
 
@@ -82,10 +88,10 @@ lab-migrate: deps tools lab-mig-module
 # (tests/lab-migrate/faults_test.sh).
 LAB_BADSTREAM	:= $(BUILD)/tests/lab-migrate/badstream
 $(LAB_BADSTREAM): $(TOP)/tests/lab-migrate/badstream.c $(TOOLS_SRC)/migrate/proto.c \
-		  $(TOOLS_SRC)/migrate/proto.h
+		  $(TOOLS_SRC)/migrate/proto.h $(TOOLS_SRC)/migrate/tls.c $(TOOLS_SRC)/migrate/tls.h
 	@mkdir -p $(dir $@)
 	$(TOOLS_CC) $(TOOLS_CFLAGS) -o $@ $(TOP)/tests/lab-migrate/badstream.c \
-		$(TOOLS_SRC)/migrate/proto.c -lxxhash -pthread
+		$(TOOLS_SRC)/migrate/proto.c $(TOOLS_SRC)/migrate/tls.c -lgnutls -ljson-c -lxxhash -pthread
 
 lab-migrate-faults: deps tools $(LAB_BADSTREAM) lab-mig-module
 	rm -rf $(BUILD)/payload-migf
@@ -93,6 +99,7 @@ lab-migrate-faults: deps tools $(LAB_BADSTREAM) lab-mig-module
 	cp $(BUILD)/bin/kmigrate $(LAB_BADSTREAM) $(TOP)/tests/lab-migrate/faults_test.sh $(TOP)/tests/lib/labtest.sh \
 		$(BUILD)/payload-migf/bin/
 	cp $(LAB_MIG_KO) $(BUILD)/payload-migf/
+	$(LAB_TLS) $(BUILD)/payload-migf/tls
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
 		--payload $(BUILD)/payload-migf --timeout 600 -- $(LAB_MIG_ENV) sh bin/faults_test.sh
 
@@ -107,10 +114,10 @@ lab-migrate-tls: deps tools lab-mig-module
 	mkdir -p $(BUILD)/payload-migt/bin
 	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-migrate/tls_test.sh $(TOP)/tests/lib/labtest.sh \
 		$$(command -v openssl) $(BUILD)/payload-migt/bin/
-	sh $(TOP)/tests/lab-migrate/tls_certs.sh $(BUILD)/payload-migt/tls
+	$(LAB_TLS) $(BUILD)/payload-migt/tls
 	cp $(LAB_MIG_KO) $(BUILD)/payload-migt/
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
-		--payload $(BUILD)/payload-migt --timeout 300 -- $(LAB_MIG_ENV) sh bin/tls_test.sh
+		--payload $(BUILD)/payload-migt --timeout 600 -- $(LAB_MIG_ENV) sh bin/tls_test.sh
 
 .PHONY: lab-migrate-net
 # The dedicated migration network and the concurrency limits between two lab
@@ -124,20 +131,46 @@ lab-migrate-net: deps tools lab-mig-module
 	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-migrate/net_test.sh $(TOP)/tests/lib/labtest.sh \
 		$(BUILD)/payload-mign/bin/
 	cp $(LAB_MIG_KO) $(BUILD)/payload-mign/
+	$(LAB_TLS) $(BUILD)/payload-mign/tls
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 --mem 1536 \
 		--payload $(BUILD)/payload-mign --timeout 600 -- $(LAB_MIG_ENV) sh bin/net_test.sh
+
+.PHONY: lab-migrate-bw
+# The bandwidth cap between two lab hosts (tests/lab-migrate/bandwidth_test.sh):
+# on the kernel and the user data path, a migration capped at 16 MiB/s and
+# changed live to 32 MiB/s keeps every one-second window of the source's
+# mig0 tx_bytes (sampled by bw_sampler, corrected for TCP/IP headers)
+# within 10 % of the cap.
+LAB_BW_SAMPLER	:= $(BUILD)/tests/lab-migrate/bw_sampler
+$(LAB_BW_SAMPLER): $(TOP)/tests/lab-migrate/bw_sampler.c
+	@mkdir -p $(dir $@)
+	$(TOOLS_CC) $(TOOLS_CFLAGS) -o $@ $<
+
+lab-migrate-bw: deps tools $(LAB_BW_SAMPLER) lab-mig-module
+	rm -rf $(BUILD)/payload-migbw
+	mkdir -p $(BUILD)/payload-migbw/bin
+	cp $(BUILD)/bin/kmigrate $(LAB_BW_SAMPLER) $(TOP)/tests/lab-migrate/bandwidth_test.sh \
+		$(TOP)/tests/lib/labtest.sh $(BUILD)/payload-migbw/bin/
+	cp $(LAB_MIG_KO) $(BUILD)/payload-migbw/
+	$(LAB_TLS) $(BUILD)/payload-migbw/tls
+	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 --mem 1536 \
+		--payload $(BUILD)/payload-migbw --timeout 600 -- $(LAB_MIG_ENV) sh bin/bandwidth_test.sh
 
 .PHONY: lab-migrate-preflight
 # Pre-flight checks and CPU models between two lab hosts: each failed check
 # (cpu against a --cpu-max x86-64-v1 listener, memory, protocol version,
-# listener down) refuses with nothing moved and the guest running on the
-# source; an x86-64-v1 guest passes and migrates
-# (tests/lab-migrate/preflight_test.sh).  User data path.
-lab-migrate-preflight: deps tools $(LAB_BADSTREAM)
+# listener down, module ABI, incoming limit, host-model guests) refuses with
+# nothing moved and the guest running on the source; checks leave `listen
+# --once` its migration; an x86-64-v1 guest passes and migrates
+# (tests/lab-migrate/preflight_test.sh).  User data path; kmigrate.ko is
+# loaded on both hosts for the module ABI check (kernel data path).
+lab-migrate-preflight: deps tools $(LAB_BADSTREAM) lab-mig-module
 	rm -rf $(BUILD)/payload-migp
 	mkdir -p $(BUILD)/payload-migp/bin
 	cp $(BUILD)/bin/kmigrate $(LAB_BADSTREAM) $(TOP)/tests/lab-migrate/preflight_test.sh \
 		$(TOP)/tests/lib/labtest.sh $(BUILD)/payload-migp/bin/
+	cp $(LAB_MIG_KO) $(BUILD)/payload-migp/
+	$(LAB_TLS) $(BUILD)/payload-migp/tls
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
 		--payload $(BUILD)/payload-migp --timeout 600 -- sh bin/preflight_test.sh
 
@@ -151,5 +184,6 @@ lab-migrate-downtime: deps tools lab-mig-module
 	mkdir -p $(BUILD)/payload-migd/bin
 	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-migrate/downtime_test.sh $(TOP)/tests/lib/labtest.sh $(BUILD)/payload-migd/bin/
 	cp $(LAB_MIG_KO) $(BUILD)/payload-migd/
+	$(LAB_TLS) $(BUILD)/payload-migd/tls
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
 		--payload $(BUILD)/payload-migd --timeout 400 -- $(LAB_MIG_ENV) sh bin/downtime_test.sh

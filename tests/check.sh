@@ -79,6 +79,7 @@ done
 # what differs between 6.1 and 6.12 is the module and KVM, covered above.
 step install-test make -s install-test
 step "migrate-net-6.1" make -s lab-migrate-net LAB_KERNEL=6.1
+step "migrate-bw-6.1" make -s lab-migrate-bw LAB_KERNEL=6.1
 step "migrate-preflight-6.12" make -s lab-migrate-preflight LAB_KERNEL=6.12
 step "migrate-tls-6.12" make -s lab-migrate-tls LAB_KERNEL=6.12
 

@@ -11,7 +11,12 @@
 #
 # Environment: KMIGRATE (binary, default kmigrate on PATH), BENCH_REPEAT
 # (repeats per workload and path, default 3), BENCH_PATHS (default
-# "user kernel"), BENCH_WORKLOADS (default "idle moderate heavy"; commas
+# "user kernel"), BENCH_CHANNELS (default "plain tls": each path once over
+# the authenticated plaintext channel, --insecure, and once over TLS 1.3
+# with the records in kernel TLS; the TLS runs are reported as paths
+# user-tls and kernel-tls; both modes get --tls-dir $KMIGRATE_TLS_DIR, the
+# lab's credentials, and b listens on BENCH_PORT for plaintext and
+# BENCH_PORT+1 for TLS), BENCH_WORKLOADS (default "idle moderate heavy"; commas
 # may separate them),
 # BENCH_MEM (guest RAM, default 64M), BENCH_VCPUS (default 2),
 # BENCH_RUN_ARGS (more `kmigrate run` options, e.g. "--dirty-log bitmap"),
@@ -34,17 +39,24 @@ KM=${KMIGRATE:-kmigrate}
 export KMIGRATE_RUN_DIR=${KMIGRATE_RUN_DIR:-/run/kmigrate/vms}
 REPEAT=${BENCH_REPEAT:-3}
 PATHS=${BENCH_PATHS:-"user kernel"}
+CHANNELS=$(echo "${BENCH_CHANNELS:-plain tls}" | tr , ' ')
 WORKLOADS=$(echo "${BENCH_WORKLOADS:-idle moderate heavy}" | tr , ' ')
 MEM=${BENCH_MEM:-64M}
 VCPUS=${BENCH_VCPUS:-2}
 DOWNTIME=${BENCH_DOWNTIME:-2000}
 IDLE_DOWNTIME=${BENCH_IDLE_DOWNTIME:-5000}
 PORT=${BENCH_PORT:-49152}
+TLS_PORT=$((PORT + 1))
 OUT=/tmp/bench.$$
 mkdir -p "$OUT" "$KMIGRATE_RUN_DIR"
 
-# jfield JSON KEY (tests/lib/labtest.sh, copied into the payload next to us)
+# jfield JSON KEY (tests/lib/labtest.sh, copied into the payload next to us);
+# it points KMIGRATE_TLS_DIR at the payload's credentials for this host
 . "$(dirname "$0")/labtest.sh"
+TLS_DIR=${KMIGRATE_TLS_DIR:-/etc/kmigrate/tls}
+
+# chan_env CHANNEL: the KMIGRATE_INSECURE value of a channel
+chan_env() { [ "$1" = tls ] && echo 0 || echo 1; }
 
 say() { echo "# bench[$LAB_HOST]: $*"; }
 
@@ -106,12 +118,19 @@ else
 	LAB_HOST=a
 	LISTEN_ADDR=127.0.0.1
 	TO=127.0.0.1:$PORT
+	# the certificate names a host, not the loopback address
+	TLS_NAME_ARG="--tls-name ${BENCH_TLS_NAME:-lab-a}"
 	export KMIGRATE_RUN_DIR=$OUT/vms-src
 	mkdir -p "$KMIGRATE_RUN_DIR"
 	# the destination's guests get their own run directory
-	KMIGRATE_RUN_DIR=$OUT/vms-dst "$KM" listen --address 127.0.0.1 --port "$PORT" \
-		>"$OUT/listen" 2>&1 &
+	KMIGRATE_INSECURE=1 KMIGRATE_RUN_DIR=$OUT/vms-dst "$KM" listen --address 127.0.0.1 \
+		--port "$PORT" --tls-dir "$TLS_DIR" >"$OUT/listen" 2>&1 &
 	lpid=$!
+	case " $CHANNELS " in *" tls "*)
+		KMIGRATE_INSECURE=0 KMIGRATE_RUN_DIR=$OUT/vms-dst "$KM" listen --address 127.0.0.1 \
+			--port "$TLS_PORT" --tls-dir "$TLS_DIR" >"$OUT/listen-tls" 2>&1 &
+		lpid="$lpid $!" ;;
+	esac
 	DST_RUN_DIR=$OUT/vms-dst
 	mkdir -p "$DST_RUN_DIR"
 fi
@@ -121,10 +140,23 @@ while [ -f ./kmigrate.ko ] && [ ! -e /dev/kmigrate ] && [ $i -lt 50 ]; do
 	i=$((i + 1))
 done
 say "kmigrate.ko: $([ -e /dev/kmigrate ] && echo 'loaded (/dev/kmigrate)' || echo 'not loaded')"
+# kTLS and the AES-GCM it needs (the lab's crypto API does not autoload it)
+case " $CHANNELS " in *" tls "*)
+	for m in tls gcm ghash_generic ctr; do
+		modprobe $m 2>/dev/null
+	done
+	say "kernel TLS: $([ -e /proc/net/tls_stat ] && echo 'loaded (/proc/net/tls_stat)' || echo 'not loaded')" ;;
+esac
 
 if [ "$LAB_HOST" = b ]; then
-	"$KM" listen --address "$LISTEN_ADDR" --port "$PORT" >"$OUT/listen" 2>&1 &
+	KMIGRATE_INSECURE=1 "$KM" listen --address "$LISTEN_ADDR" --port "$PORT" \
+		--tls-dir "$TLS_DIR" >"$OUT/listen" 2>&1 &
 	lpid=$!
+	case " $CHANNELS " in *" tls "*)
+		KMIGRATE_INSECURE=0 "$KM" listen --address "$LISTEN_ADDR" --port "$TLS_PORT" \
+			--tls-dir "$TLS_DIR" >"$OUT/listen-tls" 2>&1 &
+		lpid="$lpid $!" ;;
+	esac
 	seen=" "
 	i=0
 	# stop every guest that arrives; a's bdone ends it (at most 9 minutes a
@@ -139,9 +171,10 @@ if [ "$LAB_HOST" = b ]; then
 		sleep 0.1
 		i=$((i + 1))
 	done
-	kill "$lpid" 2>/dev/null
-	wait "$lpid" 2>/dev/null
+	kill $lpid 2>/dev/null
+	wait $lpid 2>/dev/null
 	sed 's/^/# listen: /' "$OUT/listen" | tail -40
+	[ -f "$OUT/listen-tls" ] && sed 's/^/# listen-tls: /' "$OUT/listen-tls" | tail -40
 	rm -rf "$OUT"
 	case "$seen" in *" bdone "*) exit 0 ;; *) exit 1 ;; esac
 fi
@@ -154,11 +187,18 @@ else
 	say "this kmigrate has no 'start --datapath': only the default (userspace) path runs"
 fi
 
-# bench_one WL PATH REP
+# bench_one WL DATAPATH REP CHANNEL: reported as path DATAPATH (plain) or
+# DATAPATH-tls
 bench_one() {
-	wl=$1 p=$2 rep=$3
+	wl=$1 dpath=$2 rep=$3 ch=$4
+	p=$dpath
+	to=$TO
+	if [ "$ch" = tls ]; then
+		p=$dpath-tls
+		to=${TO%:*}:$TLS_PORT
+	fi
 	n=bench-$wl-$p-$rep
-	if [ "$p" != user ] && [ $HAVE_DP = 0 ]; then
+	if [ "$dpath" != user ] && [ $HAVE_DP = 0 ]; then
 		echo "BENCH wl=$wl path=$p rep=$rep status=unavailable reason=no_datapath_option"
 		return
 	fi
@@ -177,13 +217,13 @@ bench_one() {
 	cpu_poll "$pid" "$tids" "$OUT/cpu" &
 	ppid_=$!
 	dp=
-	[ $HAVE_DP = 1 ] && dp="--datapath $p"
+	[ $HAVE_DP = 1 ] && dp="--datapath $dpath"
 	b0=$(host_busy)
 	lim=$DOWNTIME
 	[ "$wl" = idle ] && lim=$IDLE_DOWNTIME
 	# shellcheck disable=SC2086
-	"$KM" start "$n" --to "$TO" --downtime-limit "$lim" --connect-timeout 120 \
-		--json $dp >"$OUT/start" 2>"$OUT/start.err"
+	KMIGRATE_INSECURE=$(chan_env "$ch") "$KM" start "$n" --to "$to" --downtime-limit "$lim" \
+		--connect-timeout 120 --tls-dir "$TLS_DIR" ${TLS_NAME_ARG:-} --json $dp >"$OUT/start" 2>"$OUT/start.err"
 	st=$?
 	b1=$(host_busy)
 	touch "$OUT/cpu/stop"
@@ -207,7 +247,14 @@ bench_one() {
 		wait_gone "$n"
 		return
 	fi
-	if [ -n "$got" ] && [ "$got" != "$p" ]; then
+	tlsmode=$(jfield "$r" tls)
+	case "$ch:$tlsmode" in
+	tls:*plaintext* | tls: | plain:*kTLS* | plain:*encrypted*)
+		echo "BENCH wl=$wl path=$p rep=$rep status=unavailable reason=\"channel:_$(echo "$tlsmode" | tr '" ' "'_")\""
+		wait_gone "$n"
+		return ;;
+	esac
+	if [ -n "$got" ] && [ "$got" != "$dpath" ]; then
 		echo "BENCH wl=$wl path=$p rep=$rep status=unavailable reason=ran_on_$got"
 		wait_gone "$n"
 		return
@@ -244,7 +291,9 @@ for wl in $WORKLOADS; do
 			order=$(echo "$PATHS" | awk '{ for (j = NF; j > 0; j--) printf "%s ", $j }')
 		fi
 		for p in $order; do
-			bench_one "$wl" "$p" "$rep"
+			for ch in $CHANNELS; do
+				bench_one "$wl" "$p" "$rep" "$ch"
+			done
 		done
 		i=$((i + 1))
 		rep=$((rep + 1))
@@ -252,8 +301,8 @@ for wl in $WORKLOADS; do
 done
 
 if [ -n "$DST_RUN_DIR" ]; then
-	kill "$lpid" 2>/dev/null
-	wait "$lpid" 2>/dev/null
+	kill $lpid 2>/dev/null
+	wait $lpid 2>/dev/null
 	rm -rf "$OUT"
 	exit 0
 fi
@@ -263,7 +312,8 @@ dp=
 [ $HAVE_DP = 1 ] && dp="--datapath user"
 for _ in 1 2 3; do
 	# shellcheck disable=SC2086
-	"$KM" start bdone --to "$TO" --downtime-limit 10000 --connect-timeout 120 --json $dp \
+	KMIGRATE_INSECURE=1 "$KM" start bdone --to "$TO" --downtime-limit 10000 --connect-timeout 120 \
+		--tls-dir "$TLS_DIR" ${TLS_NAME_ARG:-} --json $dp \
 		>"$OUT/start" 2>&1 && break
 	sed 's/^/# bdone: /' "$OUT/start"
 	sleep 1

@@ -21,7 +21,11 @@
 #   total_ms, downtime_ms  as reported
 # Each figure: the median over the repeats; the ratio is kernel / user of
 # the medians (below 1: the kernel path is cheaper or faster, for
-# throughput above 1 is better).
+# throughput above 1 is better).  Paths user-tls and kernel-tls (TLS 1.3,
+# records in kernel TLS; bench_host.sh BENCH_CHANNELS) add the ratios
+# user-tls/user and kernel-tls/kernel: the cost of encryption on each path
+# (above 1: TLS costs more or takes longer, for throughput below 1 is
+# slower).
 
 function num(v) { return (v == "" || v == "null") ? "" : v + 0 }
 
@@ -183,6 +187,17 @@ END {
 		}
 		hdr = hdr " kernel/user |"
 		sep = sep "---:|"
+		ntr = 0
+		if ("user-tls" in pseen && "user" in pseen) {
+			tr[++ntr] = "user"
+			hdr = hdr " user-tls/user |"
+			sep = sep "---:|"
+		}
+		if ("kernel-tls" in pseen && "kernel" in pseen) {
+			tr[++ntr] = "kernel"
+			hdr = hdr " kernel-tls/kernel |"
+			sep = sep "---:|"
+		}
 		print hdr
 		print sep
 		for (m = 1; m <= nm; m++) {
@@ -195,13 +210,22 @@ END {
 			if (med["kernel"] != "" && med["user"] != "" && med["user"] > 0)
 				ratio = med["kernel"] / med["user"]
 			line = line " " fmt(ratio, 2) " |"
+			tj = ""
+			for (t = 1; t <= ntr; t++) {
+				tratio = ""
+				if (med[tr[t] "-tls"] != "" && med[tr[t]] != "" && med[tr[t]] > 0)
+					tratio = med[tr[t] "-tls"] / med[tr[t]]
+				line = line " " fmt(tratio, 2) " |"
+				tj = tj sprintf(",\"%s_tls\":%s,\"ratio_%s_tls_plain\":%s", tr[t],
+					jv(med[tr[t] "-tls"]), tr[t], jv(tratio))
+			}
 			print line
 			if (ms[m] == "cost" && kseen)
 				print "| kernel_session: harvest_ms / pages_harvested (ns) |" kline(wl, "kcost", 0)
 			if (ms[m] == "thr" && kseen)
 				print "| kernel_session: bytes_sent / send_ms (MiB/s) |" kline(wl, "kthr", 2)
-			printf "{\"summary\":true,\"workload\":\"%s\",\"figure\":\"%s\",\"user\":%s,\"kernel\":%s,\"ratio_kernel_user\":%s}\n",
-				wl, ms[m], jv(med["user"]), jv(med["kernel"]), jv(ratio) > jsonl
+			printf "{\"summary\":true,\"workload\":\"%s\",\"figure\":\"%s\",\"user\":%s,\"kernel\":%s,\"ratio_kernel_user\":%s%s}\n",
+				wl, ms[m], jv(med["user"]), jv(med["kernel"]), jv(ratio), tj > jsonl
 		}
 		line = "| migrations ok / run |"
 		for (j = 1; j <= np; j++) {
@@ -209,7 +233,9 @@ END {
 			line = line " " cnt[k SUBSEP "ok"] + 0 "/" \
 				cnt[k SUBSEP "ok"] + cnt[k SUBSEP "failed"] + cnt[k SUBSEP "unavailable"] " |"
 		}
-		print line " |"
+		for (t = 0; t <= ntr; t++)
+			line = line " |"
+		print line
 		for (j = 1; j <= np; j++)
 			if ((wl SUBSEP ps[j]) in why)
 				print "\n" ps[j] " path: " why[wl SUBSEP ps[j]]

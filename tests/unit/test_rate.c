@@ -233,4 +233,141 @@ TEST_F(rate, format_parse_round_trip)
 	}
 }
 
+/* ------------------------------------------------ km_bucket (pacing) -- */
+
+#define NS	1000000000ULL
+
+/*
+ * A sender that writes @chunk bytes whenever the bucket lets it, over
+ * @secs seconds, stalling for @stall_ns every @stall_every_ns (a harvest);
+ * the cap changes to @rate2 at @t_change_ns.  Records the bytes of every
+ * sliding one-second window (10 ms steps) that lies entirely in one cap's
+ * time, after that cap's first second; returns the largest and smallest
+ * ratio to the cap, in permille.
+ */
+struct bucket_sim {
+	uint64_t rate, rate2, t_change_ns, chunk, stall_ns, stall_every_ns;
+	unsigned int secs;
+	unsigned int max_pm, min_pm;
+};
+
+static void bucket_simulate(struct bucket_sim *sim)
+{
+	static uint64_t sent_at[2001];	/* cumulative bytes at 10 ms ticks */
+	struct km_bucket b = { 0 };
+	uint64_t t = 0, bytes = 0, next_stall = sim->stall_every_ns;
+	unsigned int tick = 0, i;
+
+	sim->max_pm = 0;
+	sim->min_pm = UINT32_MAX;
+	while (tick <= sim->secs * 100u) {
+		uint64_t rate = t >= sim->t_change_ns ? sim->rate2 : sim->rate;
+		uint64_t wait;
+
+		while (tick <= sim->secs * 100u && t >= tick * 10000000ULL)
+			sent_at[tick++] = bytes;
+		if (sim->stall_every_ns && t >= next_stall) {
+			t += sim->stall_ns;
+			next_stall += sim->stall_every_ns;
+			continue;
+		}
+		bytes += sim->chunk;
+		wait = km_bucket_charge(&b, rate, t, sim->chunk);
+		t += 1000;	/* the write itself: 1 us */
+		while (wait) {
+			t += wait;
+			wait = km_bucket_charge(&b, t >= sim->t_change_ns ? sim->rate2 : sim->rate,
+						t, 0);
+		}
+	}
+	for (i = 100; i + 100 <= sim->secs * 100u; i++) {
+		uint64_t w0 = i * 10000000ULL, w1 = w0 + NS, rate, pm;
+
+		if (w0 < sim->t_change_ns && w1 > sim->t_change_ns)
+			continue;	/* straddles the change */
+		if (w0 >= sim->t_change_ns && w0 < sim->t_change_ns + NS)
+			continue;	/* the new cap's first second */
+		rate = w0 >= sim->t_change_ns ? sim->rate2 : sim->rate;
+		pm = (sent_at[i + 100] - sent_at[i]) * 1000 / rate;
+		if (pm > sim->max_pm)
+			sim->max_pm = (unsigned int)pm;
+		if (pm < sim->min_pm)
+			sim->min_pm = (unsigned int)pm;
+	}
+}
+
+TEST_F(rate, bucket_depth)
+{
+	EXPECT_EQ(KM_BUCKET_DEPTH_MIN, km_bucket_depth(1));
+	EXPECT_EQ(KM_BUCKET_DEPTH_MIN, km_bucket_depth(1 << 20));
+	EXPECT_EQ((16ULL << 20) / 20, km_bucket_depth(16 << 20));
+	EXPECT_EQ((1ULL << 30) / 20, km_bucket_depth(1ULL << 30));
+}
+
+/* No cap: never waits, and forgets the state. */
+TEST_F(rate, bucket_unlimited)
+{
+	struct km_bucket b = { 0 };
+
+	EXPECT_EQ(0, km_bucket_charge(&b, 0, 1, 1ULL << 40));
+	EXPECT_NE(0, km_bucket_charge(&b, 1 << 20, 2, 4 << 20));
+	EXPECT_EQ(0, km_bucket_charge(&b, 0, 3, 1ULL << 40));
+	EXPECT_EQ(0, b.rate);
+	EXPECT_EQ(0, b.tokens);
+}
+
+/* A full bucket lets its depth go at once, then the debt is paid at the cap. */
+TEST_F(rate, bucket_debt)
+{
+	struct km_bucket b = { 0 };
+	uint64_t rate = 16 << 20, depth = km_bucket_depth(rate);
+
+	EXPECT_EQ(0, km_bucket_charge(&b, rate, NS, depth));
+	/* 1 MiB more at 16 MiB/s: 62.5 ms */
+	EXPECT_EQ(62500000, km_bucket_charge(&b, rate, NS, 1 << 20));
+	/* half of it later: half of the debt left */
+	EXPECT_EQ(31250000, km_bucket_charge(&b, rate, NS + 31250000, 0));
+	EXPECT_EQ(0, km_bucket_charge(&b, rate, NS + 62500000, 0));
+}
+
+/* An idle spell refills at most the depth: no burst of the time lost. */
+TEST_F(rate, bucket_idle_no_burst)
+{
+	struct km_bucket b = { 0 };
+	uint64_t rate = 16 << 20, depth = km_bucket_depth(rate);
+
+	km_bucket_charge(&b, rate, NS, depth);
+	EXPECT_EQ(0, km_bucket_charge(&b, rate, 10 * NS, 0));
+	EXPECT_EQ((int64_t)depth, b.tokens);
+	EXPECT_NE(0, km_bucket_charge(&b, rate, 10 * NS, depth + 4096));
+}
+
+/* Every one-second window within 10 % of the cap, through stalls and a change. */
+TEST_F(rate, bucket_windows_within_10pct)
+{
+	static const struct bucket_sim cases[] = {
+		/* steady 256 KiB writes */
+		{ 16 << 20, 16 << 20, UINT64_MAX, 256 << 10, 0, 0, 8, 0, 0 },
+		/* 16 -> 32 MiB/s at 5 s, 40 ms stall every 300 ms (harvests) */
+		{ 16 << 20, 32 << 20, 5 * NS, 512 << 10, 40000000, 300000000, 12, 0, 0 },
+		/* 32 -> 16 MiB/s at 4.5 s, 1 MiB writes, 200 ms stall every 1.5 s */
+		{ 32 << 20, 16 << 20, 4500000000ULL, 1 << 20, 200000000, 1500000000, 12, 0, 0 },
+		/* 1 GiB/s, 1 MiB writes, 30 ms stalls every 500 ms */
+		{ 1ULL << 30, 1ULL << 30, UINT64_MAX, 1 << 20, 30000000, 500000000, 6, 0, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < KM_ARRAY_SIZE(cases); i++) {
+		struct bucket_sim sim = cases[i];
+
+		bucket_simulate(&sim);
+		EXPECT_LE(sim.max_pm, 1100) TH_LOG("case %zu: a window at %u permille", i, sim.max_pm);
+		/* a stall longer than the bucket (50 ms) loses the rest */
+		if (sim.stall_ns <= 50000000) {
+			EXPECT_GE(sim.min_pm, 900) TH_LOG("case %zu: a window at %u permille",
+							  i, sim.min_pm);
+		}
+	}
+}
+
 TEST_HARNESS_MAIN

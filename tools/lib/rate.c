@@ -235,3 +235,39 @@ char *km_rate_format(uint64_t bps, char *buf, size_t len)
 		snprintf(buf, len, "%s", text);
 	return buf;
 }
+
+uint64_t km_bucket_depth(uint64_t rate)
+{
+	uint64_t depth = rate / KM_BUCKET_DEPTH_DIV;
+
+	return depth > KM_BUCKET_DEPTH_MIN ? depth : KM_BUCKET_DEPTH_MIN;
+}
+
+uint64_t km_bucket_charge(struct km_bucket *b, uint64_t rate, uint64_t now_ns,
+			  uint64_t bytes)
+{
+	int64_t depth;
+
+	if (!rate) {
+		memset(b, 0, sizeof(*b));
+		return 0;
+	}
+	depth = (int64_t)km_bucket_depth(rate);
+	if (!b->rate) {
+		b->tokens = depth;
+	} else if (now_ns > b->t_ns) {
+		km_u128 add = (km_u128)(now_ns - b->t_ns) * b->rate / 1000000000u;
+
+		/* no overflow: anything above 2 * depth is clamped below anyway */
+		b->tokens += add > (km_u128)depth * 2 ? depth * 2 : (int64_t)add;
+	}
+	if (b->tokens > depth)
+		b->tokens = depth;
+	b->rate = rate;
+	if (now_ns > b->t_ns || !b->t_ns)
+		b->t_ns = now_ns;
+	b->tokens -= bytes > (uint64_t)INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)bytes;
+	if (b->tokens >= 0)
+		return 0;
+	return (uint64_t)((km_u128)(uint64_t)-b->tokens * 1000000000u / rate);
+}

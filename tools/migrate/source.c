@@ -41,6 +41,7 @@
 #include "netvia.h"
 #include "preflight.h"
 #include "proto.h"
+#include "rate.h"
 #include "source.h"
 #include "tls.h"
 
@@ -96,7 +97,7 @@ struct km_mig_src {
 	char dp_note[320];		/* why not the kernel data path (auto) */
 	pthread_mutex_t dp_lock;	/* dp_up and the data path vs. set_bandwidth */
 	char peer[128];
-	char tls_desc[48];		/* "": plaintext (--insecure) */
+	char tls_desc[48];		/* KM_TLS_DESC(_PLAIN); "": not yet */
 	char tls_peer[256];		/* the destination's subject */
 	/* the destination's RESUMED (got_resumed) or why there is none */
 	bool got_resumed;
@@ -113,14 +114,14 @@ struct km_mig_src {
 	struct kmp_error peer_err;
 	bool paused;		/* by us */
 	bool hello_sent;
-	struct km_tls *tls;	/* credentials; NULL: --insecure */
+	struct km_tls *tls;	/* credentials (also for --insecure) */
 	bool partial;		/* a record is half sent: no ABORT can follow */
 	struct km_datapath dp;
 	bool dp_up;
 	struct vmm_dirty_bitmap bm;
 	uint64_t gfns[KM_DP_MAX_BATCH];
 	uint64_t r_bytes, r_pages, r_zero;	/* this round */
-	uint64_t last_throttle_ns, throttle_bytes;
+	struct km_bucket bucket;	/* the bandwidth cap (src_throttle) */
 	uint64_t harvest_ns_max;	/* slowest live harvest */
 };
 
@@ -493,27 +494,26 @@ static void src_account(struct km_mig_src *m, size_t n)
 	m->r_bytes += n;
 }
 
-/* The bandwidth cap: sleep while ahead of it. */
+/* iovecs (guest pages) written at once under a bandwidth cap */
+#define SRC_PACE_IOV	16
+
+/*
+ * The bandwidth cap: a token bucket of 50 ms of the cap (rate.h); sleep
+ * while in debt.  A cap changed by `kmigrate set` during the sleep applies
+ * from then on.
+ */
 static int src_throttle(struct km_mig_src *m, size_t n)
 {
-	uint64_t now, due, bw = __atomic_load_n(&m->o.bandwidth, __ATOMIC_RELAXED);
+	uint64_t bw = __atomic_load_n(&m->o.bandwidth, __ATOMIC_RELAXED);
+	uint64_t wait = km_bucket_charge(&m->bucket, bw, vmm_now_ns(), n);
 
-	if (!bw)
-		return 0;
-	m->throttle_bytes += n;
-	now = vmm_now_ns();
-	if (!m->last_throttle_ns || now - m->last_throttle_ns > 1000000000ULL) {
-		m->last_throttle_ns = now;
-		m->throttle_bytes = n;
-		return 0;
-	}
-	due = m->last_throttle_ns + m->throttle_bytes * 1000000000ULL / bw;
-	while (now < due) {
-		uint64_t ms = (due - now) / 1000000 + 1;
+	while (wait) {
+		uint64_t ms = wait / 1000000 + 1;
 
 		if (src_wait(m, 0, (int)(ms > 100 ? 100 : ms)))
 			return -1;
-		now = vmm_now_ns();
+		bw = __atomic_load_n(&m->o.bandwidth, __ATOMIC_RELAXED);
+		wait = km_bucket_charge(&m->bucket, bw, vmm_now_ns(), 0);
 	}
 	return 0;
 }
@@ -523,15 +523,13 @@ static int src_writev_tx(struct km_mig_src *m, struct iovec *iov, int cnt, km_dp
 			 void *ctx)
 {
 	uint64_t last = vmm_now_ns();
-	size_t total = 0;
-	int i;
 
-	for (i = 0; i < cnt; i++)
-		total += iov[i].iov_len;
 	m->partial = true;
 	while (cnt > 0) {
-		ssize_t n = tx ? tx(ctx, m->fd, iov, cnt > 1024 ? 1024 : cnt) :
-				 writev(m->fd, iov, cnt > 1024 ? 1024 : cnt);
+		/* under a cap, 64 KiB (16 pages) per step, each paced */
+		int step = __atomic_load_n(&m->o.bandwidth, __ATOMIC_RELAXED) ? SRC_PACE_IOV : 1024;
+		ssize_t n = tx ? tx(ctx, m->fd, iov, cnt > step ? step : cnt) :
+				 writev(m->fd, iov, cnt > step ? step : cnt);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -549,6 +547,8 @@ static int src_writev_tx(struct km_mig_src *m, struct iovec *iov, int cnt, km_dp
 		}
 		last = vmm_now_ns();
 		src_account(m, (size_t)n);
+		if (src_throttle(m, (size_t)n))
+			return -1;
 		while (cnt > 0 && (size_t)n >= iov->iov_len) {
 			n -= (ssize_t)iov->iov_len;
 			iov++;
@@ -560,7 +560,7 @@ static int src_writev_tx(struct km_mig_src *m, struct iovec *iov, int cnt, km_dp
 		}
 	}
 	m->partial = false;
-	return src_throttle(m, total);
+	return 0;
 }
 
 static int src_writev(struct km_mig_src *m, struct iovec *iov, int cnt)
@@ -820,37 +820,43 @@ static int src_connect(struct km_mig_src *m)
 	}
 }
 
-/* The cluster credentials (tls.h), before anything connects; none with
- * --insecure. */
+/* The cluster credentials (tls.h), before anything connects; --insecure
+ * needs them too. */
 static int src_tls_load(struct km_mig_src *m)
 {
 	char err[600];
 
-	if (m->o.insecure)
-		return 0;
 	if (km_tls_load(m->o.tls_dir, &m->tls, err, sizeof(err)))
 		return src_fail(m, "%s", err);
 	return 0;
 }
 
-/* TLS 1.3 handshake, both certificates verified, records to kTLS: before
- * HELLO.  kTLS sockets take no MSG_ZEROCOPY: plain writev for the pages. */
+/* TLS 1.3 handshake, both certificates verified (the destination's against
+ * the --to host or --tls-name), the mode agreed, records to kTLS or, with
+ * --insecure, plaintext: before HELLO.  kTLS sockets take no MSG_ZEROCOPY:
+ * plain writev for the pages. */
 static int src_tls(struct km_mig_src *m)
 {
-	char err[600], subj[256];
+	const char *desc = m->o.insecure ? KM_TLS_DESC_PLAIN : KM_TLS_DESC;
+	char err[600], subj[256], host[256], port[16];
 
 	if (!m->tls)
-		return 0;
+		return src_fail(m, "no TLS credentials");
 	src_set(m, "tls");
-	if (km_tls_handshake(m->tls, m->fd, false, KM_TLS_HANDSHAKE_MS, subj, sizeof(subj), err,
-			     sizeof(err)))
+	if (m->o.tls_name[0])
+		snprintf(host, sizeof(host), "%s", m->o.tls_name);
+	else if (km_mig_split_hostport(m->o.to, host, sizeof(host), port, sizeof(port),
+				       KM_MIG_DEFAULT_PORT))
+		return src_fail(m, "bad destination '%s'", m->o.to);
+	if (km_tls_handshake(m->tls, m->fd, false, m->o.insecure, host, KM_TLS_HANDSHAKE_MS,
+			     subj, sizeof(subj), err, sizeof(err)))
 		return src_fail(m, "%s: %s", m->peer, err);
 	pthread_mutex_lock(&m->lock);
-	snprintf(m->tls_desc, sizeof(m->tls_desc), "%s", KM_TLS_DESC);
+	snprintf(m->tls_desc, sizeof(m->tls_desc), "%s", desc);
 	snprintf(m->tls_peer, sizeof(m->tls_peer), "%s", subj);
 	pthread_mutex_unlock(&m->lock);
-	fprintf(stderr, "kmigrate: %s: %s to %s, authenticated as %s\n", m->name, KM_TLS_DESC,
-		m->peer, subj);
+	fprintf(stderr, "kmigrate: %s: %s to %s, authenticated as %s (name %s)\n", m->name, desc,
+		m->peer, subj, host);
 	return 0;
 }
 
@@ -891,10 +897,9 @@ static int src_hello(struct km_mig_src *m)
 	h.features_optional = KMP_FO_RESUMED |
 			      (m->o.verify && m->o.workload ? KMP_FO_VERIFY : 0);
 	snprintf(h.name, sizeof(h.name), "%s", m->name);
-	/* PROFILE (preflight.h) for a baseline CPU model or a check: an older
-	 * destination refuses them (FEATURE), a host-model guest goes as before */
-	if (m->o.check_only || strcmp(vmm_cpu_model(m->vm), VMM_CPU_HOST))
-		h.features_required = KMP_FR_PROFILE | (m->o.check_only ? KMP_FR_CHECK : 0);
+	/* PROFILE (preflight.h) for every guest, host model included: the
+	 * destination compares the CPUID features one by one */
+	h.features_required = KMP_FR_PROFILE | (m->o.check_only ? KMP_FR_CHECK : 0);
 	for (i = 0; i < nr && i < KMP_MAX_SLOTS; i++) {
 		h.slots[i].gpa = rg[i].gpa;
 		h.slots[i].size = rg[i].size;
@@ -914,7 +919,7 @@ static int src_hello(struct km_mig_src *m)
 		struct kmp_profile pr;
 		uint8_t pbuf[KMP_HDR_SIZE + KMP_PROFILE_FIXED + KMP_MAX_CPUID * KMP_CPUID_ENT_SIZE];
 
-		km_pf_profile(m->vm, m->dp.ops == &km_datapath_kernel ? KMIGRATE_ABI_VERSION : 0,
+		km_pf_profile(m->vm, km_pf_source_module_abi(m->dp.ops == &km_datapath_kernel),
 			      &pr);
 		n = kmp_enc_profile(&m->enc, pbuf, sizeof(pbuf), &pr);
 		if (n < 0)
