@@ -200,9 +200,9 @@ if [ "$LAB_HOST" = b ]; then
 fi
 
 # ------------------------------------------------------------------ host a
-# run_guest NAME [MiB]: the limits phases use 16 MiB guests (3 at once under TCG)
-# run_guest NAME [MiB [WSS]]: WSS pages written over and over (a bounded
-# dirty set, so a capped migration of it still converges)
+# run_guest NAME [MiB [WSS]]: the limits phases use 16 MiB guests (3 at once
+# under TCG); WSS (a size, 1M) bounds what the workload writes over and over,
+# so that a capped migration of it still converges
 run_guest() {
 	"$KM" run "$1" --memory "${2:-$MEM_MIB}M" --rate 100 ${3:+--working-set $3} \
 		--detach >/dev/null 2>&1
@@ -263,7 +263,7 @@ ok $? "phase 3: b's migration address --via mgmt0: 'not reachable through mgmt0'
 #    them running for seconds while lim3 comes)
 printf '# the test host\nmax_outgoing = 2\nbandwidth = 400K\n' >"$OUT/kmigrate.conf"
 export KMIGRATE_CONFIG=$OUT/kmigrate.conf
-for n in lim1 lim2 lim3; do run_guest $n 16 256; done
+for n in lim1 lim2 lim3; do run_guest $n 16 1M; done
 sleep 3	# each has written its working set
 start_to lim1 "$OUT/l1" "[$LAB_PEER_MIG_ADDR]:$LPORT" &
 p1=$!
@@ -294,7 +294,7 @@ ok $? "phase 4: the host's 400K cap was shared: lim1 ended with $b1, lim2 with $
 #    (no host cap; lim4 and lim5 capped at 200K each with 1 MiB working sets:
 #    they hold both slots for seconds, past lim6's credential loading)
 printf '# the test host\nmax_outgoing = 2\n' >"$OUT/kmigrate.conf"
-for n in lim4 lim5; do run_guest $n 16 256; done
+for n in lim4 lim5; do run_guest $n 16 1M; done
 run_guest lim6 16
 sleep 3
 start_to lim4 "$OUT/l4" "[$LAB_PEER_MIG_ADDR]:$LPORT" --bandwidth 200K &
