@@ -58,14 +58,6 @@ BIN=$(dirname "$0")
 . "$BIN/labtest.sh"	# ok, jfield, info, km_module_load, dp_result, wait_gone
 km_module_load
 
-finish() {
-	rm -rf "$OUT"
-	echo "1..$N"
-	echo "# host $LAB_HOST: $FAILED of $N failed"
-	[ "$FAILED" -eq 0 ]
-	exit $?
-}
-
 now() { cut -d' ' -f1 /proc/uptime; }	# CLOCK_BOOTTIME, centiseconds
 
 wait_stamped() {	# NAME: the workload has written every work page once (60 s)

@@ -40,15 +40,6 @@ mkdir -p "$OUT"
 . "$(dirname "$0")/labtest.sh"	# ok, jfield, info, km_module_load, dp_result
 km_module_load
 
-
-finish() {
-	rm -rf "$OUT"
-	echo "1..$N"
-	echo "# host $LAB_HOST: $FAILED of $N failed"
-	[ "$FAILED" -eq 0 ]
-	exit $?
-}
-
 echo "# host $LAB_HOST, kernel $(uname -r), migration address $LAB_MIG_ADDR, peer $LAB_PEER_MIG_ADDR"
 
 if [ "$LAB_HOST" = b ]; then

@@ -48,15 +48,6 @@ mkdir -p "$OUT"
 . "$(dirname "$0")/labtest.sh"	# ok, jfield, info, km_module_load, dp_result
 km_module_load
 
-
-finish() {
-	rm -rf "$OUT"
-	echo "1..$N"
-	echo "# host $LAB_HOST: $FAILED of $N failed"
-	[ "$FAILED" -eq 0 ]
-	exit $?
-}
-
 gate_wait() {	# NAME: a's gate-open NAME
 	m=$("$BS" gate-wait "$LAB_MIG_ADDR" $GPORT 400)
 	st=$?

@@ -48,15 +48,6 @@ mkdir -p "$OUT"
 
 . "$(dirname "$0")/labtest.sh"	# ok, jfield, info, wait_gone
 
-
-finish() {
-	rm -rf "$OUT"
-	echo "1..$N"
-	echo "# host $LAB_HOST: $FAILED of $N failed"
-	[ "$FAILED" -eq 0 ]
-	exit $?
-}
-
 # listen_once OUTFILE ARGS...: a --once listener in the background ($lpid),
 # with a watchdog should the peer never come
 listen_once() {

@@ -59,14 +59,6 @@ mkdir -p "$OUT"
 . "$(dirname "$0")/labtest.sh"	# ok, jfield, info, km_module_load
 km_module_load	# both hosts: the module ABI check
 
-finish() {
-	rm -rf "$OUT"
-	echo "1..$N"
-	echo "# host $LAB_HOST: $FAILED of $N failed"
-	[ "$FAILED" -eq 0 ]
-	exit $?
-}
-
 runs_here() {	# NAME: state running and progressing
 	p1=$(jfield "$(info "$1")" progress)
 	sleep 1

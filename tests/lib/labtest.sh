@@ -35,6 +35,16 @@ jfield() {
 
 info() { "$KM" vmctl "$1" info 2>/dev/null; }
 
+# finish: the TAP plan and the host's summary, $OUT removed; exits 0 when
+# no test failed (a suite with more to report defines its own after this)
+finish() {
+	rm -rf "$OUT"
+	echo "1..$N"
+	echo "# host $LAB_HOST: $FAILED of $N failed"
+	[ "$FAILED" -eq 0 ]
+	exit $?
+}
+
 wait_gone() {	# NAME: its socket goes (15 s)
 	i=0
 	while [ $i -lt 150 ] && [ -e "$KMIGRATE_RUN_DIR/$1.sock" ]; do
