@@ -30,6 +30,19 @@ ok $? "kmigrate installed to /usr/local/sbin"
 ok $? "the unit is installed, runs 'kmigrate listen', Restart=on-failure"
 [ -f "$CONF" ] && cmp -s "$CONF" "$TOP/dist/kmigrate.conf"
 ok $? "the example config is installed to /etc/kmigrate/kmigrate.conf"
+[ "$(stat -c %a "$D/etc/kmigrate/tls" 2>/dev/null)" = 700 ] &&
+	grep -q '^RestartPreventExitStatus=2$' "$UNIT"
+ok $? "/etc/kmigrate/tls is made 0700; the unit does not restart on exit status 2"
+# no credentials: the listener refuses to start, naming the file (exit 2),
+# --insecure too (it authenticates all the same)
+for ins in 0 1; do
+	out=$(KMIGRATE_INSECURE=$ins KMIGRATE_TLS_DIR=$D/etc/kmigrate/tls \
+		"$D/usr/local/sbin/kmigrate" listen --address 127.0.0.1 --port 49199 2>&1)
+	st=$?
+	echo "$out" | sed 's/^/# listen: /'
+	[ $st -eq 2 ] && printf '%s' "$out" | grep -q "$D/etc/kmigrate/tls/ca.pem"
+	ok $? "listen without credentials (KMIGRATE_INSECURE=$ins): exit $st (2), names ca.pem"
+done
 
 # the example config, with its settings uncommented, is valid for kmigrate
 sed 's/^#\([a-z_]* = \)/\1/' "$CONF" >"$D/all.conf"
