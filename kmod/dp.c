@@ -518,15 +518,15 @@ static int kmigrate_dp_pace(struct kmigrate_session *session,
 
 	for (;;) {
 		u64 rate = READ_ONCE(session->bandwidth);
-		u64 now = ktime_get_ns();
 		s64 burst;
-		u64 wait_ns;
+		u64 wait_ns, now;
 		long ret;
 
 		if (!rate) {
 			dp->pace_rate = 0;
 			break;
 		}
+		now = ktime_get_ns();
 		burst = max_t(u64, rate / KMIGRATE_BUCKET_DIV,
 			      KMIGRATE_BUCKET_MIN);
 		if (!dp->pace_rate) {
@@ -650,7 +650,7 @@ static int kmigrate_dp_flush_pages(struct kmigrate_session *session,
 				   struct kmigrate_dp *dp, bool more,
 				   struct kmigrate_send_ctx *ctx)
 {
-	u32 np = dp->np, i, chunk;
+	u32 np = dp->np, i, chunk, step;
 	bool stalled = false;
 	size_t len;
 	u64 t0;
@@ -677,11 +677,13 @@ static int kmigrate_dp_flush_pages(struct kmigrate_session *session,
 		}
 	}
 	/*
-	 * The pages in steps of KMIGRATE_PACE_PAGES, each paced: a whole
-	 * record is 1 MiB, half a second of a 2 MiB/s cap.
+	 * Under a cap, the pages in steps of KMIGRATE_PACE_PAGES, each paced
+	 * (a whole record is 1 MiB, half a second of a 2 MiB/s cap); without
+	 * one, in one send.  A cap set meanwhile applies from the next record.
 	 */
+	step = READ_ONCE(session->bandwidth) ? KMIGRATE_PACE_PAGES : np;
 	for (i = 0; i < np; i += chunk) {
-		chunk = min_t(u32, np - i, KMIGRATE_PACE_PAGES);
+		chunk = min_t(u32, np - i, step);
 		err = kmigrate_dp_pace(session, dp, (u64)chunk * PAGE_SIZE, ctx);
 		if (err)
 			goto out;
