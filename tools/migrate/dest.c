@@ -99,22 +99,6 @@ static uint64_t dst_cpuid_hash(struct vmm_vm *vm)
 	return XXH64(c->entries, c->nent * sizeof(c->entries[0]), 0);
 }
 
-/* MemAvailable of /proc/meminfo in bytes; 0 if unknown. */
-static uint64_t dst_mem_available(void)
-{
-	FILE *f = fopen("/proc/meminfo", "re");
-	char line[128];
-	unsigned long long kb = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
-			break;
-	fclose(f);
-	return (uint64_t)kb << 10;
-}
-
 static int dst_on_hello(void *opaque, const struct kmp_hello *h);
 
 /* HELLO with PROFILE and/or CHECK (preflight.h): the checks, then ACCEPT
@@ -197,7 +181,7 @@ static int dst_on_hello(void *opaque, const struct kmp_hello *h)
 		return dst_error(d, KMP_E_LAYOUT, "guest memory %" PRIu64
 				 " is not a multiple of 2 MiB", h->mem_size);
 	{
-		uint64_t avail = dst_mem_available();
+		uint64_t avail = km_pf_mem_available();
 
 		/* the guest's RAM plus room for the VMM and the host */
 		if (avail && avail < h->mem_size + (32ULL << 20))
