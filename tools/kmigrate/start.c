@@ -131,7 +131,7 @@ void km_mig_show_progress(struct json_object *st, bool tty, uint32_t *last_round
 	double sent = start_int(st, "bytes_sent") / 1048576.0;
 	double rate = start_int(st, "rate") / 1048576.0;
 	const char *phase = km_ctl_str(st, "phase");
-	char line[256];
+	char line[512];
 
 	const char *dp = km_ctl_str(st, "datapath");
 
@@ -140,6 +140,13 @@ void km_mig_show_progress(struct json_object *st, bool tty, uint32_t *last_round
 		 PRId64 " ms, datapath %s", phase ? phase : "?", round, sent,
 		 start_int(st, "remaining_pages"), rate, start_int(st, "dirty_rate"),
 		 start_int(st, "predicted_downtime_ms"), dp ? dp : "?");
+	if (start_int(st, "full_resends") > 0 && start_int(st, "full_resend_round") == round) {
+		const char *why = km_ctl_str(st, "full_resend_reason");
+		size_t len = strlen(line);
+
+		snprintf(line + len, sizeof(line) - len, "; resending every page (%s)",
+			 why ? why : "?");
+	}
 	if (tty) {
 		printf("\r\033[K%s", line);
 		fflush(stdout);

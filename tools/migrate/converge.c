@@ -150,6 +150,15 @@ static void measure(struct kmc_state *s, const struct kmc_config *c, const struc
 				r->zero_pages < r->pages_sent ? r->zero_pages : r->pages_sent);
 }
 
+/* What stopping costs with no page to send, at @rate bytes/s. */
+static uint64_t fixed_ns(const struct kmc_config *c, uint64_t rate)
+{
+	if (!rate)
+		return UINT64_MAX;
+	return add_sat(add_sat(muldiv(fixed_bytes(c), NSEC_PER_SEC, rate), c->handoff_ns),
+		       c->rtt_ns);
+}
+
 /* The link rate at which stopping with v's bytes fits the budget. */
 static uint64_t needed_rate(const struct kmc_config *c, const struct kmc_verdict *v)
 {
@@ -181,16 +190,25 @@ enum kmc_decision kmc_update(struct kmc_state *s, const struct kmc_config *c,
 	v->predicted_ns = kmc_predict_ns(s, c, r->dirty_pages, v->rate);
 	v->budget_ns = kmc_budget_ns(c);
 	v->needed_rate = needed_rate(c, v);
+	v->stop_delay_pages = v->predicted_pages - r->dirty_pages;
+	v->fixed_ns = fixed_ns(c, v->rate);
+	v->pages_ns = v->predicted_ns > v->fixed_ns ? v->predicted_ns - v->fixed_ns : 0;
 
 	if (v->rate && v->predicted_ns <= v->budget_ns)
 		return decide(v, KMC_STOP, KMC_R_NONE);
-	/* Fixed costs: no link is fast enough, or the cap is too slow, or, once
-	 * a live round has followed the bulk, even an empty dirty set (but the
-	 * stop_delay's pages) would not fit at the measured rate. */
-	if (!v->needed_rate ||
-	    (c->bandwidth_cap && kmc_predict_ns(s, c, 0, c->bandwidth_cap) > v->budget_ns) ||
-	    (s->rounds >= 2 && v->rate && kmc_predict_ns(s, c, 0, v->rate) > v->budget_ns))
+	/* No link is fast enough, or the cap is too slow, or, once a live
+	 * round has followed the bulk, even an empty dirty set (but the
+	 * stop_delay's pages) would not fit at the measured rate: the fixed
+	 * costs, or else the pages dirtied while stopping, are the cause. */
+	if (!v->needed_rate)
 		return decide(v, KMC_NOT_CONVERGING, KMC_R_FIXED_COSTS);
+	if (c->bandwidth_cap && kmc_predict_ns(s, c, 0, c->bandwidth_cap) > v->budget_ns)
+		return decide(v, KMC_NOT_CONVERGING,
+			      fixed_ns(c, c->bandwidth_cap) > v->budget_ns ?
+			      KMC_R_FIXED_COSTS : KMC_R_STOP_PAGES);
+	if (s->rounds >= 2 && v->rate && kmc_predict_ns(s, c, 0, v->rate) > v->budget_ns)
+		return decide(v, KMC_NOT_CONVERGING, v->fixed_ns > v->budget_ns ?
+			      KMC_R_FIXED_COSTS : KMC_R_STOP_PAGES);
 	s->stalled = v->rate && v->dirty_bytes_rate >= v->rate ? s->stalled + 1 : 0;
 	if (s->stalled >= (c->stall_rounds ? c->stall_rounds : 1))
 		return decide(v, KMC_NOT_CONVERGING, KMC_R_DIRTY_RATE);
@@ -219,6 +237,7 @@ const char *kmc_reason_name(enum kmc_reason r)
 	case KMC_R_MAX_ROUNDS:		return "round limit reached";
 	case KMC_R_MAX_TIME:		return "time limit reached";
 	case KMC_R_FIXED_COSTS:		return "fixed costs (vCPU state, handoff, round trip) alone exceed the downtime limit";
+	case KMC_R_STOP_PAGES:		return "the pages the guest dirties while it is being stopped take longer than the downtime limit on this link";
 	}
 	return "?";
 }

@@ -95,8 +95,10 @@ enum kmc_reason {
 	KMC_R_DIRTY_RATE,	/* dirty rate >= link rate for stall_rounds rounds */
 	KMC_R_MAX_ROUNDS,
 	KMC_R_MAX_TIME,
-	KMC_R_FIXED_COSTS,	/* state + handoff + rtt (+ the pages dirtied in
-				 * stop_delay) alone exceed the budget */
+	KMC_R_FIXED_COSTS,	/* state + handoff + rtt alone exceed the budget */
+	KMC_R_STOP_PAGES,	/* the fixed costs fit, but with the pages the
+				 * guest dirties in stop_delay (dirty_rate *
+				 * stop_delay) on this link they do not */
 };
 
 struct kmc_state {
@@ -120,6 +122,10 @@ struct kmc_verdict {
 	uint64_t predicted_bytes;	/* to send while stopped */
 	uint64_t predicted_ns;		/* predicted downtime */
 	uint64_t budget_ns;		/* limit less the margin */
+	/* predicted_ns split: the fixed costs (state and END on the link,
+	 * handoff_ns, rtt_ns) and the pages (remaining + stop_delay's) */
+	uint64_t fixed_ns, pages_ns;
+	uint64_t stop_delay_pages;	/* dirtied between harvest and pause */
 	/* link rate at which stopping now would fit the budget; 0: none does */
 	uint64_t needed_rate;
 };

@@ -124,7 +124,14 @@ struct km_datapath {
 	bool broken;			/* a send failed mid-record: no ABORT may follow */
 	struct km_dp_zc_stats zc;	/* kept after fini */
 	struct km_dp_kernel_stats ks;	/* kept after fini */
+	/* harvests that reported every populated page because a dirty ring
+	 * may have lost entries, and the last one's cause */
+	uint32_t full_passes;
+	char full_why[128];
 };
+
+/* After a harvest: count a full pass (@st->overflows) and say why. */
+void km_dp_note_harvest(struct km_datapath *dp, const struct vmm_harvest_stats *st);
 
 extern const struct km_datapath_ops km_datapath_user;
 extern const struct km_datapath_ops km_datapath_kernel;

@@ -248,6 +248,7 @@ static int64_t dpk_harvest(struct km_datapath *dp, struct vmm_dirty_bitmap *set,
 		r = vmm_dirty_harvest(dp->env.vm, set, NULL, NULL, &hs);
 	if (r < 0)
 		return r;
+	km_dp_note_harvest(dp, &hs);
 	*ns = hs.ns;
 	return (int64_t)vmm_dirty_bitmap_count(set);
 }

@@ -109,7 +109,10 @@ static int dpu_init(struct km_datapath *dp)
 		return -ENOMEM;
 	u->dp = dp;
 	r = vmm_dirty_start(dp->env.vm);
+	if (!r)
+		r = vmm_dirty_reaper_start(dp->env.vm, 0);	/* ring mode only */
 	if (r) {
+		vmm_dirty_stop(dp->env.vm);
 		free(dp->priv);
 		dp->priv = NULL;
 		return r;
@@ -258,6 +261,7 @@ static int64_t dpu_harvest(struct km_datapath *dp, struct vmm_dirty_bitmap *set,
 
 	if (r < 0)
 		return r;
+	km_dp_note_harvest(dp, &hs);
 	*ns = hs.ns;
 	return (int64_t)vmm_dirty_bitmap_count(set);
 }

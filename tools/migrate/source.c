@@ -81,7 +81,7 @@ struct km_mig_src {
 	pthread_mutex_t lock;	/* the fields below, for status readers */
 	const char *phase;
 	const char *result;	/* NULL while running */
-	char error[320];
+	char error[512];
 	uint32_t round;
 	uint64_t bytes_sent, pages_sent, zero_pages, remaining;
 	uint64_t link_rate, dirty_rate, predicted_ns;
@@ -92,6 +92,10 @@ struct km_mig_src {
 	 * pages sent, state sent, END sent, READY received */
 	uint64_t d_paused, d_harvest, d_pages, d_state, d_end, d_ready;
 	uint64_t final_pages;
+	/* rounds that resent every populated page (a dirty ring may have
+	 * lost entries): how many, the last one, why */
+	uint32_t full_resends, full_round;
+	char full_why[128];
 	struct km_dp_zc_stats zc;	/* the data path's, once it is down */
 	struct km_dp_kernel_stats ks;	/* the kernel data path's counters */
 	char dp_note[320];		/* why not the kernel data path (auto) */
@@ -298,6 +302,9 @@ struct json_object *km_mig_src_status(struct km_mig_src *m)
 	JADD(r, "pages_sent", JU64(m->pages_sent));
 	JADD(r, "zero_pages", JU64(m->zero_pages));
 	JADD(r, "remaining_pages", JU64(m->remaining));
+	JADD(r, "full_resends", JU64(m->full_resends));
+	JADD(r, "full_resend_round", m->full_resends ? JU64(m->full_round) : NULL);
+	JADD(r, "full_resend_reason", m->full_resends ? json_object_new_string(m->full_why) : NULL);
 	JADD(r, "rate", JU64(m->link_rate ? m->link_rate : end > m->t_start ?
 			     m->bytes_sent * 1000000000ULL / (end - m->t_start) : 0));
 	JADD(r, "dirty_rate", JU64(m->dirty_rate));
@@ -723,8 +730,10 @@ static uint64_t src_window_rate(int fd)
 	return (uint64_t)ti.tcpi_snd_cwnd * ti.tcpi_snd_mss * 1000000ULL / ti.tcpi_rtt;
 }
 
-static int src_harvest(struct km_mig_src *m, uint64_t *count)
+/* Harvests into m->bm; @next_round is the round that sends the result. */
+static int src_harvest(struct km_mig_src *m, uint64_t *count, uint32_t next_round)
 {
+	uint32_t full = m->dp.full_passes;
 	uint64_t ns = 0;
 	int64_t r = m->dp.ops->harvest(&m->dp, &m->bm, &ns);
 
@@ -734,6 +743,15 @@ static int src_harvest(struct km_mig_src *m, uint64_t *count)
 	if (ns > m->harvest_ns_max)
 		m->harvest_ns_max = ns;
 	*count = (uint64_t)r;
+	if (m->dp.full_passes != full && next_round) {
+		pthread_mutex_lock(&m->lock);
+		m->full_resends++;
+		m->full_round = next_round;
+		snprintf(m->full_why, sizeof(m->full_why), "%s", m->dp.full_why);
+		pthread_mutex_unlock(&m->lock);
+		fprintf(stderr, "kmigrate: %s: round %u resends every populated page (%" PRIu64
+			" pages): %s\n", m->name, next_round, *count, m->dp.full_why);
+	}
 	return 0;
 }
 
@@ -1156,7 +1174,7 @@ static int src_run(struct km_mig_src *m)
 	if (src_dp_up(m))
 		return -1;
 	/* re-arm everything: from here on every write shows in a harvest */
-	if (src_harvest(m, &dirty))
+	if (src_harvest(m, &dirty, 0))
 		return -1;
 	vmm_dirty_bitmap_clear(&m->bm);
 
@@ -1199,7 +1217,7 @@ static int src_run(struct km_mig_src *m)
 				return -1;
 		}
 		t_h = vmm_now_ns();
-		if (src_harvest(m, &dirty))
+		if (src_harvest(m, &dirty, round + 1))
 			return -1;
 		now = vmm_now_ns();
 		h_ns = now - t_h;
@@ -1235,12 +1253,19 @@ static int src_run(struct km_mig_src *m)
 		if (v.decision == KMC_STOP)
 			break;
 		if (v.decision == KMC_NOT_CONVERGING)
-			return src_fail(m, "not converging after %u rounds (%s): %" PRIu64
-					" dirty pages, dirty rate %" PRIu64 " pages/s, link %"
-					PRIu64 " KiB/s, predicted downtime %" PRIu64 " ms > %" PRIu64
-					" ms; raise --downtime-limit or lower the guest's write rate",
-					round + 1, kmc_reason_name(v.reason), dirty, ks.dirty_rate,
-					v.rate >> 10, v.predicted_ns / 1000000, m->o.downtime_ms);
+			return src_fail(m, "not converging after %u rounds (%s): predicted downtime "
+					"%.1f ms > %.1f ms allowed (limit %" PRIu64 " ms less margin) "
+					"= fixed costs %.1f ms (state %" PRIu64 " KiB, handoff %.1f "
+					"ms, round trip %.1f ms) + pages %.1f ms (%" PRIu64 " dirty + %"
+					PRIu64 " dirtied while stopping, dirty rate %" PRIu64
+					" pages/s, link %" PRIu64 " KiB/s); raise --downtime-limit%s",
+					round + 1, kmc_reason_name(v.reason), v.predicted_ns / 1e6,
+					v.budget_ns / 1e6, (uint64_t)m->o.downtime_ms,
+					v.fixed_ns == UINT64_MAX ? -1.0 : v.fixed_ns / 1e6,
+					kc.state_bytes >> 10, kc.handoff_ns / 1e6, kc.rtt_ns / 1e6,
+					v.pages_ns / 1e6, dirty, v.stop_delay_pages, ks.dirty_rate,
+					v.rate >> 10, v.reason == KMC_R_FIXED_COSTS ? "" :
+					" or lower the guest's write rate");
 		round++;
 		src_set(m, "live");
 		t_round = vmm_now_ns();
@@ -1260,7 +1285,7 @@ static int src_run(struct km_mig_src *m)
 		return src_fail(m, "pausing the guest: %s", strerror(-r));
 	m->paused = true;
 	m->d_paused = vmm_now_ns() - t_pause;
-	if (src_harvest(m, &dirty))
+	if (src_harvest(m, &dirty, round + 1))
 		return -1;
 	m->d_harvest = vmm_now_ns() - t_pause;
 	m->final_pages = dirty;

@@ -27,10 +27,20 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <stdio.h>
 #include <unistd.h>
 #include "internal.h"
 
-#define VMM_RING_DEFAULT	4096
+/*
+ * Default ring: 65536 entries (1 MiB a vCPU), or the largest KVM offers.
+ * KVM asks a vCPU to exit once its ring is within 64 entries (+ the PML
+ * buffer) of full, but when it emulates a guest store it pushes one entry
+ * per store, up to 1024 for one emulated REP STOS, before the vCPU gets to
+ * exit: a small ring then overruns (seen on nested and PVM hosts, where
+ * KVM emulates guest writes to write-protected pages).  A large ring plus
+ * the reaper (below) keeps a ring far from full.
+ */
+#define VMM_RING_DEFAULT	65536
 #define VMM_CLEAR_CHUNK		(1ULL << 18)	/* pages per KVM_CLEAR_DIRTY_LOG */
 
 static const char *const mode_names[] = {
@@ -115,7 +125,13 @@ int vmm_dirty_init_vm(struct vmm_vm *vm)
 	if (want == VMM_DIRTY_RING) {
 		struct kvm_enable_cap cap = { 0 };
 		uint32_t n = vm->cfg.ring_entries ? vm->cfg.ring_entries : VMM_RING_DEFAULT;
-		uint64_t bytes = (uint64_t)n * sizeof(struct kvm_dirty_gfn);
+		uint64_t bytes;
+
+		/* the default shrinks to what KVM offers; an explicit size does not */
+		while (!vm->cfg.ring_entries && max > 0 &&
+		       (uint64_t)n * sizeof(struct kvm_dirty_gfn) > (uint64_t)max && n > 256)
+			n >>= 1;
+		bytes = (uint64_t)n * sizeof(struct kvm_dirty_gfn);
 
 		if (max <= 0) {
 			vmm_logf(vm, "dirty ring not offered by this KVM");
@@ -172,6 +188,9 @@ void vmm_dirty_free(struct vmm_vm *vm)
 {
 	unsigned int i;
 
+	vmm_dirty_reaper_stop(vm);
+	free(vm->reaped);
+	vm->reaped = NULL;
 	for (i = 0; i < vm->nr_slots; i++) {
 		free(vm->slots[i].bitmap);
 		vm->slots[i].bitmap = NULL;
@@ -209,6 +228,7 @@ int vmm_dirty_stop(struct vmm_vm *vm)
 {
 	int r;
 
+	vmm_dirty_reaper_stop(vm);
 	pthread_mutex_lock(&vm->harvest_lock);
 	r = vmm_mem_set_slot_flags(vm, 0);
 	vm->dirty_active = false;
@@ -261,19 +281,62 @@ static inline uint64_t vmm_sink_word(struct vmm_sink *s, uint64_t gfn, uint64_t 
 	return n;
 }
 
-/* Every RAM page, for when the dirty information cannot be trusted. */
+/* Pages [first, first + count) of slot @s into the sink. */
+static uint64_t vmm_sink_range(struct vmm_sink *sink, const struct vmm_slot *s,
+			       uint64_t first, uint64_t count)
+{
+	uint64_t n = 0, k = first, end = first + count;
+
+	while (k < end) {
+		uint64_t gfn = s->base_gfn + k, bit = gfn % 64;
+		uint64_t take = 64 - bit < end - k ? 64 - bit : end - k;
+		uint64_t w = (take == 64 ? ~0ULL : ((1ULL << take) - 1)) << bit;
+
+		n += vmm_sink_word(sink, gfn - bit, w);
+		k += take;
+	}
+	return n;
+}
+
+/*
+ * Every populated RAM page, for when the dirty information cannot be
+ * trusted.  A page the guest never wrote is a hole of the memfd (reading
+ * it would allocate it): SEEK_DATA/SEEK_HOLE skip those, so a full pass
+ * costs the memory in use, not the memory configured.  Where the file
+ * cannot tell, every page.
+ */
 static uint64_t vmm_sink_all(struct vmm_vm *vm, struct vmm_sink *sink)
 {
-	uint64_t n = 0, k;
+	uint64_t n = 0;
 	unsigned int i;
 
 	for (i = 0; i < vm->nr_slots; i++) {
 		const struct vmm_slot *s = &vm->slots[i];
+		off_t base = (off_t)s->r.ram_offset, end = base + (off_t)s->r.size;
+		off_t pos = base, data, hole;
 
-		for (k = 0; k < s->npages; k += 64)
-			n += vmm_sink_word(sink, s->base_gfn + k,
-					   s->npages - k >= 64 ? ~0ULL :
-					   (1ULL << (s->npages - k)) - 1);
+		while (pos < end) {
+			data = lseek(vm->ram_fd, pos, SEEK_DATA);
+			if (data < 0 && errno == ENXIO)
+				break;		/* no data after pos */
+			if (data < 0) {		/* cannot tell: all of the rest */
+				data = pos;
+				hole = end;
+			} else {
+				hole = lseek(vm->ram_fd, data, SEEK_HOLE);
+				if (hole < 0)
+					hole = end;
+			}
+			if (data >= end)
+				break;
+			if (hole > end)
+				hole = end;
+			data &= ~(off_t)(VMM_PAGE_SIZE - 1);
+			n += vmm_sink_range(sink, s, (uint64_t)(data - base) >> VMM_PAGE_SHIFT,
+					    (uint64_t)(hole - data + VMM_PAGE_SIZE - 1) >>
+					    VMM_PAGE_SHIFT);
+			pos = hole;
+		}
 	}
 	return n;
 }
@@ -312,21 +375,23 @@ static uint32_t vmm_ring_resync(struct vmm_vm *vm, struct vmm_vcpu *v)
 	return d;
 }
 
-/* A ring may have lost entries: every page goes into @sink (the next copy
- * is a full one).  Returns the pages reported. */
-static uint64_t vmm_ring_report_all(struct vmm_vm *vm, struct vmm_sink *sink,
-				    const char *why)
+/*
+ * A ring may have lost entries: every populated page goes into @sink (one
+ * full pass covers whatever was lost up to now).  Returns the pages
+ * reported.  Context: harvest_lock held.
+ */
+static uint64_t vmm_ring_report_all(struct vmm_vm *vm, struct vmm_sink *sink)
 {
 	vm->ring_overflows++;
 	if (vm->ring_overflows == 1)
-		vmm_logf(vm, "dirty ring overflowed (%s): reporting all pages dirty "
-			 "(a larger ring avoids this)", why);
+		vmm_logf(vm, "dirty ring overflowed (%s): reporting every populated page "
+			 "dirty once", vm->ring_overflow_why);
 	return vmm_sink_all(vm, sink);
 }
 
 /* The rings were reset (or may have room): wake the vCPUs waiting on a full
  * one.  Context: harvest_lock held. */
-static void vmm_ring_reset_done(struct vmm_vm *vm, struct vmm_harvest_stats *st)
+void vmm_ring_reset_done(struct vmm_vm *vm, struct vmm_harvest_stats *st)
 {
 	pthread_mutex_lock(&vm->lock);
 	vm->ring_reset_gen++;
@@ -336,19 +401,40 @@ static void vmm_ring_reset_done(struct vmm_vm *vm, struct vmm_harvest_stats *st)
 	pthread_mutex_unlock(&vm->lock);
 }
 
-static int64_t vmm_harvest_rings(struct vmm_vm *vm, struct vmm_sink *sink,
-				 struct vmm_harvest_stats *st)
+/*
+ * Collect every published entry of every ring into @sink and hand them
+ * back to KVM.  Returns the entries collected (or -errno) and sets
+ * *@lost when entries may have been lost: a ring found completely full
+ * (KVM overwrote entries; it WARNs "should never get full"), or KVM's
+ * count of re-armed entries differing from ours.  The slots KVM skipped
+ * after such an overflow show at the next collection of that ring
+ * (vmm_ring_resync); they belong to the overflow already reported, so they
+ * are not reported again: one overflow costs one full pass, not one per
+ * round.  Context: harvest_lock held.
+ */
+static int64_t vmm_ring_collect(struct vmm_vm *vm, struct vmm_sink *sink,
+				struct vmm_harvest_stats *st, bool *lost)
 {
 	uint32_t mask = vm->ring_entries - 1;
-	uint64_t n = 0, bogus = 0, got, phantom = 0;
-	unsigned int i, overflow = 0;
+	uint64_t n = 0, bogus = 0, got, phantom = 0, d;
+	unsigned int i;
 	int r;
 
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		struct vmm_vcpu *v = &vm->vcpus[i];
 
-		if (vm->ring_overflows)
-			phantom += vmm_ring_resync(vm, v);
+		if (vm->ring_resync) {
+			d = vmm_ring_resync(vm, v);
+			phantom += d;
+			if (d && !v->ring_lost) {
+				/* skipped slots with no overflow seen: unknown loss */
+				snprintf(vm->ring_overflow_why, sizeof(vm->ring_overflow_why),
+					 "vcpu %u: %llu ring entries skipped by KVM", v->idx,
+					 (unsigned long long)d);
+				*lost = true;
+			}
+		}
+		v->ring_lost = false;
 		for (got = 0;; got++) {
 			struct kvm_dirty_gfn *e = &v->ring[v->ring_fetch & mask];
 			uint32_t flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
@@ -373,11 +459,16 @@ static int64_t vmm_harvest_rings(struct vmm_vm *vm, struct vmm_sink *sink,
 		 * KVM makes a vCPU exit before its ring gets within 64 entries
 		 * (+ the PML buffer) of full; a completely full ring means KVM
 		 * pushed more than that in one go (it does when it emulates
-		 * guest instructions: one entry per emulated store) and may have
-		 * overwritten entries we had not collected.
+		 * guest stores: one entry per store) and may have overwritten
+		 * entries we had not collected.
 		 */
-		if (got >= vm->ring_entries)
-			overflow++;
+		if (got >= vm->ring_entries) {
+			v->ring_lost = true;
+			snprintf(vm->ring_overflow_why, sizeof(vm->ring_overflow_why),
+				 "vcpu %u: ring of %u entries found full, KVM may have "
+				 "overwritten entries", v->idx, vm->ring_entries);
+			*lost = true;
+		}
 	}
 	if (n || phantom) {
 		r = ioctl(vm->vm_fd, KVM_RESET_DIRTY_RINGS, 0);
@@ -388,28 +479,72 @@ static int64_t vmm_harvest_rings(struct vmm_vm *vm, struct vmm_sink *sink,
 			if (vm->ring_mismatches++ < 3)
 				vmm_logf(vm, "dirty ring: handed back %llu, KVM reset %d",
 					 (unsigned long long)(n + phantom), r);
-			overflow++;
+			snprintf(vm->ring_overflow_why, sizeof(vm->ring_overflow_why),
+				 "KVM re-armed %d ring entries of %llu handed back", r,
+				 (unsigned long long)(n + phantom));
+			*lost = true;
 		}
 		if (st)
 			st->reset += (uint64_t)r;
 	}
-	if (phantom)
-		overflow++;
 	if (bogus)
 		vmm_logf(vm, "dirty ring: %llu entries outside RAM slots",
 			 (unsigned long long)bogus);
-	if (overflow) {
-		/*
-		 * A ring overflowed, or KVM's and our view of a ring disagree:
-		 * entries may be lost.
-		 */
-		n += vmm_ring_report_all(vm, sink, "seen by the harvester");
-		if (st)
-			st->overflows = overflow;
-	}
-	vmm_ring_reset_done(vm, st);
+	if (*lost)
+		vm->ring_resync = true;	/* from now on look for skipped slots */
 	return (int64_t)n;
 }
+
+/* OR the reaper's pages into @sink and clear them.  Context: harvest_lock. */
+static uint64_t vmm_reaped_take(struct vmm_vm *vm, struct vmm_sink *sink)
+{
+	uint64_t k, n = 0, words = (vm->gfn_end + 63) / 64;
+
+	if (!vm->reaped)
+		return 0;
+	for (k = 0; k < words; k++) {
+		if (vm->reaped[k]) {
+			n += vmm_sink_word(sink, k * 64, vm->reaped[k]);
+			vm->reaped[k] = 0;
+		}
+	}
+	return n;
+}
+
+static int64_t vmm_harvest_rings(struct vmm_vm *vm, struct vmm_sink *sink,
+				 struct vmm_harvest_stats *st)
+{
+	bool lost = vm->reaped_lost;
+	int64_t n = vmm_ring_collect(vm, sink, st, &lost);
+
+	if (n < 0)
+		return n;
+	if (st)
+		st->reaped = vm->reaped_entries;
+	vm->reaped_entries = 0;
+	vm->reaped_lost = false;
+	n += (int64_t)vmm_reaped_take(vm, sink);
+	if (lost) {
+		n += (int64_t)vmm_ring_report_all(vm, sink);
+		if (st)
+			st->overflows = 1;
+	}
+	vmm_ring_reset_done(vm, st);
+	return n;
+}
+
+/* The reaper's collection (reaper.c): the rings into @out.  Context:
+ * harvest_lock held. */
+int64_t vmm_ring_collect_into(struct vmm_vm *vm, struct vmm_dirty_bitmap *out, bool *lost)
+{
+	struct vmm_sink sink = { .out = out };
+	int64_t n = vmm_ring_collect(vm, &sink, NULL, lost);
+
+	vmm_ring_reset_done(vm, NULL);
+	return n;
+}
+
+const char *vmm_dirty_overflow_reason(const struct vmm_vm *vm) { return vm->ring_overflow_why; }
 
 static int64_t vmm_harvest_bitmaps(struct vmm_vm *vm, struct vmm_sink *sink)
 {
@@ -506,6 +641,8 @@ int64_t vmm_dirty_harvest_ext(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
 
 	if (vm->dirty_mode != VMM_DIRTY_RING)
 		return vmm_dirty_harvest(vm, out, NULL, NULL, st);
+	if (vm->reaper_running)
+		return -EBUSY;	/* one collector of the rings at a time */
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
@@ -517,7 +654,10 @@ int64_t vmm_dirty_harvest_ext(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
 		for (i = 0; i < vm->nr_vcpus; i++)
 			vm->vcpus[i].ring_fetch = fetch[i];
 		if (overflow) {
-			n += (int64_t)vmm_ring_report_all(vm, &sink, "reported by the collector");
+			vm->ring_resync = true;
+			snprintf(vm->ring_overflow_why, sizeof(vm->ring_overflow_why),
+				 "reported by the kernel collector");
+			n += (int64_t)vmm_ring_report_all(vm, &sink);
 			st->overflows++;
 		}
 		n += (int64_t)vmm_harvest_soft(vm, &sink);

@@ -36,6 +36,7 @@ struct vmm_vcpu {
 	struct kvm_dirty_gfn *ring;
 	uint32_t ring_fetch;	/* harvester's next index (harvest_lock) */
 	uint64_t ring_gen_seen;	/* vm->ring_reset_gen before the last KVM_RUN */
+	bool ring_lost;		/* its last collection found it full (harvest_lock) */
 
 	struct vmm_vcpu_stats stats;
 
@@ -97,7 +98,18 @@ struct vmm_vm {
 	bool dirty_active;
 	uint64_t ring_overflows;	/* harvests that found a ring full/out of step */
 	uint64_t ring_mismatches;	/* for rate-limiting messages */
+	char ring_overflow_why[128];	/* the last overflow's cause */
+	bool ring_resync;		/* an overflow was seen (harvest_lock) */
 	pthread_mutex_t harvest_lock;
+
+	/* the ring reaper (dirty.c): collects into reaped between harvests */
+	pthread_t reaper;
+	bool reaper_running, reaper_stop;	/* stop: lock */
+	uint32_t reaper_period_us;
+	uint64_t *reaped;		/* gfn bits (harvest_lock) */
+	uint64_t reaped_entries;	/* since the last harvest (harvest_lock) */
+	bool reaped_lost;		/* the reaper saw an overflow (harvest_lock) */
+	uint64_t reaps;			/* collections by the reaper */
 };
 
 void vmm_logf(const struct vmm_vm *vm, const char *fmt, ...)
@@ -123,5 +135,10 @@ int vmm_dirty_init_vm(struct vmm_vm *vm);	/* before vCPUs */
 int vmm_dirty_init_vcpu(struct vmm_vcpu *vcpu);
 void vmm_dirty_free(struct vmm_vm *vm);
 void vmm_dirty_ring_full_wait(struct vmm_vcpu *vcpu);
+void vmm_ring_reset_done(struct vmm_vm *vm, struct vmm_harvest_stats *st);
+int64_t vmm_ring_collect_into(struct vmm_vm *vm, struct vmm_dirty_bitmap *out, bool *lost);
+
+/* reaper.c */
+void vmm_dirty_reaper_stop(struct vmm_vm *vm);
 
 #endif

@@ -7,6 +7,7 @@
  *   cpu.c       vCPUs, their threads, the run/exit loop, pause/resume (kick)
  *   ioport.c    port I/O dispatch and the workload's hypercall device
  *   dirty.c     dirty tracking: per-vCPU dirty ring or dirty bitmap
+ *   reaper.c    the thread that collects dirty rings between harvests
  *   state.c     vCPU / VM state save and restore, serialised form
  *   x86.c       long-mode boot state (GDT, page tables, control registers)
  *   workload.c  the built-in workload guest: load, control, status, verify
@@ -48,7 +49,8 @@ struct vmm_config {
 	uint64_t mem_bytes;		/* guest RAM; multiple of 2 MiB */
 	unsigned int nr_vcpus;		/* 1..VMM_MAX_VCPUS */
 	enum vmm_dirty_mode dirty_mode;
-	uint32_t ring_entries;		/* per vCPU, power of 2; 0: 4096 */
+	uint32_t ring_entries;		/* per vCPU, power of 2; 0: 65536 or
+					 * the most KVM offers */
 	bool no_manual_protect;		/* bitmap: don't use MANUAL_DIRTY_LOG_PROTECT2 */
 	uint64_t slot_max_bytes;	/* split RAM into slots of at most this (2 MiB
 					 * multiple); 0: only at the PCI hole (3 GiB) */
@@ -199,7 +201,8 @@ const char *vmm_dirty_mode_name(enum vmm_dirty_mode m);
 uint32_t vmm_dirty_ring_entries(const struct vmm_vm *vm);
 bool vmm_dirty_ring_acq_rel(const struct vmm_vm *vm);
 bool vmm_dirty_manual_protect(const struct vmm_vm *vm);
-/* Harvests so far that found a ring overflowed (and reported all pages). */
+/* Harvests so far that found a ring overflowed (and reported every
+ * populated page, once per overflow). */
 uint64_t vmm_dirty_ring_overflows(const struct vmm_vm *vm);
 
 /*
@@ -211,6 +214,20 @@ int vmm_dirty_start(struct vmm_vm *vm);
 int vmm_dirty_stop(struct vmm_vm *vm);
 bool vmm_dirty_active(const struct vmm_vm *vm);
 
+/*
+ * Ring mode: a thread that collects the rings between harvests (every
+ * @period_us, 0: 2 ms, when a ring is an eighth full, and at once when a
+ * vCPU exits on a full ring), so no ring overruns and no vCPU waits for a
+ * whole round; vmm_dirty_harvest() returns what it gathered too.  Not with
+ * vmm_dirty_harvest_ext() (-EBUSY there).  vmm_dirty_stop() ends it.  A
+ * no-op in bitmap mode.
+ */
+int vmm_dirty_reaper_start(struct vmm_vm *vm, uint32_t period_us);
+bool vmm_dirty_reaper_running(const struct vmm_vm *vm);
+uint64_t vmm_dirty_reaps(const struct vmm_vm *vm);
+/* Why the last overflow reported every page ("" if none did). */
+const char *vmm_dirty_overflow_reason(const struct vmm_vm *vm);
+
 struct vmm_harvest_stats {
 	uint64_t entries;	/* ring entries / bitmap bits collected (incl. VMM writes) */
 	uint64_t new_pages;	/* bits that were not yet set in the output bitmap */
@@ -218,7 +235,10 @@ struct vmm_harvest_stats {
 	uint64_t ns;		/* time taken */
 	uint32_t ring_waiters;	/* vCPUs that were waiting on a full ring */
 	uint32_t overflows;	/* rings found completely full: entries may have
-				 * been lost, so every RAM page was reported */
+				 * been lost, so every populated RAM page was
+				 * reported (vmm_dirty_overflow_reason) */
+	uint64_t reaped;	/* ring entries the reaper collected since the
+				 * previous harvest (included in entries) */
 };
 
 typedef void (*vmm_dirty_fn)(uint64_t gfn, void *opaque);
@@ -238,8 +258,10 @@ typedef void (*vmm_dirty_fn)(uint64_t gfn, void *opaque);
  * Ring mode: should a ring be found completely full, or KVM's count of
  * re-armed entries disagree with ours (KVM pushes one entry per emulated
  * store when it emulates guest code, and can then overrun a ring), entries
- * may be lost: every RAM page is reported (st->overflows) and the rings are
- * put back in step.  A larger ring avoids the full copy.
+ * may be lost: every populated RAM page is reported once (st->overflows,
+ * vmm_dirty_overflow_reason()) and the rings are put back in step; the
+ * slots KVM skipped, found at a later harvest, are not reported again.
+ * The default ring size and the reaper keep rings from overrunning.
  */
 int64_t vmm_dirty_harvest(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
 			  vmm_dirty_fn fn, void *opaque,
