@@ -355,6 +355,48 @@ TEST_F(converge, fixed_costs_at_measured_rate)
 	EXPECT_LT(59 * MS, v.predicted_ns);	/* 38 ms fixed + ~21 ms state + pages */
 }
 
+/* The fixed costs fit, but the pages a fast writer dirties between the
+ * deciding harvest and the pause do not: the refusal names those pages,
+ * not the fixed costs, and the prediction splits into the two terms. */
+TEST_F(converge, stop_pages_not_fixed_costs)
+{
+	const uint64_t rate = 10000000;		/* 10 MB/s: a page ~0.41 ms */
+	struct kmc_config c;
+	struct kmc_state s;
+	struct kmc_verdict v;
+	struct kmc_round r = round_at(16384, 0, rate, 2000);
+
+	kmc_config_default(&c, 50 * MS);
+	c.margin_pct = 20;
+	c.margin_min_ns = 10 * MS;		/* budget 40 ms */
+	c.handoff_ns = 5 * MS;
+	c.rtt_ns = 1 * MS;
+	c.state_bytes = 16 << 10;		/* ~1.6 ms */
+	c.stop_delay_ns = 25 * MS;
+	kmc_init(&s);
+	r.dirty_interval_ns = 100 * MS;		/* 20000 pages/s: 500 in 25 ms */
+	EXPECT_EQ(KMC_CONTINUE, kmc_update(&s, &c, &r, &v));
+	r = round_at(2000, 0, rate, 2000);
+	r.dirty_interval_ns = 100 * MS;
+	EXPECT_EQ(KMC_NOT_CONVERGING, kmc_update(&s, &c, &r, &v));
+	EXPECT_EQ(KMC_R_STOP_PAGES, v.reason);
+	EXPECT_EQ(500u, v.stop_delay_pages);
+	EXPECT_GT(v.budget_ns, v.fixed_ns);
+	EXPECT_LT(7 * MS, v.fixed_ns);
+	EXPECT_GT(8 * MS, v.fixed_ns);
+	EXPECT_EQ(v.predicted_ns, v.fixed_ns + v.pages_ns);
+	EXPECT_STREQ("the pages the guest dirties while it is being stopped take longer than "
+		     "the downtime limit on this link", kmc_reason_name(v.reason));
+	/* the same with a handoff that alone exceeds the budget: fixed costs */
+	c.handoff_ns = 45 * MS;
+	kmc_init(&s);
+	r = round_at(16384, 0, rate, 2000);
+	r.dirty_interval_ns = 100 * MS;
+	kmc_update(&s, &c, &r, &v);
+	EXPECT_EQ(KMC_R_FIXED_COSTS, v.reason);
+	EXPECT_LT(v.budget_ns, v.fixed_ns);
+}
+
 /* A bandwidth cap lowers the rate the prediction uses. */
 TEST_F(converge, bandwidth_cap_lowers_rate)
 {
