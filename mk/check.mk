@@ -187,3 +187,10 @@ lab-migrate-downtime: deps tools lab-mig-module
 	$(LAB_TLS) $(BUILD)/payload-migd/tls
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
 		--payload $(BUILD)/payload-migd --timeout 400 -- $(LAB_MIG_ENV) sh bin/downtime_test.sh
+
+.PHONY: check-host
+# The host tier: the VMM selftests and user-data-path migrations between two
+# network namespaces on this machine's own /dev/kvm (tests/host/run.sh); one
+# skipped line without a usable /dev/kvm.
+check-host: deps tools vmm
+	@$(TOP)/tests/host/run.sh

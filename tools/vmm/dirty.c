@@ -406,11 +406,8 @@ void vmm_ring_reset_done(struct vmm_vm *vm, struct vmm_harvest_stats *st)
  * back to KVM.  Returns the entries collected (or -errno) and sets
  * *@lost when entries may have been lost: a ring found completely full
  * (KVM overwrote entries; it WARNs "should never get full"), or KVM's
- * count of re-armed entries differing from ours.  The slots KVM skipped
- * after such an overflow show at the next collection of that ring
- * (vmm_ring_resync); they belong to the overflow already reported, so they
- * are not reported again: one overflow costs one full pass, not one per
- * round.  Context: harvest_lock held.
+ * count of re-armed entries differing from ours, or the slots KVM skipped
+ * after an overflow (vmm_ring_resync).  Context: harvest_lock held.
  */
 static int64_t vmm_ring_collect(struct vmm_vm *vm, struct vmm_sink *sink,
 				struct vmm_harvest_stats *st, bool *lost)
@@ -424,17 +421,21 @@ static int64_t vmm_ring_collect(struct vmm_vm *vm, struct vmm_sink *sink,
 		struct vmm_vcpu *v = &vm->vcpus[i];
 
 		if (vm->ring_resync) {
+			/*
+			 * Slots KVM skipped: the trace of an overflow.  Usually
+			 * that of one already reported, but it cannot be told
+			 * apart from a new one for sure: report again (with the
+			 * reaper both reports land in the same round's set).
+			 */
 			d = vmm_ring_resync(vm, v);
 			phantom += d;
-			if (d && !v->ring_lost) {
-				/* skipped slots with no overflow seen: unknown loss */
+			if (d) {
 				snprintf(vm->ring_overflow_why, sizeof(vm->ring_overflow_why),
 					 "vcpu %u: %llu ring entries skipped by KVM", v->idx,
 					 (unsigned long long)d);
 				*lost = true;
 			}
 		}
-		v->ring_lost = false;
 		for (got = 0;; got++) {
 			struct kvm_dirty_gfn *e = &v->ring[v->ring_fetch & mask];
 			uint32_t flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
@@ -463,7 +464,6 @@ static int64_t vmm_ring_collect(struct vmm_vm *vm, struct vmm_sink *sink,
 		 * entries we had not collected.
 		 */
 		if (got >= vm->ring_entries) {
-			v->ring_lost = true;
 			snprintf(vm->ring_overflow_why, sizeof(vm->ring_overflow_why),
 				 "vcpu %u: ring of %u entries found full, KVM may have "
 				 "overwritten entries", v->idx, vm->ring_entries);

@@ -36,7 +36,6 @@ struct vmm_vcpu {
 	struct kvm_dirty_gfn *ring;
 	uint32_t ring_fetch;	/* harvester's next index (harvest_lock) */
 	uint64_t ring_gen_seen;	/* vm->ring_reset_gen before the last KVM_RUN */
-	bool ring_lost;		/* its last collection found it full (harvest_lock) */
 
 	struct vmm_vcpu_stats stats;
 
