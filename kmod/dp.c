@@ -95,6 +95,8 @@ struct kmigrate_rec {
  * @lost: entries were handed back to KVM that the caller never got (a
  *	harvest failed after collecting): the next harvest reports
  *	KMIGRATE_HARVEST_F_OVERFLOW, so the caller resends every page
+ * @resync: an overflow was reported: look for the ring slots KVM skipped
+ *	(kmigrate_dp_resync) at every harvest from now on
  * @gfns: the gfns of the call (KMIGRATE_BATCH_MAX)
  * @hva: their host addresses (KMIGRATE_SEND_PAGES)
  * @zrec: the ZERO record being built
@@ -116,6 +118,7 @@ struct kmigrate_dp {
 	u64 pace_ns;
 	u64 pace_rate;
 	bool lost;
+	bool resync;
 	u64 *gfns;
 	unsigned long *hva;
 	struct kmigrate_rec *zrec;
@@ -374,6 +377,40 @@ err_fput:
 
 /* ------------------------------------------------------- harvesting -- */
 
+/*
+ * After an overflow (KVM wrote over entries not yet collected: it does when
+ * it pushes more than its reserve in one exit, one entry per emulated guest
+ * store) KVM's next entries land further on than where we read, behind
+ * slots it has cleared: empty slots followed by a published entry.  Hand
+ * them back as collected, so that KVM's reset walks over them and both
+ * sides agree again; without this every later reset disagrees and every
+ * later harvest reports an overflow.  Returns the slots handed back.
+ */
+static u32 kmigrate_dp_resync(struct kvm_dirty_gfn *ring, u32 size, u32 *fetch)
+{
+	u32 mask = size - 1, d, k, f;
+
+	/* pairs with KVM's release of a pushed entry */
+	if (smp_load_acquire(&ring[*fetch & mask].flags))
+		return 0;
+	for (d = 1; d < size; d++) {
+		/* pairs with KVM's release of a pushed entry */
+		f = smp_load_acquire(&ring[(*fetch + d) & mask].flags);
+		if (f & KVM_DIRTY_GFN_F_DIRTY)
+			break;
+		if (f)
+			return 0;	/* not that pattern: leave the ring alone */
+	}
+	if (d == size)
+		return 0;
+	for (k = 0; k < d; k++)
+		/* orders with KVM_RESET_DIRTY_RINGS reading the flag */
+		smp_store_release(&ring[(*fetch + k) & mask].flags,
+				  KVM_DIRTY_GFN_F_RESET);
+	*fetch += d;
+	return d;
+}
+
 static long kmigrate_dp_harvest(struct kmigrate_session *session,
 				struct kmigrate_harvest __user *uh)
 {
@@ -422,6 +459,15 @@ static long kmigrate_dp_harvest(struct kmigrate_session *session,
 		if (count >= h.max_gfns || !ring)
 			continue;
 		fetch = dp->fetch[i];
+		if (dp->resync) {
+			u32 skipped = kmigrate_dp_resync(ring, dp->ring_size,
+							 &fetch);
+
+			/* the trace of an overflow: report it (again) */
+			if (skipped)
+				h.flags |= KMIGRATE_HARVEST_F_OVERFLOW;
+			handed += skipped;
+		}
 		/*
 		 * KVM makes a vCPU exit well before its ring is full; a
 		 * completely full ring means it pushed more in one go and
@@ -497,6 +543,8 @@ static long kmigrate_dp_harvest(struct kmigrate_session *session,
 	session->stats.harvest_ns += h.harvest_ns;
 	mutex_unlock(&session->lock);
 
+	if (h.flags & KMIGRATE_HARVEST_F_OVERFLOW)
+		dp->resync = true;
 	if (copy_to_user(uh, &h, sizeof(h)))
 		return -EFAULT;
 	dp->lost = false;

@@ -171,9 +171,12 @@ struct kmigrate_bandwidth {
  *	the call returns, so a later write shows in a later harvest.  When
  *	@count == @max_gfns more entries may be waiting: call again.
  * @flags: in: must be zero.  out: %KMIGRATE_HARVEST_F_OVERFLOW when a ring
- *	was found completely full (KVM may have overwritten entries), or the
- *	previous harvest failed after handing entries back to KVM: the caller
- *	must treat every page as dirty.
+ *	was found completely full (KVM may have overwritten entries), KVM's
+ *	count of re-armed entries differed, the ring slots KVM skipped after
+ *	such an overflow were found and handed back (once per overflow: the
+ *	module puts the ring back in step instead of reporting it at every
+ *	later harvest), or the previous harvest failed after handing entries
+ *	back to KVM: the caller must treat every page as dirty.
  * @reset: out: entries KVM reported as reset.
  * @ring_fetch: in: 0, or the user address of an array of @nr_ring_fetch
  *	__u32 that receives, for each vCPU index, the ring position the next
