@@ -10,6 +10,13 @@
  * wl_abi.h): code 2 (DONE) with arg 0 when every check passed, code 3
  * (PANIC) with arg = the mask of failed checks otherwise.
  *
+ * With "fill" in the command line it first writes every page of RAM below
+ * 4 GiB above the heartbeat pages once (each page's dwords = its gpa ^
+ * MB_PATTERN_XOR, with REP STOSL: fast where KVM emulates the stores) and
+ * says "mb: filled N MiB": a guest that used all of its memory, then goes
+ * quiet.  "ws=N" makes the heartbeat rewrite N pages instead of
+ * MB_BEAT_PAGES (a working set), "busy" without the pause between beats.
+ *
  * Then, with "halt" in the command line, it halts with interrupts off (the
  * vCPU ends in a VMM without irqchip); else it keeps writing a heartbeat
  * counter into one of MB_BEAT_PAGES pages after the pattern, forever, so
@@ -122,6 +129,26 @@ static int has_word(const char *s, const char *w)
 	return 0;
 }
 
+/* The decimal after the first @key ("ws=") in @s, or @def. */
+static uint32_t word_value(const char *s, const char *key, uint32_t def)
+{
+	const char *p, *q;
+	uint32_t v = 0;
+
+	for (; *s; s++) {
+		for (p = s, q = key; *q && *p == *q; p++, q++)
+			;
+		if (*q)
+			continue;
+		if (*p < '0' || *p > '9')
+			return def;
+		while (*p >= '0' && *p <= '9')
+			v = v * 10 + (uint32_t)(*p++ - '0');
+		return v;
+	}
+	return def;
+}
+
 static int streq(const char *a, const char *b)
 {
 	while (*a && *a == *b)
@@ -136,7 +163,8 @@ void mb_main(uint32_t magic, const struct mb_info *mbi, uint32_t eflags, uint32_
 	volatile uint32_t *w;
 	const char *cmdline = "";
 	uint32_t bad = 0, mmap_n = 0, ram_kib = 0, i, beat = 0;
-	uint64_t top = 0;
+	uint64_t top = 0, top_lo = 0;	/* RAM's end; below 4 GiB */
+	uint32_t ws = MB_BEAT_PAGES, spin = 1000;
 
 	if (magic != MB_BOOT_MAGIC) {
 		/* nothing else can be trusted */
@@ -166,6 +194,8 @@ void mb_main(uint32_t magic, const struct mb_info *mbi, uint32_t eflags, uint32_
 					bad |= BAD_MMAP;	/* RAM in the hole */
 				if (a + l > top)
 					top = a + l;
+				if (a < 0x100000000ull && a + l > top_lo)
+					top_lo = a + l < 0x100000000ull ? a + l : 0xfffff000ull;
 			}
 			mmap_n++;
 			p += e->size + 4;
@@ -231,16 +261,33 @@ void mb_main(uint32_t magic, const struct mb_info *mbi, uint32_t eflags, uint32_
 	puts_(" cmdline='");
 	putn(cmdline, 100);
 	puts_("'\n");
+	if (has_word(cmdline, "fill") && !(bad & BAD_SMALL)) {
+		uint32_t pg, first = MB_BEAT_GPA + MB_BEAT_PAGES * 4096;
+
+		for (pg = first; pg >= first && (uint64_t)pg + 4096 <= top_lo; pg += 4096) {
+			uint32_t dst = pg, n = 1024, v = pg ^ MB_PATTERN_XOR;
+
+			__asm__ volatile("cld; rep stosl" : "+D"(dst), "+c"(n) : "a"(v) : "memory");
+		}
+		puts_("mb: filled ");
+		putdec((uint32_t)((top_lo - first) >> 20));
+		puts_(" MiB\n");
+	}
+	ws = word_value(cmdline, "ws=", MB_BEAT_PAGES);
+	if (!ws || (uint64_t)MB_BEAT_GPA + (uint64_t)ws * 4096 > top_lo)
+		ws = MB_BEAT_PAGES;
+	if (has_word(cmdline, "busy"))
+		spin = 0;
 	outl(PORT_EVENT, bad ? (bad << 8) | EV_PANIC : EV_DONE);
 
 	if (has_word(cmdline, "halt") || (bad & BAD_SMALL))
 		return;
 	for (;;) {
-		w = (volatile uint32_t *)(MB_BEAT_GPA + (beat % MB_BEAT_PAGES) * 4096);
+		w = (volatile uint32_t *)(MB_BEAT_GPA + (beat % ws) * 4096);
 		w[0] = beat;
 		w[1] = beat ^ MB_PATTERN_XOR;
 		beat++;
-		for (i = 0; i < 1000; i++)
+		for (i = 0; i < spin; i++)
 			__asm__ volatile("pause");
 	}
 }
