@@ -61,9 +61,12 @@ setup() {
 	return 1
 }
 
-# jget FILE KEY: a top-level field of a JSON result
-jget() { python3 -c 'import json,sys
-d=json.load(open(sys.argv[1])); v=d.get(sys.argv[2]); print("" if v is None else v)' "$1" "$2" 2>/dev/null; }
+# jget FILE KEY: a top-level number or string of a one-line JSON result
+# (nested objects are dropped first; null reads as "")
+jget() {
+	sed -e 's/^{//; s/}$//' -e ':a' -e 's/{[^{}]*}/0/g; ta' "$1" 2>/dev/null |
+		tr ',' '\n' | sed -n 's/^"'"$2"'":"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' | sed 's/^null$//' | head -n 1
+}
 
 # vm_run NAME ARGS...: a guest in A
 vm_run() { local n=$1; shift; inA "$KM" run "$n" "$@" --detach >"$T/run-$n.out" 2>&1; }
