@@ -48,7 +48,7 @@ struct dst {
 	bool ready, commit, aborted;
 	struct kmp_error abort;
 	uint32_t err_code;		/* an ERROR to send, with err */
-	char err[300];
+	char err[640];			/* the abort reason (up to KMP_MAX_MSG) and more */
 	uint64_t pages, zero;
 	uint64_t t_hello, t_end;
 	uint64_t features;		/* optional features in use (ACCEPT) */

@@ -81,7 +81,7 @@ struct km_mig_src {
 	pthread_mutex_t lock;	/* the fields below, for status readers */
 	const char *phase;
 	const char *result;	/* NULL while running */
-	char error[320];
+	char error[512];		/* the peer's ERROR (KMP_MAX_MSG) fits whole */
 	uint32_t round;
 	uint64_t bytes_sent, pages_sent, zero_pages, remaining;
 	uint64_t link_rate, dirty_rate, predicted_ns;
