@@ -114,15 +114,15 @@ static int64_t start_int(struct json_object *o, const char *k)
 	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
 }
 
+/* 0, or km_ctl_call_ok's -errno after one line on stderr */
 static int start_call(const char *name, struct json_object *req, struct json_object **reply)
 {
 	char err[512];
+	int r = km_ctl_call_ok(name, req, START_CALL_MS, reply, err, sizeof(err));
 
-	if (km_ctl_call_ok(name, req, START_CALL_MS, reply, err, sizeof(err))) {
+	if (r)
 		km_err("start: %s", err);
-		return -1;
-	}
-	return 0;
+	return r;
 }
 
 void km_mig_show_progress(struct json_object *st, bool tty, uint32_t *last_round)
@@ -242,6 +242,10 @@ int start_main(int argc, char **argv)
 		return km_usage_error("invalid --via: %s", why);
 	if (!to)
 		return km_usage_error("missing --to HOST[:PORT]");
+	if (km_ctl_access(name, why, sizeof(why))) {	/* before credentials, slots */
+		km_err("start: %s", why);
+		return KM_EXIT_PERM;
+	}
 	if (km_tls_cli_check(&tlsc, "start"))
 		return KM_EXIT_USAGE;
 	km_tls_free(tlsc.creds);	/* checked here; the VM's process loads them */
@@ -285,7 +289,7 @@ int start_main(int argc, char **argv)
 	json_object_put(req);
 	if (ret) {
 		km_out_end(&out);
-		return KM_EXIT_FAIL;
+		return km_ctl_exit_code(ret);
 	}
 	json_object_put(reply);
 
@@ -411,7 +415,7 @@ int cancel_main(int argc, char **argv)
 	r = start_call(name, req, &reply);
 	json_object_put(req);
 	if (r)
-		return KM_EXIT_FAIL;
+		return km_ctl_exit_code(r);
 	if (km_opts.json)
 		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN));
 	else
