@@ -245,8 +245,11 @@ int listen_main(int argc, char **argv)
 		verify ? ", verifying" : "", km_in_limits.max,
 		km_in_limits.queue ? "queue" : "refuse");
 	fprintf(stderr, "kmigrate listen: %s%s, peers must present a certificate of the CA "
-		"in %s/ca.pem\n", tlsc.insecure ? KM_TLS_DESC_PLAIN : KM_TLS_DESC,
-		tlsc.insecure ? " (--insecure: sources with --insecure only)" : "", tlsc.dir);
+		"in %s/ca.pem\n", tlsc.insecure ? KM_TLS_DESC_PLAIN : km_tls_ktls_here() ?
+		KM_TLS_DESC : KM_TLS_DESC_RECORDS,
+		tlsc.insecure ? " (--insecure: sources with --insecure only)" :
+		km_tls_ktls_here() ? "" : " (this kernel has no kernel TLS: GnuTLS encrypts "
+		"the records here)", tlsc.dir);
 	fflush(NULL);
 	for (;;) {
 		struct sockaddr_storage ss;
@@ -274,15 +277,17 @@ int listen_main(int argc, char **argv)
 			continue;
 		}
 		if (pid == 0) {
+			struct km_chan ch;
 			struct km_dest_opts o = { .verify = verify, .peer = peer, .status_fd = p[1],
-						  .dirty_mode = mode };
+						  .dirty_mode = mode, .chan = &ch };
 
 			close(lfd);
 			if (p[0] >= 0)
 				close(p[0]);
 			setsid();
 			signal(SIGCHLD, SIG_DFL);
-			if (km_tls_cli_accept(&tlsc, cfd, peer)) {	/* before HELLO */
+			km_chan_init(&ch, cfd);
+			if (km_tls_cli_accept(&tlsc, cfd, peer, &ch)) {	/* before HELLO */
 				unsigned char r = KM_TLS_REFUSED;
 
 				if (p[1] >= 0 && write(p[1], &r, 1) < 0)

@@ -57,6 +57,7 @@ struct km_dp_env {
 	/* a record of @pages PAGES or @zero ZERO gfns went out: 0 or -1 (stop) */
 	int (*sent)(void *opaque, uint32_t pages, uint32_t zero);
 	bool zerocopy;			/* MSG_ZEROCOPY allowed (--no-zerocopy: off) */
+	const char *zc_off;		/* why not, when not --no-zerocopy (the note) */
 	/* bytes the data path wrote on the socket itself (not through
 	 * writev/writev_tx): accounted like theirs */
 	void (*account)(void *opaque, uint64_t bytes);
@@ -141,6 +142,9 @@ extern const struct km_datapath_ops km_datapath_kernel;
 int km_dp_kernel_open(struct vmm_vm *vm, char *why, size_t whylen);
 int km_dp_kernel_adopt(struct km_datapath *dp, int fd);
 void km_dp_kernel_close(int fd);
+/* An adopted session never initialised: closed, @dp->priv freed (the
+ * source then takes the user data path, e.g. without kernel TLS). */
+void km_dp_kernel_release(struct km_datapath *dp);
 
 /* The largest @n a send_pages call takes. */
 #define KM_DP_MAX_BATCH		4096u

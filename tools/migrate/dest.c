@@ -23,6 +23,7 @@
 #include "preflight.h"
 #include "proto.h"
 #include "slots.h"
+#include "tls.h"
 #include "vmhost.h"
 #include "vmm.h"
 
@@ -34,6 +35,8 @@
 struct dst {
 	const struct km_dest_opts *o;
 	int fd;
+	struct km_chan *ch;	/* every byte of the stream goes through it (tls.h) */
+	struct km_chan plain;	/* ... or this one, the socket's own calls */
 	struct kmp_dec *dec;
 	struct kmp_enc enc;
 	struct vmm_vm *vm;
@@ -78,7 +81,7 @@ static int dst_send(struct dst *d, const void *buf, size_t len)
 	const uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n = send(d->fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = km_chan_send(d->ch, p, len, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -448,12 +451,16 @@ static int dst_receive(struct dst *d, int sfd)
 			{ .fd = sfd, .events = POLLIN },
 		};
 		unsigned int nc = d->srv_open ? km_ctl_server_pollfds(&d->srv, p + 2) : 0;
-		int r = poll(p, 2 + nc, DST_IDLE_MS);
+		/* decrypted bytes GnuTLS holds: poll() cannot see them */
+		bool pending = km_chan_pending(d->ch) > 0;
+		int r = poll(p, 2 + nc, pending ? 0 : DST_IDLE_MS);
 		ssize_t n;
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r == 0) {
+		if (pending && r >= 0)
+			p[0].revents |= POLLIN;
+		else if (r == 0) {
 			dst_error(d, KMP_E_TRUNCATED, "nothing from the source for %d s",
 				  DST_IDLE_MS / 1000);
 			break;
@@ -470,7 +477,7 @@ static int dst_receive(struct dst *d, int sfd)
 			km_ctl_server_serve(&d->srv, p + 2, nc, dst_ctl, d);
 		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		n = read(d->fd, buf, DST_BUF);
+		n = km_chan_recv(d->ch, buf, DST_BUF, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -512,6 +519,8 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 	memset(&d, 0, sizeof(d));
 	d.o = o;
 	d.fd = fd;
+	km_chan_init(&d.plain, fd);
+	d.ch = o->chan ? o->chan : &d.plain;
 	d.srv.lock_fd = d.srv.listen_fd = -1;
 	kmp_enc_init(&d.enc, KMP_DIR_DEST);
 	d.dec = kmp_dec_new(KMP_DIR_SOURCE, &dst_ops, &d);
@@ -618,6 +627,7 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 				"%s%.1f ms\n", d.name, rs.valid & KMP_RSM_PAUSE ? "" : "(n/a) ",
 				rs.guest_pause_us / 1e3);
 	}
+	km_chan_free(d.ch);
 	close(d.fd);
 	d.fd = -1;
 	km_ctl_redirect_log(d.name, true);
@@ -642,8 +652,10 @@ out:
 		vmm_state_free(&d.vst[i]);
 	free(d.vst);
 	kmp_dec_free(d.dec);
-	if (d.fd >= 0)
+	if (d.fd >= 0) {
+		km_chan_free(d.ch);
 		close(d.fd);
+	}
 	close(sfd);
 	return ret;
 }

@@ -23,11 +23,16 @@
 
 #include <stdbool.h>
 
+struct km_chan;
+
 struct km_dest_opts {
 	bool verify;		/* vmm_wl_verify the memory before resuming */
 	const char *peer;	/* for messages */
 	int status_fd;		/* gets one byte: 0 running, else failed; -1: none */
 	int dirty_mode;		/* enum vmm_dirty_mode of the new VM (0: auto) */
+	struct km_chan *chan;	/* the stream's transport after the handshake
+				 * (tls.h: GnuTLS records without kTLS); NULL:
+				 * the socket's own calls */
 };
 
 /* The status byte of a connection that only ran the pre-flight checks
