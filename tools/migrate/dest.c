@@ -43,6 +43,7 @@ struct dst {
 	struct km_ctl_server srv;
 	bool srv_open;
 	char name[KMP_NAME_SIZE];
+	bool name_sent;			/* to the listener (dst_notify_name) */
 	unsigned int nr_vcpus;
 	struct vmm_state vmst;
 	struct vmm_state *vst;
@@ -93,6 +94,24 @@ static int dst_send(struct dst *d, const void *buf, size_t len)
 	return 0;
 }
 
+/* The guest's name to the listener, once (dest.h, KM_DEST_NAME), so that
+ * it can name the VM if this process dies. */
+static void dst_notify_name(struct dst *d)
+{
+	unsigned char m[2 + KMP_NAME_SIZE];
+	size_t n = strnlen(d->name, KMP_NAME_SIZE - 1);
+
+	if (d->o->status_fd < 0 || d->name_sent || !n)
+		return;
+	d->name_sent = true;
+	m[0] = KM_DEST_NAME;
+	m[1] = (unsigned char)n;
+	memcpy(m + 2, d->name, n);
+	if (write(d->o->status_fd, m, n + 2) != (ssize_t)(n + 2)) {
+		/* the listener is gone */
+	}
+}
+
 static uint64_t dst_cpuid_hash(struct vmm_vm *vm)
 {
 	const struct kvm_cpuid2 *c = vmm_vcpu_cpuid(vmm_vcpu(vm, 0));
@@ -117,6 +136,7 @@ static int dst_preflight(struct dst *d, const struct kmp_hello *h, const struct 
 
 	kmp_enc_set_required(&d->enc, h->features_required);
 	snprintf(d->name, sizeof(d->name), "%s", h->name);
+	dst_notify_name(d);
 	d->check_only = h->features_required & KMP_FR_CHECK;
 	if ((h->features_required & KMP_FR_PROFILE) && !p)
 		return 0;	/* the checks when PROFILE is there */
@@ -169,6 +189,7 @@ static int dst_on_hello(void *opaque, const struct kmp_hello *h)
 
 	d->t_hello = vmm_now_ns();
 	snprintf(d->name, sizeof(d->name), "%s", h->name);
+	dst_notify_name(d);
 	if (!d->pf_done)	/* memory, vCPUs; with PROFILE the CPU; CHECK */
 		return dst_preflight(d, h, NULL);
 	if (!km_ctl_name_valid(h->name))
