@@ -399,6 +399,7 @@ int cancel_main(int argc, char **argv)
 {
 	struct json_object *req, *reply = NULL;
 	const char *name;
+	char why[512];
 	int c, r;
 
 	while ((c = km_getopt(argc, argv, "", NULL, &cancel_usage)) != KM_OPT_END)
@@ -412,10 +413,12 @@ int cancel_main(int argc, char **argv)
 		return KM_EXIT_USAGE;
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("migrate-cancel"));
-	r = start_call(name, req, &reply);
+	r = km_ctl_call_ok(name, req, START_CALL_MS, &reply, why, sizeof(why));
 	json_object_put(req);
-	if (r)
+	if (r) {
+		km_err("cancel: %s", why);
 		return km_ctl_exit_code(r);
+	}
 	if (km_opts.json)
 		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN));
 	else
