@@ -10,8 +10,11 @@
  * Implementations:
  *   "user"   datapath_user.c: libvmm's dirty ring or bitmap (mmap'd ring /
  *            KVM_GET_DIRTY_LOG), pages written with writev() straight from
- *            the mapping of guest RAM; large batches with MSG_ZEROCOPY
- *            (env.zerocopy), completions reaped from the error queue.
+ *            the mapping of guest RAM (through env.writev: the source's
+ *            struct km_chan, tls.h, so GnuTLS's records where the kernel
+ *            has no kTLS); large batches with MSG_ZEROCOPY (env.zerocopy,
+ *            off with GnuTLS records), completions reaped from the error
+ *            queue.
  *   "kernel" datapath_kernel.c: /dev/kmigrate (kmigrate.ko) harvests the
  *            dirty rings (KMIGRATE_HARVEST; bitmap mode: libvmm's
  *            KVM_GET_DIRTY_LOG) and writes the PAGES / ZERO records on the
