@@ -263,6 +263,14 @@ int start_main(int argc, char **argv)
 		       KMIGRATE_DEVICE_NAME, strerror(errno));
 		return KM_EXIT_NO_MODULE;
 	}
+	if (dpath == KM_MIG_DP_KERNEL && !tlsc.insecure && !km_tls_ktls_here()) {
+		/* the VM's process would fail after the handshake: say it first */
+		km_err("start: %s: --datapath kernel needs kernel TLS (the module sends the "
+		       "pages into the socket itself), and this kernel has none (no tls module: "
+		       "modprobe tls); --datapath auto or user encrypts with GnuTLS's records "
+		       "instead", name);
+		return KM_EXIT_FAIL;
+	}
 	signal(SIGINT, start_on_signal);
 	signal(SIGTERM, start_on_signal);
 	ret = km_out_begin(&out, &conf, name, to, bw, nowait, &start_interrupted);
