@@ -189,8 +189,9 @@ lab-migrate-downtime: deps tools lab-mig-module
 		--payload $(BUILD)/payload-migd --timeout 400 -- $(LAB_MIG_ENV) sh bin/downtime_test.sh
 
 .PHONY: check-host
-# The host tier: the VMM selftests and user-data-path migrations between two
-# network namespaces on this machine's own /dev/kvm (tests/host/run.sh); one
-# skipped line without a usable /dev/kvm.
+# The host tier (part of make check): the VMM selftests and the migration
+# suites of tests/host/*_test.sh on this machine's own /dev/kvm, between
+# network namespaces or over loopback (tests/host/run.sh); one skipped line
+# without a usable /dev/kvm.
 check-host: deps tools vmm
 	@$(TOP)/tests/host/run.sh

@@ -436,6 +436,70 @@ TEST_F(proto, abort_and_empty_message)
 	free(s.buf);
 }
 
+/* A long reason arrives cut after a whole word, with "...", never mid-word
+ * (issue 16: "lower the guest's  (refused by the receiv"). */
+TEST_F(proto, long_message_cut_at_a_word)
+{
+	static const char reason[] =
+		"not converging after 30 rounds (dirty rate above the link): 31872 dirty "
+		"pages, dirty rate 120318 pages/s, link 41234 KiB/s, predicted downtime "
+		"2431 ms > 1 ms; raise --downtime-limit or lower the guest's write rate; "
+		"and some more words so that the message is well beyond the protocol's "
+		"limit of two hundred and fifty-six bytes of text";
+	struct kmp_enc e;
+	struct got g = { 0 };
+	uint8_t tmp[2048];
+	char out[KMP_MAX_MSG + 1], word[KMP_MAX_MSG + 80];
+	size_t n, len;
+	ssize_t r;
+
+	ASSERT_GT(sizeof(reason) - 1, KMP_MAX_MSG);
+	kmp_enc_init(&e, KMP_DIR_SOURCE);
+	r = kmp_enc_abort(&e, tmp, sizeof(tmp), KMP_E_REFUSED, reason);
+	ASSERT_GT(r, 0);
+	EXPECT_EQ(KMP_OK, decode(KMP_DIR_SOURCE, tmp, (size_t)r, 0, &g, NULL, 0));
+	len = strlen(g.err.msg);
+	EXPECT_LE(len, KMP_MAX_MSG);
+	ASSERT_GT(len, 3);
+	/* the ellipsis, after the text's prefix ending with a whole word */
+	EXPECT_STREQ("...", g.err.msg + len - 3);
+	EXPECT_EQ(0, strncmp(reason, g.err.msg, len - 3));
+	EXPECT_EQ(' ', reason[len - 3]);
+	EXPECT_NE(' ', g.err.msg[len - 4]);
+	/* the whole "write rate;" clause is there, cut after a word */
+	EXPECT_NE(NULL, strstr(g.err.msg, "lower the guest's write rate"));
+
+	/* fits: unchanged; exactly the limit: unchanged */
+	n = kmp_msg_fit("short reason", out);
+	out[n] = 0;
+	EXPECT_STREQ("short reason", out);
+	memset(word, 'a', KMP_MAX_MSG);
+	word[KMP_MAX_MSG] = 0;
+	EXPECT_EQ(KMP_MAX_MSG, kmp_msg_fit(word, out));
+	EXPECT_EQ(0, memcmp(word, out, KMP_MAX_MSG));
+	/* one endless word: cut mid-word at the limit, with "..." */
+	memset(word, 'a', sizeof(word) - 1);
+	word[sizeof(word) - 1] = 0;
+	n = kmp_msg_fit(word, out);
+	EXPECT_EQ(KMP_MAX_MSG, n);
+	EXPECT_EQ(0, memcmp(out + n - 3, "...", 3));
+	/* ... and never inside a UTF-8 character: 2-byte "é" all along */
+	for (n = 0; n + 2 < sizeof(word); n += 2)
+		memcpy(word + n, "\xc3\xa9", 2);
+	word[n] = 0;
+	n = kmp_msg_fit(word, out);
+	ASSERT_GT(n, 4);
+	EXPECT_EQ((unsigned char)0xa9, (unsigned char)out[n - 4]);
+	EXPECT_EQ(1, (n - 3) % 2 == 0);
+	/* separators before the cut are dropped: "word; ..." -> "word..." */
+	memset(word, 0, sizeof(word));
+	for (n = 0; n + 6 < KMP_MAX_MSG + 40; n += 6)
+		memcpy(word + n, "abcd; ", 6);
+	n = kmp_msg_fit(word, out);
+	out[n] = 0;
+	EXPECT_STREQ("abcd...", out + n - 7);
+}
+
 TEST_F(proto, one_byte_at_a_time)
 {
 	struct stream s;

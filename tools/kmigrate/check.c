@@ -73,15 +73,15 @@ static const struct km_usage check_usage = {
 	"listener unreachable, 14 limit reached, 15 vcpus, 1 other.\n",
 };
 
+/* 0, or km_ctl_call_ok's -errno after one line on stderr */
 static int check_call(const char *name, struct json_object *req, struct json_object **reply)
 {
 	char err[512];
+	int r = km_ctl_call_ok(name, req, CHECK_CALL_MS, reply, err, sizeof(err));
 
-	if (km_ctl_call_ok(name, req, CHECK_CALL_MS, reply, err, sizeof(err))) {
+	if (r)
 		km_err("check: %s", err);
-		return -1;
-	}
-	return 0;
+	return r;
 }
 
 static const struct {
@@ -228,6 +228,10 @@ int check_main(int argc, char **argv)
 			return km_usage_error("invalid --to '%s': expected HOST[:PORT] or "
 					      "[IPV6]:PORT", to);
 	}
+	if (km_ctl_access(name, why, sizeof(why))) {	/* before credentials */
+		km_err("check: %s", why);
+		return KM_EXIT_PERM;
+	}
 	if (km_tls_cli_check(&tlsc, "check"))
 		return KM_EXIT_USAGE;
 	km_tls_free(tlsc.creds);	/* the VM's process loads them */
@@ -249,7 +253,7 @@ int check_main(int argc, char **argv)
 	ret = check_call(name, req, &reply);
 	json_object_put(req);
 	if (ret)
-		return KM_EXIT_FAIL;
+		return km_ctl_exit_code(ret);
 	json_object_put(reply);
 	for (;;) {
 		struct timespec ts = { 0, CHECK_POLL_MS * 1000000L };

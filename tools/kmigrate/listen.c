@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -133,10 +135,239 @@ static void listen_peer(const struct sockaddr_storage *ss, socklen_t len, char *
 	snprintf(buf, blen, ss->ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", h, p);
 }
 
+/*
+ * The listener's children: one per connection (a refused peer, a pre-flight
+ * check, or a migration whose process then runs the guest).  Each reports
+ * on a pipe (dest.h): the guest's name (KM_DEST_NAME) once HELLO came, then
+ * a status byte (0: the guest runs here; KM_TLS_REFUSED, KM_DEST_CHECKED,
+ * or a failure it logged itself).  A child that ends otherwise (killed,
+ * crashed, an exit it did not report) gets one line here naming the VM,
+ * the peer and how it ended; so does a migrated guest's process that is
+ * killed later.
+ */
+struct lchild {
+	pid_t pid;
+	int fd;			/* the pipe's read end; -1: closed */
+	char peer[80];
+	char name[KMP_NAME_SIZE];
+	int status;		/* the last status byte; -1: none yet */
+	bool running;		/* reported 0: the guest runs in it */
+	unsigned char msg[2 + KMP_NAME_SIZE];	/* a KM_DEST_NAME being read */
+	size_t mlen;
+	bool once_told;		/* --once: its outcome was taken */
+};
+
+static struct lchild *kids;
+static size_t nkids;
+static bool listen_once;	/* --once */
+static int once_st = -1;	/* --once: the exit status, once known */
+
+static struct lchild *listen_kid_by_fd(int fd)
+{
+	for (size_t i = 0; i < nkids; i++)
+		if (kids[i].fd == fd)
+			return &kids[i];
+	return NULL;
+}
+
+/* --once: a child whose outcome is still unknown */
+static bool listen_in_flight(void)
+{
+	for (size_t i = 0; i < nkids; i++)
+		if (!kids[i].once_told && kids[i].status != KM_TLS_REFUSED &&
+		    kids[i].status != KM_DEST_CHECKED)
+			return true;
+	return false;
+}
+
+/* Takes what @k wrote (never blocks: the pipe is non-blocking). */
+static void listen_kid_read(struct lchild *k)
+{
+	unsigned char b[256];
+
+	while (k->fd >= 0) {
+		ssize_t n = read(k->fd, b, sizeof(b));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {	/* its end: reaped next */
+			close(k->fd);
+			k->fd = -1;
+			return;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			if (k->mlen || b[i] == KM_DEST_NAME) {
+				k->msg[k->mlen++] = b[i];
+				if (k->mlen >= 2 && k->mlen == 2u + k->msg[1]) {
+					memcpy(k->name, k->msg + 2, k->msg[1]);
+					k->name[k->msg[1]] = '\0';
+					k->mlen = 0;
+				} else if (k->mlen >= sizeof(k->msg)) {
+					k->mlen = 0;	/* malformed: dropped */
+				}
+				continue;
+			}
+			k->status = b[i];
+			if (b[i] == KM_EXIT_OK)
+				k->running = true;
+		}
+	}
+}
+
+/* One line for a child that ended without saying why itself. */
+static void listen_kid_ended(struct lchild *k, int ws)
+{
+	char how[96];
+
+	if (WIFSIGNALED(ws))
+		snprintf(how, sizeof(how), "was killed by signal %d (%s)%s", WTERMSIG(ws),
+			 strsignal(WTERMSIG(ws)), WCOREDUMP(ws) ? ", core dumped" : "");
+	else if (WIFEXITED(ws))
+		snprintf(how, sizeof(how), "exited with status %d", WEXITSTATUS(ws));
+	else
+		snprintf(how, sizeof(how), "ended (wait status %#x)", ws);
+	if (k->running) {
+		/* the guest's process: a stop exits 0 quietly */
+		if (!(WIFEXITED(ws) && WEXITSTATUS(ws) == 0))
+			fprintf(stderr, "kmigrate listen: %s: its process (migrated in from %s, "
+				"pid %d) %s; the guest is gone\n", *k->name ? k->name : "?",
+				k->peer, (int)k->pid, how);
+	} else if (k->status >= 0) {
+		/* refused, checked or failed: the child said so itself */
+	} else if (*k->name) {
+		fprintf(stderr, "kmigrate listen: %s: the process receiving it from %s (pid %d) "
+			"%s; the VM is discarded (the source keeps its guest)\n", k->name, k->peer,
+			(int)k->pid, how);
+	} else {
+		fprintf(stderr, "kmigrate listen: the process of the connection from %s (pid %d, "
+			"before HELLO) %s\n", k->peer, (int)k->pid, how);
+	}
+}
+
+/* Reaps every ended child, with its last words first. */
+static void listen_reap(void)
+{
+	pid_t pid;
+	int ws;
+
+	while ((pid = waitpid(-1, &ws, WNOHANG)) > 0) {
+		for (size_t i = 0; i < nkids; i++) {
+			struct lchild *k = &kids[i];
+
+			if (k->pid != pid)
+				continue;
+			listen_kid_read(k);
+			if (k->fd >= 0)
+				close(k->fd);
+			if (listen_once && !k->once_told && k->status < 0) {
+				/* --once: it ended without an outcome */
+				k->once_told = true;
+				km_err("listen: the migration from %s failed", k->peer);
+				once_st = KM_EXIT_FAIL;
+			}
+			listen_kid_ended(k, ws);
+			kids[i] = kids[--nkids];
+			break;
+		}
+	}
+}
+
+/* --once: the exit status when the migration's outcome is known, else -1 */
+static int listen_once_outcome(void)
+{
+	for (size_t i = 0; i < nkids && once_st < 0; i++) {
+		struct lchild *k = &kids[i];
+
+		if (k->once_told || k->status < 0 || k->status == KM_TLS_REFUSED ||
+		    k->status == KM_DEST_CHECKED)
+			continue;	/* not the migration: go on listening */
+		k->once_told = true;
+		if (k->status) {
+			km_err("listen: the migration from %s failed", k->peer);
+			once_st = KM_EXIT_FAIL;
+		} else {
+			fprintf(stderr, "kmigrate listen: migration from %s completed (pid %d "
+				"runs the guest)\n", k->peer, (int)k->pid);
+			once_st = KM_EXIT_OK;
+		}
+	}
+	return once_st;
+}
+
+/* Accepts one connection and forks its child; 0, or an exit status. */
+static int listen_accept(int lfd, struct km_tls_cli *tlsc, bool verify, int mode)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int cfd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC), p[2] = { -1, -1 };
+	struct lchild *nk;
+	char peer[80];
+	pid_t pid;
+
+	if (cfd < 0) {
+		if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
+			return 0;
+		km_err("listen: accept: %s", strerror(errno));
+		return KM_EXIT_FAIL;
+	}
+	listen_peer(&ss, sl, peer, sizeof(peer));
+	nk = realloc(kids, (nkids + 1) * sizeof(*kids));
+	if (!nk || pipe2(p, O_CLOEXEC) < 0) {
+		km_err("listen: %s: %s", peer, nk ? strerror(errno) : "out of memory");
+		if (nk)
+			kids = nk;
+		close(cfd);
+		return 0;
+	}
+	kids = nk;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		km_err("listen: fork: %s", strerror(errno));
+		close(cfd);
+		close(p[0]);
+		close(p[1]);
+		return 0;
+	}
+	if (pid == 0) {
+		struct km_chan ch;
+		struct km_dest_opts o = { .verify = verify, .peer = peer, .status_fd = p[1],
+					  .dirty_mode = mode, .chan = &ch };
+
+		close(lfd);
+		close(p[0]);
+		for (size_t i = 0; i < nkids; i++)	/* the other children's */
+			if (kids[i].fd >= 0)
+				close(kids[i].fd);
+		setsid();
+		km_chan_init(&ch, cfd);
+		if (km_tls_cli_accept(tlsc, cfd, peer, &ch)) {	/* before HELLO */
+			unsigned char r = KM_TLS_REFUSED;
+
+			if (write(p[1], &r, 1) < 0)
+				r = 0;
+			exit(KM_EXIT_FAIL);
+		}
+		exit(km_mig_dest_run(cfd, &o));
+	}
+	close(cfd);
+	close(p[1]);
+	fcntl(p[0], F_SETFL, O_NONBLOCK);
+	memset(&kids[nkids], 0, sizeof(kids[nkids]));
+	kids[nkids].pid = pid;
+	kids[nkids].fd = p[0];
+	kids[nkids].status = -1;
+	snprintf(kids[nkids].peer, sizeof(kids[nkids].peer), "%s", peer);
+	nkids++;
+	return 0;
+}
+
 int listen_main(int argc, char **argv)
 {
 	const char *addr = NULL;
-	char port[16] = "", why[128], peer[80];
+	char port[16] = "", why[128];
 	const char *env = getenv("KMIGRATE_VERIFY");
 	bool once = false, verify = env && *env && strcmp(env, "0");
 	int mode = VMM_DIRTY_AUTO;
@@ -235,9 +466,8 @@ int listen_main(int argc, char **argv)
 	lfd = listen_socket(addr, port);
 	if (lfd < 0)
 		return KM_EXIT_FAIL;
+	listen_once = once;
 	signal(SIGPIPE, SIG_IGN);
-	if (!once)
-		signal(SIGCHLD, SIG_IGN);	/* children are VMs: nobody waits */
 	fprintf(stderr, "kmigrate listen: listening on %s%s%s port %s%s%s; at most %u incoming "
 		"migrations (%s beyond)\n",
 		addr && strchr(addr, ':') ? "[" : "", addr ? addr : "*",
@@ -245,81 +475,56 @@ int listen_main(int argc, char **argv)
 		verify ? ", verifying" : "", km_in_limits.max,
 		km_in_limits.queue ? "queue" : "refuse");
 	fprintf(stderr, "kmigrate listen: %s%s, peers must present a certificate of the CA "
-		"in %s/ca.pem\n", tlsc.insecure ? KM_TLS_DESC_PLAIN : KM_TLS_DESC,
+		"in %s/ca.pem\n", tlsc.insecure ? KM_TLS_DESC_PLAIN : km_tls_ktls_here() ?
+		KM_TLS_DESC : KM_TLS_DESC_RECORDS,
 		tlsc.insecure ? " (--insecure: sources with --insecure only)" : "", tlsc.dir);
 	fflush(NULL);
 	for (;;) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		int cfd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC), p[2] = { -1, -1 };
-		pid_t pid;
+		struct pollfd *pf;
+		size_t i, np = 0;
+		/* --once: one connection at a time, until its outcome is known */
+		bool accepting = !once || !listen_in_flight();
+		int r;
 
-		if (cfd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			km_err("listen: accept: %s", strerror(errno));
+		pf = calloc(nkids + 1, sizeof(*pf));
+		if (!pf) {
+			km_err("listen: out of memory");
 			return KM_EXIT_FAIL;
 		}
-		listen_peer(&ss, sl, peer, sizeof(peer));
-		if (once && pipe2(p, O_CLOEXEC) < 0) {
-			km_err("listen: pipe: %s", strerror(errno));
-			close(cfd);
-			continue;
+		if (accepting)
+			pf[np++] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+		for (i = 0; i < nkids; i++)
+			if (kids[i].fd >= 0)
+				pf[np++] = (struct pollfd){ .fd = kids[i].fd, .events = POLLIN };
+		/* a child's pipe closes when it ends: the timeout only reaps
+		 * one whose end came before its pipe's */
+		r = poll(pf, np, 500);
+		if (r < 0 && errno != EINTR) {
+			km_err("listen: poll: %s", strerror(errno));
+			free(pf);
+			return KM_EXIT_FAIL;
 		}
-		fflush(NULL);
-		pid = fork();
-		if (pid < 0) {
-			km_err("listen: fork: %s", strerror(errno));
-			close(cfd);
-			continue;
-		}
-		if (pid == 0) {
-			struct km_dest_opts o = { .verify = verify, .peer = peer, .status_fd = p[1],
-						  .dirty_mode = mode };
+		for (i = accepting ? 1 : 0; r > 0 && i < np; i++) {
+			struct lchild *k = listen_kid_by_fd(pf[i].fd);
 
-			close(lfd);
-			if (p[0] >= 0)
-				close(p[0]);
-			setsid();
-			signal(SIGCHLD, SIG_DFL);
-			if (km_tls_cli_accept(&tlsc, cfd, peer)) {	/* before HELLO */
-				unsigned char r = KM_TLS_REFUSED;
-
-				if (p[1] >= 0 && write(p[1], &r, 1) < 0)
-					r = 0;
-				exit(KM_EXIT_FAIL);
-			}
-			exit(km_mig_dest_run(cfd, &o));
+			if (k && (pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				listen_kid_read(k);
 		}
-		close(cfd);
+		r = r > 0 && accepting && (pf[0].revents & POLLIN) ? 1 : 0;
+		free(pf);
+		listen_reap();
 		if (once) {
-			unsigned char st = KM_EXIT_FAIL;
-			ssize_t n;
+			int st = listen_once_outcome();
 
-			close(p[1]);
-			do {
-				n = read(p[0], &st, 1);
-			} while (n < 0 && errno == EINTR);
-			close(p[0]);
-			if (n == 1 && (st == KM_TLS_REFUSED || st == KM_DEST_CHECKED)) {
-				/* not the migration: a refused peer, a pre-flight check */
-				waitpid(pid, NULL, 0);
-				continue;
+			if (st >= 0) {
+				close(lfd);
+				return st;
 			}
-			close(lfd);
-			if (n != 1) {
-				int ws;
-
-				waitpid(pid, &ws, 0);
-				km_err("listen: the migration from %s failed", peer);
-				return KM_EXIT_FAIL;
-			}
-			if (st)
-				km_err("listen: the migration from %s failed", peer);
-			else
-				fprintf(stderr, "kmigrate listen: migration from %s completed (pid %d "
-					"runs the guest)\n", peer, (int)pid);
-			return st ? KM_EXIT_FAIL : KM_EXIT_OK;
 		}
+		if (!r)
+			continue;
+		r = listen_accept(lfd, &tlsc, verify, mode);
+		if (r)
+			return r;
 	}
 }

@@ -90,7 +90,7 @@ static int set_vm(const char *name, uint64_t bps)
 	}
 	if (r) {
 		km_err("set: %s", err);
-		return KM_EXIT_FAIL;
+		return km_ctl_exit_code(r);
 	}
 	if (!json_object_object_get_ex(rep, "ok", &v) || !json_object_get_boolean(v)) {
 		km_err("set: %s: %s", name,

@@ -114,15 +114,15 @@ static int64_t start_int(struct json_object *o, const char *k)
 	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
 }
 
+/* 0, or km_ctl_call_ok's -errno after one line on stderr */
 static int start_call(const char *name, struct json_object *req, struct json_object **reply)
 {
 	char err[512];
+	int r = km_ctl_call_ok(name, req, START_CALL_MS, reply, err, sizeof(err));
 
-	if (km_ctl_call_ok(name, req, START_CALL_MS, reply, err, sizeof(err))) {
+	if (r)
 		km_err("start: %s", err);
-		return -1;
-	}
-	return 0;
+	return r;
 }
 
 void km_mig_show_progress(struct json_object *st, bool tty, uint32_t *last_round)
@@ -249,6 +249,10 @@ int start_main(int argc, char **argv)
 		return km_usage_error("invalid --via: %s", why);
 	if (!to)
 		return km_usage_error("missing --to HOST[:PORT]");
+	if (km_ctl_access(name, why, sizeof(why))) {	/* before credentials, slots */
+		km_err("start: %s", why);
+		return KM_EXIT_PERM;
+	}
 	if (km_tls_cli_check(&tlsc, "start"))
 		return KM_EXIT_USAGE;
 	km_tls_free(tlsc.creds);	/* checked here; the VM's process loads them */
@@ -265,6 +269,14 @@ int start_main(int argc, char **argv)
 		       "load it with 'modprobe kmigrate' (or use --datapath auto|user)", name,
 		       KMIGRATE_DEVICE_NAME, strerror(errno));
 		return KM_EXIT_NO_MODULE;
+	}
+	if (dpath == KM_MIG_DP_KERNEL && !tlsc.insecure && !km_tls_ktls_here()) {
+		/* the VM's process would fail after the handshake: say it first */
+		km_err("start: %s: --datapath kernel needs kernel TLS (the module sends the "
+		       "pages into the socket itself), and this kernel has none (no tls module: "
+		       "modprobe tls); --datapath auto or user encrypts with GnuTLS's records "
+		       "instead", name);
+		return KM_EXIT_FAIL;
 	}
 	signal(SIGINT, start_on_signal);
 	signal(SIGTERM, start_on_signal);
@@ -292,7 +304,7 @@ int start_main(int argc, char **argv)
 	json_object_put(req);
 	if (ret) {
 		km_out_end(&out);
-		return KM_EXIT_FAIL;
+		return km_ctl_exit_code(ret);
 	}
 	json_object_put(reply);
 
@@ -402,6 +414,7 @@ int cancel_main(int argc, char **argv)
 {
 	struct json_object *req, *reply = NULL;
 	const char *name;
+	char why[512];
 	int c, r;
 
 	while ((c = km_getopt(argc, argv, "", NULL, &cancel_usage)) != KM_OPT_END)
@@ -415,10 +428,12 @@ int cancel_main(int argc, char **argv)
 		return KM_EXIT_USAGE;
 	req = json_object_new_object();
 	json_object_object_add(req, "cmd", json_object_new_string("migrate-cancel"));
-	r = start_call(name, req, &reply);
+	r = km_ctl_call_ok(name, req, START_CALL_MS, &reply, why, sizeof(why));
 	json_object_put(req);
-	if (r)
-		return KM_EXIT_FAIL;
+	if (r) {
+		km_err("cancel: %s", why);
+		return km_ctl_exit_code(r);
+	}
 	if (km_opts.json)
 		printf("%s\n", json_object_to_json_string_ext(reply, JSON_C_TO_STRING_PLAIN));
 	else

@@ -54,7 +54,7 @@ static int status_vm(const char *name)
 	json_object_put(req);
 	if (r) {
 		km_err("status: %s", err);
-		return KM_EXIT_FAIL;
+		return km_ctl_exit_code(r);
 	}
 	if (json_object_object_get_ex(st, "ok", &ok) && !json_object_get_boolean(ok)) {
 		km_err("status: %s: %s", name, status_str(st, "error") ?: "refused");

@@ -81,8 +81,10 @@ int vms_main(int argc, char **argv)
 	} else {
 		n = km_ctl_list(&names);
 		if (n < 0) {
-			km_err("vms: reading %s: %s", km_ctl_run_dir(), strerror(-n));
-			return KM_EXIT_FAIL;
+			km_err("vms: reading %s: %s%s", km_ctl_run_dir(), strerror(-n),
+			       n == -EACCES || n == -EPERM ? " (run this as root or as the VMs' owner)"
+			       : "");
+			return km_ctl_exit_code(n);
 		}
 	}
 	if (km_opts.json)
@@ -101,7 +103,8 @@ int vms_main(int argc, char **argv)
 			 */
 			if (given || (r != -ENOENT && r != -ECONNRESET)) {
 				km_err("vms: %s", err);
-				ret = KM_EXIT_FAIL;
+				if (ret != KM_EXIT_PERM)
+					ret = km_ctl_exit_code(r);
 			}
 			continue;
 		}
@@ -164,10 +167,11 @@ static int vms_simple(const char *cmd, const char *name, int timeout_ms,
 	struct json_object *reply;
 	char err[512];
 	const char *e;
+	int r = km_ctl_cmd(name, cmd, timeout_ms, &reply, err, sizeof(err));
 
-	if (km_ctl_cmd(name, cmd, timeout_ms, &reply, err, sizeof(err))) {
+	if (r) {
 		km_err("%s: %s", cmd, err);
-		return KM_EXIT_FAIL;
+		return km_ctl_exit_code(r);
 	}
 	e = vms_reply_error(reply);
 	if (e) {
@@ -297,7 +301,7 @@ int vmctl_main(int argc, char **argv)
 	json_object_put(req);
 	if (ret) {
 		km_err("vmctl: %s", err);
-		return KM_EXIT_FAIL;
+		return km_ctl_exit_code(ret);
 	}
 	vms_print_json(reply);
 	ret = vms_reply_error(reply) ? KM_EXIT_FAIL : KM_EXIT_OK;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "exitcode.h"
 
 const char *km_ctl_run_dir(void)
 {
@@ -88,6 +89,38 @@ static uint64_t km_ctl_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* EACCES / EPERM on @path of VM @name: -EACCES with one line in @err */
+static int km_ctl_denied(const char *name, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0)
+		snprintf(err, errlen, "%s: permission denied: its control socket %s belongs to "
+			 "uid %u, mode %04o (run this as root or as the VM's owner)", name, path,
+			 (unsigned int)st.st_uid, (unsigned int)(st.st_mode & 07777));
+	else
+		snprintf(err, errlen, "%s: permission denied: the run directory %s is not "
+			 "accessible (run this as root or as the VM's owner)", name,
+			 km_ctl_run_dir());
+	return -EACCES;
+}
+
+int km_ctl_access(const char *name, char *err, size_t errlen)
+{
+	char path[256];
+
+	if (!km_ctl_name_valid(name) || km_ctl_path(name, ".sock", path, sizeof(path)))
+		return 0;	/* km_ctl_call says it */
+	if (access(path, W_OK) < 0 && (errno == EACCES || errno == EPERM))
+		return km_ctl_denied(name, path, err, errlen);
+	return 0;
+}
+
+int km_ctl_exit_code(int r)
+{
+	return r == -EACCES || r == -EPERM ? KM_EXIT_PERM : KM_EXIT_FAIL;
+}
+
 int km_ctl_call(const char *name, struct json_object *req, int timeout_ms,
 		struct json_object **reply, char *err, size_t errlen)
 {
@@ -120,6 +153,8 @@ int km_ctl_call(const char *name, struct json_object *req, int timeout_ms,
 			snprintf(err, errlen, "no VM named '%s' is running (no listener on %s)",
 				 name, path);
 			r = -ENOENT;
+		} else if (errno == EACCES || errno == EPERM) {
+			r = km_ctl_denied(name, path, err, errlen);
 		} else {
 			snprintf(err, errlen, "connecting to %s: %s", path, strerror(errno));
 		}

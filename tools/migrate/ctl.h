@@ -53,6 +53,16 @@ void km_ctl_redirect_log(const char *name, bool append);
  */
 int km_ctl_call(const char *name, struct json_object *req, int timeout_ms,
 		struct json_object **reply, char *err, size_t errlen);
+/*
+ * The control socket (and the run directory) admit the VM's owner and
+ * root only: a call by anybody else fails with -EACCES and "NAME:
+ * permission denied: ..." in @err.  km_ctl_access() says so without
+ * connecting (before a command does anything else: 0 when allowed or when
+ * the socket does not exist); km_ctl_exit_code() maps a call's result to
+ * the exit status (KM_EXIT_PERM for -EACCES/-EPERM, else KM_EXIT_FAIL).
+ */
+int km_ctl_access(const char *name, char *err, size_t errlen);
+int km_ctl_exit_code(int r);
 /* Same with {"cmd":CMD}. */
 int km_ctl_cmd(const char *name, const char *cmd, int timeout_ms,
 	       struct json_object **reply, char *err, size_t errlen);

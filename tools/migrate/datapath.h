@@ -10,8 +10,11 @@
  * Implementations:
  *   "user"   datapath_user.c: libvmm's dirty ring or bitmap (mmap'd ring /
  *            KVM_GET_DIRTY_LOG), pages written with writev() straight from
- *            the mapping of guest RAM; large batches with MSG_ZEROCOPY
- *            (env.zerocopy), completions reaped from the error queue.
+ *            the mapping of guest RAM (through env.writev: the source's
+ *            struct km_chan, tls.h, so GnuTLS's records where the kernel
+ *            has no kTLS); large batches with MSG_ZEROCOPY (env.zerocopy,
+ *            off with GnuTLS records), completions reaped from the error
+ *            queue.
  *   "kernel" datapath_kernel.c: /dev/kmigrate (kmigrate.ko) harvests the
  *            dirty rings (KMIGRATE_HARVEST; bitmap mode: libvmm's
  *            KVM_GET_DIRTY_LOG) and writes the PAGES / ZERO records on the
@@ -57,6 +60,7 @@ struct km_dp_env {
 	/* a record of @pages PAGES or @zero ZERO gfns went out: 0 or -1 (stop) */
 	int (*sent)(void *opaque, uint32_t pages, uint32_t zero);
 	bool zerocopy;			/* MSG_ZEROCOPY allowed (--no-zerocopy: off) */
+	const char *zc_off;		/* why not, when not --no-zerocopy (the note) */
 	/* bytes the data path wrote on the socket itself (not through
 	 * writev/writev_tx): accounted like theirs */
 	void (*account)(void *opaque, uint64_t bytes);
@@ -148,6 +152,9 @@ extern const struct km_datapath_ops km_datapath_kernel;
 int km_dp_kernel_open(struct vmm_vm *vm, char *why, size_t whylen);
 int km_dp_kernel_adopt(struct km_datapath *dp, int fd);
 void km_dp_kernel_close(int fd);
+/* An adopted session never initialised: closed, @dp->priv freed (the
+ * source then takes the user data path, e.g. without kernel TLS). */
+void km_dp_kernel_release(struct km_datapath *dp);
 
 /* The largest @n a send_pages call takes. */
 #define KM_DP_MAX_BATCH		4096u

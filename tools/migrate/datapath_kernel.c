@@ -139,6 +139,16 @@ int km_dp_kernel_adopt(struct km_datapath *dp, int fd)
 	return 0;
 }
 
+void km_dp_kernel_release(struct km_datapath *dp)
+{
+	struct dpk *k = dp->priv;
+
+	if (k && k->fd >= 0)
+		km_dp_kernel_close(k->fd);
+	free(k);
+	dp->priv = NULL;
+}
+
 static void dpk_stats(struct km_datapath *dp)
 {
 	struct dpk *k = dp->priv;

@@ -119,7 +119,8 @@ static int dpu_init(struct km_datapath *dp)
 	}
 	memset(&dp->zc, 0, sizeof(dp->zc));
 	if (!dp->env.zerocopy) {
-		snprintf(dp->zc.note, sizeof(dp->zc.note), "turned off (--no-zerocopy)");
+		snprintf(dp->zc.note, sizeof(dp->zc.note), "%s",
+			 dp->env.zc_off ? dp->env.zc_off : "turned off (--no-zerocopy)");
 	} else if (dpu_is_ktls(dp->env.fd)) {
 		/* kTLS encrypts from the pages into its own records: it refuses
 		 * MSG_ZEROCOPY (and needs no pinning for it) */

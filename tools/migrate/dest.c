@@ -23,6 +23,7 @@
 #include "preflight.h"
 #include "proto.h"
 #include "slots.h"
+#include "tls.h"
 #include "vmhost.h"
 #include "vmm.h"
 
@@ -34,12 +35,15 @@
 struct dst {
 	const struct km_dest_opts *o;
 	int fd;
+	struct km_chan *ch;	/* every byte of the stream goes through it (tls.h) */
+	struct km_chan plain;	/* ... or this one, the socket's own calls */
 	struct kmp_dec *dec;
 	struct kmp_enc enc;
 	struct vmm_vm *vm;
 	struct km_ctl_server srv;
 	bool srv_open;
 	char name[KMP_NAME_SIZE];
+	bool name_sent;			/* to the listener (dst_notify_name) */
 	unsigned int nr_vcpus;
 	struct vmm_state vmst;
 	struct vmm_state *vst;
@@ -48,7 +52,7 @@ struct dst {
 	bool ready, commit, aborted;
 	struct kmp_error abort;
 	uint32_t err_code;		/* an ERROR to send, with err */
-	char err[300];
+	char err[640];			/* the abort reason (up to KMP_MAX_MSG) and more */
 	uint64_t pages, zero;
 	uint64_t t_hello, t_end;
 	uint64_t features;		/* optional features in use (ACCEPT) */
@@ -78,7 +82,7 @@ static int dst_send(struct dst *d, const void *buf, size_t len)
 	const uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n = send(d->fd, p, len, MSG_NOSIGNAL);
+		ssize_t n = km_chan_send(d->ch, p, len, MSG_NOSIGNAL);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -88,6 +92,24 @@ static int dst_send(struct dst *d, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* The guest's name to the listener, once (dest.h, KM_DEST_NAME), so that
+ * it can name the VM if this process dies. */
+static void dst_notify_name(struct dst *d)
+{
+	unsigned char m[2 + KMP_NAME_SIZE];
+	size_t n = strnlen(d->name, KMP_NAME_SIZE - 1);
+
+	if (d->o->status_fd < 0 || d->name_sent || !n)
+		return;
+	d->name_sent = true;
+	m[0] = KM_DEST_NAME;
+	m[1] = (unsigned char)n;
+	memcpy(m + 2, d->name, n);
+	if (write(d->o->status_fd, m, n + 2) != (ssize_t)(n + 2)) {
+		/* the listener is gone */
+	}
 }
 
 static uint64_t dst_cpuid_hash(struct vmm_vm *vm)
@@ -114,6 +136,7 @@ static int dst_preflight(struct dst *d, const struct kmp_hello *h, const struct 
 
 	kmp_enc_set_required(&d->enc, h->features_required);
 	snprintf(d->name, sizeof(d->name), "%s", h->name);
+	dst_notify_name(d);
 	d->check_only = h->features_required & KMP_FR_CHECK;
 	if ((h->features_required & KMP_FR_PROFILE) && !p)
 		return 0;	/* the checks when PROFILE is there */
@@ -166,6 +189,7 @@ static int dst_on_hello(void *opaque, const struct kmp_hello *h)
 
 	d->t_hello = vmm_now_ns();
 	snprintf(d->name, sizeof(d->name), "%s", h->name);
+	dst_notify_name(d);
 	if (!d->pf_done)	/* memory, vCPUs; with PROFILE the CPU; CHECK */
 		return dst_preflight(d, h, NULL);
 	if (!km_ctl_name_valid(h->name))
@@ -448,12 +472,16 @@ static int dst_receive(struct dst *d, int sfd)
 			{ .fd = sfd, .events = POLLIN },
 		};
 		unsigned int nc = d->srv_open ? km_ctl_server_pollfds(&d->srv, p + 2) : 0;
-		int r = poll(p, 2 + nc, DST_IDLE_MS);
+		/* decrypted bytes GnuTLS holds: poll() cannot see them */
+		bool pending = km_chan_pending(d->ch) > 0;
+		int r = poll(p, 2 + nc, pending ? 0 : DST_IDLE_MS);
 		ssize_t n;
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r == 0) {
+		if (pending && r >= 0)
+			p[0].revents |= POLLIN;
+		else if (r == 0) {
 			dst_error(d, KMP_E_TRUNCATED, "nothing from the source for %d s",
 				  DST_IDLE_MS / 1000);
 			break;
@@ -470,7 +498,7 @@ static int dst_receive(struct dst *d, int sfd)
 			km_ctl_server_serve(&d->srv, p + 2, nc, dst_ctl, d);
 		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		n = read(d->fd, buf, DST_BUF);
+		n = km_chan_recv(d->ch, buf, DST_BUF, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -512,6 +540,8 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 	memset(&d, 0, sizeof(d));
 	d.o = o;
 	d.fd = fd;
+	km_chan_init(&d.plain, fd);
+	d.ch = o->chan ? o->chan : &d.plain;
 	d.srv.lock_fd = d.srv.listen_fd = -1;
 	kmp_enc_init(&d.enc, KMP_DIR_DEST);
 	d.dec = kmp_dec_new(KMP_DIR_SOURCE, &dst_ops, &d);
@@ -618,6 +648,7 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 				"%s%.1f ms\n", d.name, rs.valid & KMP_RSM_PAUSE ? "" : "(n/a) ",
 				rs.guest_pause_us / 1e3);
 	}
+	km_chan_free(d.ch);
 	close(d.fd);
 	d.fd = -1;
 	km_ctl_redirect_log(d.name, true);
@@ -642,8 +673,10 @@ out:
 		vmm_state_free(&d.vst[i]);
 	free(d.vst);
 	kmp_dec_free(d.dec);
-	if (d.fd >= 0)
+	if (d.fd >= 0) {
+		km_chan_free(d.ch);
 		close(d.fd);
+	}
 	close(sfd);
 	return ret;
 }

@@ -23,17 +23,27 @@
 
 #include <stdbool.h>
 
+struct km_chan;
+
 struct km_dest_opts {
 	bool verify;		/* vmm_wl_verify the memory before resuming */
 	const char *peer;	/* for messages */
-	int status_fd;		/* gets one byte: 0 running, else failed; -1: none */
+	int status_fd;		/* gets one byte: 0 running, else failed (before
+				 * it, KM_DEST_NAME); -1: none */
 	int dirty_mode;		/* enum vmm_dirty_mode of the new VM (0: auto) */
+	struct km_chan *chan;	/* the stream's transport after the handshake
+				 * (tls.h: GnuTLS records without kTLS); NULL:
+				 * the socket's own calls */
 };
 
 /* The status byte of a connection that only ran the pre-flight checks
  * (CHECK), passed or not: no migration, `listen --once` goes on listening.
  * (tls.h's KM_TLS_REFUSED, 0xfe, is the other such byte.) */
 #define KM_DEST_CHECKED	0xfd
+/* Before its status, the child names the guest once HELLO came: this byte,
+ * a length byte (1 .. KMP_NAME_SIZE - 1), the name (not NUL-terminated).
+ * The listener then names the VM when the child dies without reporting. */
+#define KM_DEST_NAME	0xfc
 
 /* Handles connection @fd; returns the process exit status (after the
  * migrated VM stopped, on success). */

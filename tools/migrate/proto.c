@@ -761,17 +761,43 @@ ssize_t kmp_enc_commit(struct kmp_enc *e, void *buf, size_t len)
 	return enc_simple(e, buf, len, KMP_T_COMMIT, 0, NULL, 0);
 }
 
+size_t kmp_msg_fit(const char *msg, char *out)
+{
+	size_t n = msg ? strnlen(msg, KMP_MAX_MSG + 1) : 0, cut, i;
+
+	if (n <= KMP_MAX_MSG) {
+		memcpy(out, msg ? msg : "", n);
+		return n;
+	}
+	/* the last word boundary that leaves room for the ellipsis, not
+	 * further back than a long word (then: mid-word, but never inside
+	 * a UTF-8 sequence) */
+	cut = KMP_MAX_MSG - KMP_MSG_ELLIPSIS_LEN;
+	for (i = cut; i > cut - KMP_MSG_WORD_MAX; i--)
+		if (msg[i] == ' ')
+			break;
+	if (i > cut - KMP_MSG_WORD_MAX)
+		cut = i;
+	else
+		while (cut > 0 && ((unsigned char)msg[cut] & 0xc0) == 0x80)
+			cut--;
+	while (cut > 0 && (msg[cut - 1] == ' ' || msg[cut - 1] == ',' ||
+			   msg[cut - 1] == ';' || msg[cut - 1] == ':' || msg[cut - 1] == '('))
+		cut--;
+	memcpy(out, msg, cut);
+	memcpy(out + cut, KMP_MSG_ELLIPSIS, KMP_MSG_ELLIPSIS_LEN);
+	return cut + KMP_MSG_ELLIPSIS_LEN;
+}
+
 static ssize_t enc_error(struct kmp_enc *e, void *buf, size_t len, uint32_t type,
 			 uint32_t code, const char *msg)
 {
 	uint8_t p[KMP_ERROR_FIXED + KMP_MAX_MSG];
-	size_t n = msg ? strnlen(msg, KMP_MAX_MSG + 1) : 0;
+	/* a long explanation is cut at a word, with "...", not refused */
+	size_t n = kmp_msg_fit(msg, (char *)p + KMP_ERROR_FIXED);
 
-	if (n > KMP_MAX_MSG)
-		n = KMP_MAX_MSG;	/* a long explanation is cut, not refused */
 	put32(p, code);
 	put32(p + 4, 0);
-	memcpy(p + KMP_ERROR_FIXED, msg ? msg : "", n);
 	return enc_simple(e, buf, len, type, 0, p, KMP_ERROR_FIXED + n);
 }
 

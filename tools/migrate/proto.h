@@ -287,6 +287,15 @@ struct kmp_enc {
  * encoder is unchanged.
  */
 void kmp_enc_init(struct kmp_enc *e, enum kmp_dir dir);
+/* @msg as ABORT/ERROR carry it, into @out (KMP_MAX_MSG bytes, not
+ * NUL-terminated): whole when it fits, else cut after the last whole word
+ * (a word longer than KMP_MSG_WORD_MAX: mid-word, at a UTF-8 character
+ * boundary) with trailing blanks and separators dropped and "..." added.
+ * Returns the length. */
+#define KMP_MSG_ELLIPSIS	"..."
+#define KMP_MSG_ELLIPSIS_LEN	3u
+#define KMP_MSG_WORD_MAX	48u
+size_t kmp_msg_fit(const char *msg, char *out);
 ssize_t kmp_enc_hello(struct kmp_enc *e, void *buf, size_t len, const struct kmp_hello *h);
 /* Right after HELLO, when it has KMP_FR_PROFILE. */
 ssize_t kmp_enc_profile(struct kmp_enc *e, void *buf, size_t len, const struct kmp_profile *p);
@@ -297,6 +306,9 @@ ssize_t kmp_enc_vcpu_state(struct kmp_enc *e, void *buf, size_t len,
 			   const void *blob, uint32_t blob_len);
 ssize_t kmp_enc_end(struct kmp_enc *e, void *buf, size_t len);
 ssize_t kmp_enc_commit(struct kmp_enc *e, void *buf, size_t len);
+/* ABORT and ERROR carry at most KMP_MAX_MSG bytes of @msg (the limit of
+ * the wire format, which older peers enforce): a longer one is cut at the
+ * last word that leaves room for KMP_MSG_ELLIPSIS (kmp_msg_fit). */
 ssize_t kmp_enc_abort(struct kmp_enc *e, void *buf, size_t len, uint32_t code, const char *msg);
 ssize_t kmp_enc_accept(struct kmp_enc *e, void *buf, size_t len, const struct kmp_accept *a);
 ssize_t kmp_enc_ready(struct kmp_enc *e, void *buf, size_t len, const struct kmp_ready *r);

@@ -81,7 +81,7 @@ struct km_mig_src {
 	pthread_mutex_t lock;	/* the fields below, for status readers */
 	const char *phase;
 	const char *result;	/* NULL while running */
-	char error[512];
+	char error[512];		/* the peer's ERROR (KMP_MAX_MSG) fits whole */
 	uint32_t round;
 	uint64_t bytes_sent, pages_sent, zero_pages, remaining;
 	uint64_t link_rate, dirty_rate, predicted_ns;
@@ -101,7 +101,7 @@ struct km_mig_src {
 	char dp_note[320];		/* why not the kernel data path (auto) */
 	pthread_mutex_t dp_lock;	/* dp_up and the data path vs. set_bandwidth */
 	char peer[128];
-	char tls_desc[48];		/* KM_TLS_DESC(_PLAIN); "": not yet */
+	char tls_desc[64];		/* KM_TLS_DESC(_RECORDS, _PLAIN); "": not yet */
 	char tls_peer[256];		/* the destination's subject */
 	/* the destination's RESUMED (got_resumed) or why there is none */
 	bool got_resumed;
@@ -110,6 +110,7 @@ struct km_mig_src {
 
 	/* thread-private */
 	int fd;
+	struct km_chan ch;	/* every byte of the stream goes through it (tls.h) */
 	struct kmp_enc enc;
 	struct kmp_dec *dec;
 	bool got_accept, got_ready, got_error;
@@ -440,7 +441,7 @@ static int src_pump(struct km_mig_src *m)
 	uint8_t buf[1024];
 
 	for (;;) {
-		ssize_t n = recv(m->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		ssize_t n = km_chan_recv(&m->ch, buf, sizeof(buf), MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -483,7 +484,9 @@ static int src_check(struct km_mig_src *m)
 static int src_wait(struct km_mig_src *m, short ev, int ms)
 {
 	struct pollfd p = { .fd = m->fd, .events = ev | POLLIN };
-	int r = poll(&p, 1, ms);
+	/* decrypted bytes GnuTLS holds (src_pump leaves none; to be sure):
+	 * poll() cannot see them */
+	int r = poll(&p, 1, km_chan_pending(&m->ch) ? 0 : ms);
 
 	if (r < 0 && errno != EINTR)
 		return src_fail(m, "poll: %s", strerror(errno));
@@ -536,7 +539,7 @@ static int src_writev_tx(struct km_mig_src *m, struct iovec *iov, int cnt, km_dp
 		/* under a cap, 64 KiB (16 pages) per step, each paced */
 		int step = __atomic_load_n(&m->o.bandwidth, __ATOMIC_RELAXED) ? SRC_PACE_IOV : 1024;
 		ssize_t n = tx ? tx(ctx, m->fd, iov, cnt > step ? step : cnt) :
-				 writev(m->fd, iov, cnt > step ? step : cnt);
+				 km_chan_writev(&m->ch, iov, cnt > step ? step : cnt);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -855,8 +858,12 @@ static int src_tls_load(struct km_mig_src *m)
  * plain writev for the pages. */
 static int src_tls(struct km_mig_src *m)
 {
-	const char *desc = m->o.insecure ? KM_TLS_DESC_PLAIN : KM_TLS_DESC;
+	const char *desc;
 	char err[600], subj[256], host[256], port[16];
+	/* without kTLS, GnuTLS's records, unless the kernel data path must
+	 * send (it writes the pages into the socket itself) */
+	bool records = !(m->dp.ops == &km_datapath_kernel &&
+			 m->o.datapath == KM_MIG_DP_KERNEL);
 
 	if (!m->tls)
 		return src_fail(m, "no TLS credentials");
@@ -866,9 +873,29 @@ static int src_tls(struct km_mig_src *m)
 	else if (km_mig_split_hostport(m->o.to, host, sizeof(host), port, sizeof(port),
 				       KM_MIG_DEFAULT_PORT))
 		return src_fail(m, "bad destination '%s'", m->o.to);
-	if (km_tls_handshake(m->tls, m->fd, false, m->o.insecure, host, KM_TLS_HANDSHAKE_MS,
-			     subj, sizeof(subj), err, sizeof(err)))
+	km_chan_init(&m->ch, m->fd);
+	if (km_tls_open(m->tls, m->fd, false, m->o.insecure, records ? KM_TLS_F_RECORDS : 0,
+			host, KM_TLS_HANDSHAKE_MS, &m->ch, subj, sizeof(subj), err, sizeof(err))) {
+		if (!records && strstr(err, "kernel TLS unavailable"))
+			return src_fail(m, "%s: --datapath kernel needs kernel TLS (the module "
+					"sends the pages into the socket itself): %s; --datapath "
+					"auto or user encrypts with GnuTLS's records instead",
+					m->peer, err);
 		return src_fail(m, "%s: %s", m->peer, err);
+	}
+	desc = m->ch.desc;
+	if (m->ch.gs && m->dp.ops == &km_datapath_kernel) {
+		/* auto: the module cannot send into GnuTLS's records */
+		pthread_mutex_lock(&m->dp_lock);
+		km_dp_kernel_release(&m->dp);
+		m->dp.ops = &km_datapath_user;
+		pthread_mutex_unlock(&m->dp_lock);
+		pthread_mutex_lock(&m->lock);
+		snprintf(m->dp_note, sizeof(m->dp_note), "kernel data path not available (no "
+			 "kernel TLS here: the records are GnuTLS's): using the user data path");
+		pthread_mutex_unlock(&m->lock);
+		fprintf(stderr, "kmigrate: %s: %s\n", m->name, m->dp_note);
+	}
 	pthread_mutex_lock(&m->lock);
 	snprintf(m->tls_desc, sizeof(m->tls_desc), "%s", desc);
 	snprintf(m->tls_peer, sizeof(m->tls_peer), "%s", subj);
@@ -1028,7 +1055,9 @@ static int src_dp_up(struct km_mig_src *m)
 					.account = src_dp_account,
 					.bandwidth = m->o.bandwidth,
 					.stall_ms = SRC_STALL_MS,
-					.zerocopy = m->o.zerocopy };
+					.zerocopy = m->o.zerocopy && !m->ch.gs,
+					.zc_off = m->ch.gs ? "not offered with GnuTLS records (no "
+						  "kTLS: encrypted in user space)" : NULL };
 	r = m->dp.ops->init(&m->dp);
 	if (r && m->dp.ops == &km_datapath_kernel && m->o.datapath == KM_MIG_DP_AUTO) {
 		char why[200];
@@ -1078,7 +1107,7 @@ static void src_wait_resumed(struct km_mig_src *m, bool commit_sent)
 		snprintf(why, sizeof(why), "the destination does not send RESUMED (an older "
 			 "kmigrate listen)");
 	while (!*why && !m->got_resumed) {
-		struct pollfd p = { .fd = m->fd, .events = POLLIN };
+		struct pollfd p = { .fd = m->fd, .events = POLLIN, .revents = POLLIN };
 		uint64_t now = vmm_now_ns();
 		ssize_t n;
 		int r;
@@ -1092,11 +1121,13 @@ static void src_wait_resumed(struct km_mig_src *m, bool commit_sent)
 			snprintf(why, sizeof(why), "stopped waiting for RESUMED");
 			break;
 		}
-		r = poll(&p, 1, (deadline - now) / 1000000 > 100 ? 100 :
+		/* decrypted bytes GnuTLS holds: poll() cannot see them */
+		r = km_chan_pending(&m->ch) ? 1 :
+		    poll(&p, 1, (deadline - now) / 1000000 > 100 ? 100 :
 			 (int)((deadline - now) / 1000000) + 1);
 		if (r <= 0)
 			continue;
-		n = recv(m->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		n = km_chan_recv(&m->ch, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 			continue;
 		if (n <= 0) {
@@ -1361,7 +1392,8 @@ static void *src_thread(void *arg)
 						  atomic_load(&m->cancel) ? KMP_E_ABORTED :
 						  KMP_E_REFUSED, m->error);
 
-			if (n > 0 && send(m->fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+			if (n > 0 && km_chan_send(&m->ch, buf, (size_t)n,
+						  MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 				/* the connection is gone: the destination discards */
 			}
 		}
@@ -1371,6 +1403,7 @@ static void *src_thread(void *arg)
 	}
 	src_dp_down(m);
 	if (m->fd >= 0) {
+		km_chan_free(&m->ch);
 		if (m->completed)
 			shutdown(m->fd, SHUT_WR);
 		close(m->fd);
@@ -1403,6 +1436,7 @@ int km_mig_src_start(struct vmm_vm *vm, const char *name, const struct km_mig_op
 	snprintf(m->name, sizeof(m->name), "%s", name);
 	m->o = *o;
 	m->fd = -1;
+	km_chan_init(&m->ch, -1);
 	m->phase = "starting";
 	m->dp.ops = &km_datapath_user;
 	if (o->datapath != KM_MIG_DP_USER) {

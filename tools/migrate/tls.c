@@ -332,8 +332,33 @@ static int tls_fail_handshake(gnutls_session_t s, int r, const char *who, char *
 	return -1;
 }
 
+bool km_tls_ktls_here(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r, e;
+
+	if (fd < 0)
+		return false;
+	/* ENOENT: no such ULP (no tls module); with one, an unconnected
+	 * socket gets ENOTCONN (or, on old kernels, the ULP itself) */
+	r = setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls"));
+	e = errno;
+	close(fd);
+	return r == 0 || e != ENOENT;
+}
+
+/* a record's plaintext at most (TLS 1.3: 2^14) */
+#define KM_CHAN_REC	16384u
+
 int km_tls_handshake(struct km_tls *t, int fd, bool server, bool plaintext, const char *name,
 		     int timeout_ms, char *peer_subject, size_t slen, char *err, size_t errlen)
+{
+	return km_tls_open(t, fd, server, plaintext, 0, name, timeout_ms, NULL, peer_subject,
+			   slen, err, errlen);
+}
+
+int km_tls_open(struct km_tls *t, int fd, bool server, bool plaintext, unsigned int flags,
+		const char *name, int timeout_ms, struct km_chan *ch, char *peer_subject,
+		size_t slen, char *err, size_t errlen)
 {
 	const char *who = server ? "the source" : "the destination";
 	gnutls_session_t s = NULL;
@@ -350,7 +375,9 @@ int km_tls_handshake(struct km_tls *t, int fd, bool server, bool plaintext, cons
 		snprintf(err, errlen, "TLS: fcntl: %s", strerror(errno));
 		return -1;
 	}
-	r = gnutls_init(&s, (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_TICKETS);
+	/* GNUTLS_NO_SIGNAL: its sends take MSG_NOSIGNAL (records kept in @ch) */
+	r = gnutls_init(&s, (server ? GNUTLS_SERVER : GNUTLS_CLIENT) | GNUTLS_NO_TICKETS |
+			GNUTLS_NO_SIGNAL);
 	if (r < 0) {
 		snprintf(err, errlen, "TLS: %s", gnutls_strerror(r));
 		s = NULL;
@@ -453,18 +480,39 @@ int km_tls_handshake(struct km_tls *t, int fd, bool server, bool plaintext, cons
 		}
 	}
 	if (plaintext) {	/* agreed: authenticated, the rest in the clear */
+		if (ch)
+			ch->desc = KM_TLS_DESC_PLAIN;
 		ret = 0;
 		goto out;
 	}
 	/* the record layer to the kernel; `modprobe tls` if the ULP is missing
 	 * (the kernel loads it itself for CAP_NET_ADMIN) */
 	if (setsockopt(fd, SOL_TCP, TCP_ULP, "tls", sizeof("tls")) < 0) {
+		int e = errno;
+
+		if (ch && (flags & KM_TLS_F_RECORDS)) {
+			/* no kTLS here: GnuTLS keeps the records (the socket is
+			 * untouched; the peer cannot tell) */
+			ch->buf = malloc(KM_CHAN_REC);
+			if (!ch->buf) {
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
+			gnutls_record_set_timeout(s, 0);	/* the socket's own mode */
+			ch->gs = s;
+			ch->desc = KM_TLS_DESC_RECORDS;
+			s = NULL;
+			ret = 0;
+			goto out;
+		}
 		snprintf(err, errlen, "kernel TLS unavailable: setsockopt(TCP_ULP, \"tls\"): %s "
-			 "(is the tls module loaded? modprobe tls)", strerror(errno));
+			 "(is the tls module loaded? modprobe tls)", strerror(e));
 		goto out;
 	}
 	if (tls_ktls_dir(s, fd, false, err, errlen) || tls_ktls_dir(s, fd, true, err, errlen))
 		goto out;
+	if (ch)
+		ch->desc = KM_TLS_DESC;
 	ret = 0;
 out:
 	if (s)
@@ -472,6 +520,108 @@ out:
 	if (fl >= 0 && fl & O_NONBLOCK)
 		fcntl(fd, F_SETFL, fl);
 	return ret;
+}
+
+/* GnuTLS's return value @r as errno (after @c->err says why) */
+static int chan_errno(struct km_chan *c, ssize_t r)
+{
+	int e = errno;
+
+	snprintf(c->err, sizeof(c->err), "TLS: %s", gnutls_strerror((int)r));
+	if (r == GNUTLS_E_AGAIN)
+		return EAGAIN;
+	if (r == GNUTLS_E_INTERRUPTED)
+		return EINTR;
+	if (r == GNUTLS_E_PUSH_ERROR || r == GNUTLS_E_PULL_ERROR)
+		return e && e != EAGAIN && e != EINTR ? e : ECONNRESET;
+	return EPROTO;	/* a bad record, an alert: the stream is unusable */
+}
+
+ssize_t km_chan_tls_writev(struct km_chan *c, const struct iovec *iov, int cnt)
+{
+	gnutls_session_t s = c->gs;
+	size_t done = 0, skip, n, total = 0;
+	ssize_t r;
+	int i;
+
+	for (i = 0; i < cnt; i++)
+		total += iov[i].iov_len;
+	while (done < total) {
+		if (c->pend) {	/* the record GnuTLS holds: finish it first */
+			n = c->pend;
+			r = gnutls_record_send(s, NULL, 0);
+		} else {	/* the next record's plaintext, gathered */
+			n = 0;
+			skip = done;
+			for (i = 0; i < cnt && n < KM_CHAN_REC; i++) {
+				size_t l = iov[i].iov_len, take;
+
+				if (skip >= l) {
+					skip -= l;
+					continue;
+				}
+				take = l - skip < KM_CHAN_REC - n ? l - skip : KM_CHAN_REC - n;
+				memcpy(c->buf + n, (const unsigned char *)iov[i].iov_base + skip, take);
+				n += take;
+				skip = 0;
+			}
+			r = gnutls_record_send(s, c->buf, n);
+		}
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+			c->pend = n;	/* taken by GnuTLS, not yet by the socket */
+			if (done)
+				return (ssize_t)done;
+			errno = chan_errno(c, r);
+			return -1;
+		}
+		c->pend = 0;
+		if (r < 0) {
+			errno = chan_errno(c, r);
+			return done ? (ssize_t)done : -1;
+		}
+		done += n;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t km_chan_tls_recv(struct km_chan *c, void *buf, size_t len)
+{
+	gnutls_session_t s = c->gs;
+	size_t got = 0;
+
+	if (!len)
+		return 0;
+	do {
+		ssize_t r = gnutls_record_recv(s, (unsigned char *)buf + got, len - got);
+
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		if (got)
+			return (ssize_t)got;	/* the failure again at the next call */
+		/* the peer closed: with close_notify (0) or without */
+		if (r == 0 || r == GNUTLS_E_PREMATURE_TERMINATION)
+			return 0;
+		errno = chan_errno(c, r);
+		return -1;
+	} while (got < len && gnutls_record_check_pending(s));
+	return (ssize_t)got;
+}
+
+size_t km_chan_tls_pending(struct km_chan *c)
+{
+	return gnutls_record_check_pending(c->gs);
+}
+
+void km_chan_free(struct km_chan *c)
+{
+	if (c->gs)
+		gnutls_deinit(c->gs);	/* no close_notify: the protocol ended it */
+	c->gs = NULL;
+	free(c->buf);
+	c->buf = NULL;
+	c->pend = 0;
 }
 
 int km_tls_req_parse(struct json_object *req, bool *insecure, char *dir, size_t dlen,
@@ -551,16 +701,16 @@ void km_tls_cli_req(const struct km_tls_cli *c, struct json_object *req)
 		json_object_object_add(req, "tls_name", json_object_new_string(c->name));
 }
 
-int km_tls_cli_accept(struct km_tls_cli *c, int fd, const char *peer)
+int km_tls_cli_accept(struct km_tls_cli *c, int fd, const char *peer, struct km_chan *ch)
 {
 	char err[600], subj[256];
 
-	if (km_tls_handshake(c->creds, fd, true, c->insecure, NULL, KM_TLS_HANDSHAKE_MS, subj,
-			     sizeof(subj), err, sizeof(err))) {
+	/* the destination never needs kTLS: it reads, the module does not */
+	if (km_tls_open(c->creds, fd, true, c->insecure, KM_TLS_F_RECORDS, NULL,
+			KM_TLS_HANDSHAKE_MS, ch, subj, sizeof(subj), err, sizeof(err))) {
 		fprintf(stderr, "kmigrate listen: refused %s: %s\n", peer, err);
 		return -1;
 	}
-	fprintf(stderr, "kmigrate listen: %s: %s, authenticated as %s\n", peer,
-		c->insecure ? KM_TLS_DESC_PLAIN : KM_TLS_DESC, subj);
+	fprintf(stderr, "kmigrate listen: %s: %s, authenticated as %s\n", peer, ch->desc, subj);
 	return 0;
 }

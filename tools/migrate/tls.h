@@ -27,6 +27,13 @@
  *   both: kTLS TX+RX from the current keys and sequence numbers, or with
  *   'p' nothing (plaintext from here), the GnuTLS session dropped without
  *   close_notify; then HELLO ...
+ *   An end whose kernel has no kTLS (no `tls` module: TCP_ULP fails) keeps
+ *   its GnuTLS session instead and encrypts and decrypts the records in
+ *   this process (KM_TLS_DESC_RECORDS, struct km_chan): the bytes on the
+ *   wire are the same TLS 1.3 records, so either end may do so without the
+ *   other knowing.  The kernel data path needs kTLS (the module writes the
+ *   pages itself): `start --datapath kernel` refuses without it, auto takes
+ *   the user data path.
  *
  * The request and the answers are five distinct values, so an answer is
  * never taken for a request, an old destination's bare confirmation (0x4b
@@ -52,12 +59,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <getopt.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
 
 #define KM_TLS_DEFAULT_DIR	"/etc/kmigrate/tls"
 #define KM_TLS_HANDSHAKE_MS	10000
 /* what the result and the logs call the channel */
 #define KM_TLS_DESC		"TLS1.3 AES-128-GCM kTLS"
 #define KM_TLS_DESC_PLAIN	"TLS1.3 authenticated plaintext"
+#define KM_TLS_DESC_RECORDS	"TLS1.3 AES-128-GCM (GnuTLS records, no kTLS)"
 
 /* the mode exchange, the first application data of each direction */
 #define KM_TLS_MODE_KTLS	0x45	/* 'E' source: encrypted records, kTLS */
@@ -85,6 +96,93 @@ const char *km_tls_dir(const char *dir);
  * and why. */
 int km_tls_load(const char *dir, struct km_tls **out, char *err, size_t errlen);
 void km_tls_free(struct km_tls *t);
+
+/*
+ * The migration stream after the handshake, the one way every byte of it
+ * is written and read (source.c, dest.c).  Without a GnuTLS session (kTLS:
+ * the kernel encrypts; or agreed plaintext) these are the socket calls
+ * themselves; with one (no kTLS here, KM_TLS_F_RECORDS) GnuTLS's record
+ * layer encrypts and decrypts in this process, in records of at most
+ * 16 KiB, copying (no MSG_ZEROCOPY, no sendfile).
+ *
+ * km_chan_writev: bytes taken (> 0), or -1 with errno (EAGAIN: the socket
+ *   is full, call again with the same data once it is writable; a record
+ *   GnuTLS could not send whole is not counted until it is: the caller's
+ *   iovecs must start with it again, as after a short writev()).
+ * km_chan_send: the same for one buffer; @flags (MSG_NOSIGNAL, MSG_DONTWAIT)
+ *   apply to a plain socket; with GnuTLS the socket's own mode counts and
+ *   SIGPIPE is never raised.
+ * km_chan_recv: as recv(2); 0: the peer closed (close_notify or not: the
+ *   protocol's own framing says whether the stream was complete).  With
+ *   GnuTLS it returns what one or more records held, and may leave
+ *   decrypted bytes behind that poll() cannot see:
+ * km_chan_pending: bytes already decrypted and waiting (poll with timeout
+ *   0 then, or read on).
+ * km_chan_free: drops the session (no close_notify); never closes the fd.
+ */
+struct km_chan {
+	int fd;
+	void *gs;		/* gnutls_session_t; NULL: the socket carries it all */
+	const char *desc;	/* KM_TLS_DESC, _RECORDS or _PLAIN; NULL before */
+	size_t pend;		/* a record GnuTLS holds after EAGAIN (bytes) */
+	unsigned char *buf;	/* one record's plaintext, gathered */
+	char err[160];		/* GnuTLS's reason for the last failure */
+};
+
+ssize_t km_chan_tls_writev(struct km_chan *c, const struct iovec *iov, int cnt);
+ssize_t km_chan_tls_recv(struct km_chan *c, void *buf, size_t len);
+size_t km_chan_tls_pending(struct km_chan *c);
+void km_chan_free(struct km_chan *c);
+
+static inline void km_chan_init(struct km_chan *c, int fd)
+{
+	c->fd = fd;
+	c->gs = NULL;
+	c->desc = NULL;
+	c->pend = 0;
+	c->buf = NULL;
+	c->err[0] = '\0';
+}
+
+static inline ssize_t km_chan_writev(struct km_chan *c, const struct iovec *iov, int cnt)
+{
+	return c->gs ? km_chan_tls_writev(c, iov, cnt) : writev(c->fd, iov, cnt);
+}
+
+static inline ssize_t km_chan_send(struct km_chan *c, const void *buf, size_t len, int flags)
+{
+	struct iovec v = { .iov_base = (void *)buf, .iov_len = len };
+
+	return c->gs ? km_chan_tls_writev(c, &v, 1) : send(c->fd, buf, len, flags);
+}
+
+static inline ssize_t km_chan_recv(struct km_chan *c, void *buf, size_t len, int flags)
+{
+	return c->gs ? km_chan_tls_recv(c, buf, len) : recv(c->fd, buf, len, flags);
+}
+
+static inline size_t km_chan_pending(struct km_chan *c)
+{
+	return c->gs ? km_chan_tls_pending(c) : 0;
+}
+
+/* Does this kernel have kTLS (TCP_ULP "tls" known)?  A probe on an
+ * unconnected socket: no handshake, nothing sent. */
+bool km_tls_ktls_here(void);
+
+/* km_tls_open's @flags */
+#define KM_TLS_F_RECORDS	1u	/* no kTLS: GnuTLS's records in @ch */
+
+/*
+ * km_tls_handshake, and then the stream's transport in @ch (which must be
+ * km_chan_init'ed on @fd): kTLS or plaintext as there; when the kernel has
+ * no kTLS (setsockopt(TCP_ULP, "tls") fails) and @flags has
+ * KM_TLS_F_RECORDS, the GnuTLS session stays in @ch (the caller
+ * km_chan_free's it) instead of failing.  @ch->desc says which.
+ */
+int km_tls_open(struct km_tls *t, int fd, bool server, bool plaintext, unsigned int flags,
+		const char *name, int timeout_ms, struct km_chan *ch, char *peer_subject,
+		size_t slen, char *err, size_t errlen);
 
 /*
  * Runs the handshake on connected TCP socket @fd (blocking or not: it is
@@ -174,9 +272,10 @@ int km_tls_cli_check(struct km_tls_cli *c, const char *cmd);
 /* "insecure", "tls_dir" and "tls_name" into the migrate request */
 void km_tls_cli_req(const struct km_tls_cli *c, struct json_object *req);
 /* The listener's child, on accepted @fd from @peer: handshake as the
- * destination, in @c's mode.  One line on stderr either way ("refused
- * PEER: why"); returns 0 or -1: refused. */
-int km_tls_cli_accept(struct km_tls_cli *c, int fd, const char *peer);
+ * destination, in @c's mode (without kTLS: GnuTLS records in @ch, which
+ * must be km_chan_init'ed on @fd).  One line on stderr either way
+ * ("refused PEER: why"); returns 0 or -1: refused. */
+int km_tls_cli_accept(struct km_tls_cli *c, int fd, const char *peer, struct km_chan *ch);
 /* what a refused connection's child writes to `listen --once`: the
  * listener keeps waiting for the migration */
 #define KM_TLS_REFUSED	0xfe

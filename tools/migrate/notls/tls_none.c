@@ -43,17 +43,58 @@ void km_tls_free(struct km_tls *t)
 	(void)t;
 }
 
-int km_tls_handshake(struct km_tls *t, int fd, bool server, bool plaintext, const char *name,
-		     int timeout_ms, char *peer_subject, size_t slen, char *err, size_t errlen)
+int km_tls_open(struct km_tls *t, int fd, bool server, bool plaintext, unsigned int flags,
+		const char *name, int timeout_ms, struct km_chan *ch, char *peer_subject,
+		size_t slen, char *err, size_t errlen)
 {
-	(void)t; (void)fd; (void)server; (void)timeout_ms; (void)name;
+	(void)t; (void)fd; (void)server; (void)timeout_ms; (void)name; (void)flags;
 	if (plaintext) {
 		snprintf(peer_subject, slen, "not authenticated: static build without TLS");
+		if (ch)
+			ch->desc = KM_TLS_DESC_PLAIN;
 		return 0;
 	}
 	*peer_subject = '\0';
 	snprintf(err, errlen, NOTLS);
 	return -1;
+}
+
+int km_tls_handshake(struct km_tls *t, int fd, bool server, bool plaintext, const char *name,
+		     int timeout_ms, char *peer_subject, size_t slen, char *err, size_t errlen)
+{
+	return km_tls_open(t, fd, server, plaintext, 0, name, timeout_ms, NULL, peer_subject,
+			   slen, err, errlen);
+}
+
+bool km_tls_ktls_here(void)
+{
+	return false;
+}
+
+/* never a session here: km_chan_* use the socket itself */
+ssize_t km_chan_tls_writev(struct km_chan *c, const struct iovec *iov, int cnt)
+{
+	(void)c; (void)iov; (void)cnt;
+	errno = EPROTO;
+	return -1;
+}
+
+ssize_t km_chan_tls_recv(struct km_chan *c, void *buf, size_t len)
+{
+	(void)c; (void)buf; (void)len;
+	errno = EPROTO;
+	return -1;
+}
+
+size_t km_chan_tls_pending(struct km_chan *c)
+{
+	(void)c;
+	return 0;
+}
+
+void km_chan_free(struct km_chan *c)
+{
+	c->gs = NULL;
 }
 
 int km_tls_req_parse(struct json_object *req, bool *insecure, char *dir, size_t dlen,
@@ -100,11 +141,13 @@ void km_tls_cli_req(const struct km_tls_cli *c, struct json_object *req)
 	json_object_object_add(req, "insecure", json_object_new_boolean(c->insecure));
 }
 
-int km_tls_cli_accept(struct km_tls_cli *c, int fd, const char *peer)
+int km_tls_cli_accept(struct km_tls_cli *c, int fd, const char *peer, struct km_chan *ch)
 {
 	(void)fd;
-	if (c->insecure)
+	if (c->insecure) {
+		ch->desc = KM_TLS_DESC_PLAIN;
 		return 0;
+	}
 	fprintf(stderr, "kmigrate listen: refused %s: %s\n", peer, NOTLS);
 	return -1;
 }
