@@ -53,3 +53,11 @@ $(BENCH_RK)/kmigrate: $(filter-out %/migrate/tls.o,$(call tools-objs,plain,$(TOO
 bench-realkvm: $(BENCH_RK)/kmigrate
 	cp $(TOP)/tests/bench/bench_host.sh $(TOP)/tests/bench/realkvm.sh \
 		$(TOP)/tests/bench/report.awk $(TOP)/tests/lib/labtest.sh $(BENCH_RK)/
+
+.PHONY: bench-local
+# make bench-local: QEMU and kmigrate migrating the same multiboot guest
+# (filled, then idle or busy) over 127.0.0.1 on this machine's own /dev/kvm,
+# at limits 300, 50 and 10 ms (tests/bench/local.sh; docs/BENCH.md section
+# bench:local).  Not part of make check.
+bench-local: deps tools vmm
+	@$(TOP)/tests/bench/local.sh

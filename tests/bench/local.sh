@@ -1,0 +1,195 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make bench-local: QEMU's live migration against kmigrate's (user data
+# path) on this machine's own /dev/kvm, source and destination over
+# 127.0.0.1, the same guest for both: the project's multiboot test kernel
+# (tests/vmm/mb_guest) with "fill" (it writes all of its RAM once) and then
+#   idle  rewrites one page with a pause between writes ("ws=1")
+#   busy  rewrites a working set of BENCH_LOCAL_WS pages without pause
+# at each downtime limit of BENCH_LOCAL_LIMITS (ms); kmigrate with the dirty
+# ring and with the bitmap, QEMU with its default (bitmap).  Reported: the
+# result, total time, downtime as each tool reports it, bytes sent, and a
+# raw TCP stream over the same loopback path as the floor.
+#
+#   BENCH_LOCAL_MEM     guest RAM, MiB (default 64)
+#   BENCH_LOCAL_LIMITS  default "300 50 10"
+#   BENCH_LOCAL_WS      busy working set, pages (default 2048)
+#   BENCH_DOC=0         do not write docs/BENCH.md (section bench:local)
+# Output: build/bench/local.md (and .log).  Not part of make check.
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+KM=$top/build/bin/kmigrate
+ELF=$top/build/vmm/mb_guest.elf
+MEM=${BENCH_LOCAL_MEM:-64}
+LIMITS=${BENCH_LOCAL_LIMITS:-"300 50 10"}
+WS=${BENCH_LOCAL_WS:-2048}
+OUTD=$top/build/bench
+mkdir -p "$OUTD"
+MD=$OUTD/local.md LOG=$OUTD/local.log
+T=$(mktemp -d /tmp/kmbench.XXXXXX)
+P=49700
+trap 'pkill -f "$T" 2>/dev/null; rm -rf "$T"' EXIT
+: >"$LOG"
+log() { echo "$*" | tee -a "$LOG" >&2; }
+
+[ -r /dev/kvm ] || { echo "bench-local: no /dev/kvm here" >&2; exit 2; }
+command -v qemu-system-x86_64 >/dev/null || { echo "bench-local: qemu-system-x86 missing (make deps)" >&2; exit 2; }
+sh "$top/tests/lab-migrate/tls_certs.sh" "$T/tls" >/dev/null || exit 1
+mkdir -p "$T/a" "$T/b"
+export KMIGRATE_INSECURE=1
+
+jget() {
+	sed -e 's/^{//; s/}$//' -e ':a' -e 's/{[^{}]*}/0/g; ta' "$1" 2>/dev/null |
+		tr ',' '\n' | sed -n 's/^"'"$2"'":"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' | sed 's/^null$//' | head -n 1
+}
+
+# the filled guest's pages: all RAM from 5 MiB (the kernel, pattern and
+# heartbeat pages below) on
+fill_kb=$(( (MEM - 6) * 1024 ))
+wait_rss() {	# PID: its shared resident memory reaches the filled size (180 s)
+	local i rss
+	for i in $(seq 1800); do
+		rss=$(sed -n 's/^RssShmem:[[:space:]]*\([0-9]*\).*/\1/p' /proc/"$1"/status 2>/dev/null)
+		[ -n "$rss" ] && [ "$rss" -ge "$fill_kb" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+cmdline() { if [ "$1" = busy ]; then echo "fill ws=$WS busy"; else echo "fill ws=1"; fi; }
+
+row() { printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$@" >>"$T/rows"; }
+
+km_one() {	# VARIANT LIMIT MODE
+	local v=$1 l=$2 mode=$3 n=g$P pid j
+	P=$((P + 1))
+	KMIGRATE_RUN_DIR=$T/b KMIGRATE_TLS_DIR=$T/tls/b "$KM" listen --address 127.0.0.1 \
+		--port $P --once >"$T/listen.log" 2>&1 &
+	KMIGRATE_RUN_DIR=$T/a KMIGRATE_TLS_DIR=$T/tls/a "$KM" run $n --memory "${MEM}M" \
+		--kernel "$ELF" --cmdline "$(cmdline "$v")" --dirty-log "$mode" --detach >"$T/run.out" 2>&1
+	pid=$(sed -n 's/.*pid \([0-9]*\).*/\1/p' "$T/run.out")
+	if ! wait_rss "$pid"; then
+		log "kmigrate $v $l $mode: the guest did not fill its memory"
+		row "$v" "$l" "kmigrate $mode" "no fill" - - -
+		return
+	fi
+	j=$T/$n.json
+	KMIGRATE_RUN_DIR=$T/a KMIGRATE_TLS_DIR=$T/tls/a "$KM" -j start $n --to 127.0.0.1:$P \
+		--tls-name lab-b --downtime-limit "$l" >"$j" 2>>"$LOG"
+	cat "$j" >>"$LOG"
+	row "$v" "$l" "kmigrate $mode" "$(jget "$j" result)" "$(jget "$j" total_ms)" \
+		"$(jget "$j" downtime_ms)" "$(awk -v b="$(jget "$j" bytes_sent)" 'BEGIN { printf "%.1f", b / 1048576 }')"
+	[ "$(jget "$j" result)" = completed ] || log "kmigrate $v $l $mode: $(jget "$j" error)"
+	KMIGRATE_RUN_DIR=$T/a "$KM" stop $n >/dev/null 2>&1
+	KMIGRATE_RUN_DIR=$T/b "$KM" stop $n >/dev/null 2>&1
+	wait
+}
+
+# hmp SOCKET COMMAND...: QEMU's human monitor, one command each, replies out
+hmp() {
+	python3 - "$@" <<'EOF'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(5)
+def until_prompt():
+    b = b""
+    while not b.endswith(b"(qemu) "):
+        r = s.recv(65536)
+        if not r:
+            break
+        b += r
+    return b.decode(errors="replace")
+until_prompt()
+for c in sys.argv[2:]:
+    s.sendall(c.encode() + b"\n")
+    print(until_prompt())
+EOF
+}
+
+qemu_one() {	# VARIANT LIMIT
+	local v=$1 l=$2 q=$((P + 1)) st i tot dt ram
+	P=$((P + 1))
+	qemu-system-x86_64 -enable-kvm -m "${MEM}M" -kernel "$ELF" -append "$(cmdline "$v")" \
+		-display none -serial none -no-reboot -monitor unix:"$T/qd.sock",server,nowait \
+		-incoming tcp:127.0.0.1:$q >>"$LOG" 2>&1 &
+	qemu-system-x86_64 -enable-kvm -m "${MEM}M" -kernel "$ELF" -append "$(cmdline "$v")" \
+		-display none -serial none -no-reboot -monitor unix:"$T/qs.sock",server,nowait \
+		-chardev file,id=con,path="$T/qcon.log" -device isa-debugcon,iobase=0x500,chardev=con \
+		>>"$LOG" 2>&1 &
+	for i in $(seq 1800); do grep -q "filled" "$T/qcon.log" 2>/dev/null && break; sleep 0.1; done
+	hmp "$T/qs.sock" "migrate_set_parameter downtime-limit $l" "migrate -d tcp:127.0.0.1:$q" >/dev/null
+	for i in $(seq 1200); do
+		st=$(hmp "$T/qs.sock" "info migrate")
+		echo "$st" | grep -qE 'Migration status: (completed|failed|cancelled)' && break
+		sleep 0.1
+	done
+	echo "$st" >>"$LOG"
+	tot=$(echo "$st" | sed -n 's/^total time: \([0-9]*\) ms.*/\1/p')
+	dt=$(echo "$st" | sed -n 's/^downtime: \([0-9]*\) ms.*/\1/p')
+	ram=$(echo "$st" | sed -n 's/^transferred ram: \([0-9]*\) kbytes.*/\1/p')
+	row "$v" "$l" "QEMU" "$(echo "$st" | sed -n 's/^Migration status: //p' | tr -d '\r')" \
+		"${tot:-}" "${dt:-}" "$(awk -v k="${ram:-0}" 'BEGIN { printf "%.1f", k / 1024 }')"
+	hmp "$T/qs.sock" quit >/dev/null 2>&1
+	hmp "$T/qd.sock" quit >/dev/null 2>&1
+	wait
+	rm -f "$T/qcon.log"
+}
+
+raw_tcp() {	# MiB/s of one TCP stream over loopback
+	python3 - <<'EOF'
+import socket, threading, time
+n = 512 << 20
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+def sink():
+    c, _ = srv.accept()
+    while c.recv(1 << 20):
+        pass
+t = threading.Thread(target=sink); t.start()
+cl = socket.create_connection(srv.getsockname())
+buf = b"\x55" * (1 << 20)
+t0 = time.monotonic()
+for _ in range(n >> 20):
+    cl.sendall(buf)
+cl.close(); t.join()
+print("%.0f" % (n / (time.monotonic() - t0) / 1048576))
+EOF
+}
+
+: >"$T/rows"
+for v in idle busy; do
+	for l in $LIMITS; do
+		log "== $v, $l ms"
+		[ -n "${BENCH_NO_QEMU:-}" ] || qemu_one "$v" "$l"
+		km_one "$v" "$l" ring
+		km_one "$v" "$l" bitmap
+	done
+done
+tcp=$(raw_tcp)
+
+{
+	echo "<!-- bench:local:begin -->"
+	echo "### This machine's own /dev/kvm: QEMU and kmigrate side by side"
+	echo
+	echo "\`make bench-local\` ($(date -u +%Y-%m-%d), kernel $(uname -r), $(nproc) CPUs):"
+	echo "a ${MEM} MiB multiboot guest that filled its memory, then idle (one page"
+	echo "rewritten slowly) or busy ($WS pages rewritten without pause); source and"
+	echo "destination over 127.0.0.1, QEMU $(qemu-system-x86_64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')"
+	echo "with KVM, kmigrate's user data path over authenticated plaintext."
+	echo "A raw TCP stream over the same path carries $tcp MiB/s: ${MEM} MiB take"
+	echo "$(awk -v m="$MEM" -v r="$tcp" 'BEGIN { printf "%.0f", m / r * 1000 }') ms at best.  Downtime is each tool's own figure"
+	echo "(QEMU: paused to resumed on the source's clock; kmigrate: paused to"
+	echo "READY); the guest's own pause is not measured by this guest."
+	echo
+	echo "| guest | limit (ms) | tool | result | total (ms) | downtime (ms) | sent (MiB) |"
+	echo "|---|---|---|---|---|---|---|"
+	cat "$T/rows"
+	echo "<!-- bench:local:end -->"
+} >"$MD"
+cat "$MD"
+if [ "${BENCH_DOC:-1}" != 0 ]; then
+	grep -q '^<!-- bench:local:begin -->' "$top/docs/BENCH.md" ||
+		printf '\n<!-- bench:local:begin -->\n<!-- bench:local:end -->\n' >>"$top/docs/BENCH.md"
+	sh "$top/tests/bench/docsection.sh" "$top/docs/BENCH.md" local "$MD"
+fi
