@@ -96,6 +96,11 @@ struct km_mig_src {
 	 * lost entries): how many, the last one, why */
 	uint32_t full_resends, full_round;
 	char full_why[128];
+	/* per vCPU, during the live rounds (up to the pause): exits on a full
+	 * dirty ring and the time spent waiting for its reset; rf_done once
+	 * measured */
+	uint64_t rf_exits[VMM_MAX_VCPUS], rf_wait_ns[VMM_MAX_VCPUS];
+	unsigned int rf_n;	/* vCPUs measured; 0: not yet */
 	struct km_dp_zc_stats zc;	/* the data path's, once it is down */
 	struct km_dp_kernel_stats ks;	/* the kernel data path's counters */
 	char dp_note[320];		/* why not the kernel data path (auto) */
@@ -304,6 +309,21 @@ struct json_object *km_mig_src_status(struct km_mig_src *m)
 	JADD(r, "zero_pages", JU64(m->zero_pages));
 	JADD(r, "remaining_pages", JU64(m->remaining));
 	JADD(r, "full_resends", JU64(m->full_resends));
+	if (m->rf_n) {	/* the live rounds' waits on a full dirty ring, per vCPU */
+		struct json_object *ex = json_object_new_array(), *wt = json_object_new_array();
+		uint64_t max = 0;
+		unsigned int i;
+
+		for (i = 0; i < m->rf_n; i++) {
+			json_object_array_add(ex, JU64(m->rf_exits[i]));
+			json_object_array_add(wt, src_json_ms(m->rf_wait_ns[i]));
+			if (m->rf_wait_ns[i] > max)
+				max = m->rf_wait_ns[i];
+		}
+		JADD(r, "ring_full_wait_max_ms", src_json_ms(max));
+		JADD(r, "ring_full_exits", ex);
+		JADD(r, "ring_full_wait_ms", wt);
+	}
 	JADD(r, "full_resend_round", m->full_resends ? JU64(m->full_round) : NULL);
 	JADD(r, "full_resend_reason", m->full_resends ? json_object_new_string(m->full_why) : NULL);
 	JADD(r, "rate", JU64(m->link_rate ? m->link_rate : end > m->t_start ?
@@ -731,6 +751,19 @@ static uint64_t src_window_rate(int fd)
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || !ti.tcpi_rtt)
 		return 0;
 	return (uint64_t)ti.tcpi_snd_cwnd * ti.tcpi_snd_mss * 1000000ULL / ti.tcpi_rtt;
+}
+
+/* The vCPUs' ring-full counters now: into @exits and @wait_ns. */
+static void src_ring_waits(struct km_mig_src *m, uint64_t *exits, uint64_t *wait_ns)
+{
+	unsigned int i, n = vmm_nr_vcpus(m->vm);
+	struct vmm_vcpu_stats st;
+
+	for (i = 0; i < n && i < VMM_MAX_VCPUS; i++) {
+		vmm_vcpu_stats(vmm_vcpu(m->vm, i), &st);
+		exits[i] = st.exits_ring_full;
+		wait_ns[i] = st.ring_full_wait_ns;
+	}
 }
 
 /* Harvests into m->bm; @next_round is the round that sends the result. */
@@ -1202,6 +1235,7 @@ static int src_run(struct km_mig_src *m)
 	r = vmm_dirty_bitmap_init(m->vm, &m->bm);
 	if (r)
 		return src_fail(m, "dirty bitmap: %s", strerror(-r));
+	src_ring_waits(m, m->rf_exits, m->rf_wait_ns);
 	if (src_dp_up(m))
 		return -1;
 	/* re-arm everything: from here on every write shows in a harvest */
@@ -1310,6 +1344,19 @@ static int src_run(struct km_mig_src *m)
 	usleep(20000);
 	if (src_check(m))
 		return -1;
+	{
+		uint64_t e[VMM_MAX_VCPUS], w[VMM_MAX_VCPUS];
+		unsigned int i;
+
+		src_ring_waits(m, e, w);
+		pthread_mutex_lock(&m->lock);
+		for (i = 0; i < vmm_nr_vcpus(m->vm) && i < VMM_MAX_VCPUS; i++) {
+			m->rf_exits[i] = e[i] - m->rf_exits[i];
+			m->rf_wait_ns[i] = w[i] - m->rf_wait_ns[i];
+		}
+		m->rf_n = i;
+		pthread_mutex_unlock(&m->lock);
+	}
 	t_pause = vmm_now_ns();
 	r = vmm_pause(m->vm);
 	if (r)
