@@ -82,3 +82,28 @@ uint64_t km_pop_rss_shmem(void)
 	fclose(f);
 	return found ? (uint64_t)kb << 10 : 0;
 }
+
+int km_pop_walk(int fd, uint64_t ram_off, uint64_t gfn, uint64_t npages,
+		const struct km_pop_walker *w)
+{
+	uint64_t pos = ram_off, end = ram_off + npages * 4096, s = 0, e = 0;
+	int r;
+
+	while (pos < end) {
+		r = km_pop_next_data(fd, pos, end, &s, &e);
+		if (r < 0)
+			return r;
+		if (!r)
+			s = e = end;
+		/* extents are page-aligned on shmem; round outwards anyway */
+		s &= ~4095ULL;
+		e = (e + 4095) & ~4095ULL;
+		if (s > pos && (r = w->hole(w->opaque, gfn + (pos - ram_off) / 4096,
+					    (s - pos) / 4096)))
+			return r;
+		if (e > s && (r = w->data(w->opaque, gfn + (s - ram_off) / 4096, (e - s) / 4096)))
+			return r;
+		pos = e;
+	}
+	return 0;
+}

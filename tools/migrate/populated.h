@@ -40,4 +40,20 @@ int km_pop_zero(int fd, void *map, uint64_t off, uint64_t len);
  * maps: its guest RAM); 0 if unknown. */
 uint64_t km_pop_rss_shmem(void);
 
+
+
+/*
+ * Walks @npages guest pages from @gfn, held at byte @ram_off of @fd: @data
+ * for each run of populated pages, @hole for each run never touched, in
+ * ascending order.  A callback's non-zero return stops the walk and is
+ * returned; -errno for an lseek error.
+ */
+struct km_pop_walker {
+	void *opaque;
+	int (*data)(void *opaque, uint64_t gfn, uint64_t npages);
+	int (*hole)(void *opaque, uint64_t gfn, uint64_t npages);
+};
+
+int km_pop_walk(int fd, uint64_t ram_off, uint64_t gfn, uint64_t npages,
+		const struct km_pop_walker *w);
 #endif /* KM_POPULATED_H */

@@ -39,6 +39,7 @@
 #include "cpumodel.h"
 #include "datapath.h"
 #include "netvia.h"
+#include "populated.h"
 #include "preflight.h"
 #include "proto.h"
 #include "rate.h"
@@ -84,6 +85,10 @@ struct km_mig_src {
 	char error[320];
 	uint32_t round;
 	uint64_t bytes_sent, pages_sent, zero_pages, remaining;
+	uint64_t hole_pages;	/* never touched: sent as HOLE ranges (or ZERO) */
+	/* the guest's RAM held here (populated.h): at HELLO, after READY */
+	int64_t pop_before, pop_after;
+	uint64_t rss_before, rss_after;
 	uint64_t link_rate, dirty_rate, predicted_ns;
 	uint64_t guest_pages;
 	uint64_t t_start, t_end, downtime_ns, pause_to_final_ns, state_bytes;
@@ -120,6 +125,10 @@ struct km_mig_src {
 	bool dp_up;
 	struct vmm_dirty_bitmap bm;
 	uint64_t gfns[KM_DP_MAX_BATCH];
+	uint32_t nbulk;			/* gfns[] filled by the bulk walk */
+	bool sparse;			/* feature SPARSE: holes as HOLE ranges */
+	struct kmp_range holes[KMP_MAX_HOLE_BATCH];
+	uint32_t nholes;
 	uint64_t r_bytes, r_pages, r_zero;	/* this round */
 	struct km_bucket bucket;	/* the bandwidth cap (src_throttle) */
 	uint64_t harvest_ns_max;	/* slowest live harvest */
@@ -297,6 +306,8 @@ struct json_object *km_mig_src_status(struct km_mig_src *m)
 	JADD(r, "bytes_sent", JU64(m->bytes_sent));
 	JADD(r, "pages_sent", JU64(m->pages_sent));
 	JADD(r, "zero_pages", JU64(m->zero_pages));
+	JADD(r, "hole_pages", JU64(m->hole_pages));
+	JADD(r, "sparse", json_object_new_boolean(m->sparse));
 	JADD(r, "remaining_pages", JU64(m->remaining));
 	JADD(r, "rate", JU64(m->link_rate ? m->link_rate : end > m->t_start ?
 			     m->bytes_sent * 1000000000ULL / (end - m->t_start) : 0));
@@ -323,6 +334,19 @@ struct json_object *km_mig_src_status(struct km_mig_src *m)
 			JADD(r, "final_round_pages", JU64(m->final_pages));
 		}
 		JADD(r, "state_bytes", JU64(m->state_bytes));
+		{	/* the guest's RAM held on this host (populated.h) */
+			struct json_object *g = json_object_new_object();
+
+			JADD(g, "method", json_object_new_string(
+				"populated: memfd SEEK_DATA/SEEK_HOLE sum; rss_shmem: "
+				"/proc/self/status RssShmem; before: at HELLO, after: at READY"));
+			JADD(g, "guest_bytes", JU64(m->guest_pages * KMP_PAGE_SIZE));
+			JADD(g, "populated_before", m->pop_before >= 0 ? JU64(m->pop_before) : NULL);
+			JADD(g, "populated_after", m->pop_after >= 0 ? JU64(m->pop_after) : NULL);
+			JADD(g, "rss_shmem_before", m->rss_before ? JU64(m->rss_before) : NULL);
+			JADD(g, "rss_shmem_after", m->rss_after ? JU64(m->rss_after) : NULL);
+			JADD(r, "source_memory", g);
+		}
 		JADD(r, "dest_pages", JU64(m->dest_pages));
 		{	/* MSG_ZEROCOPY for page payloads (datapath.h) */
 			struct json_object *z = json_object_new_object();
@@ -665,25 +689,100 @@ static int src_send_gfns(struct km_mig_src *m, uint32_t n)
 	return 0;
 }
 
-/* Round 0: every page of every RAM region. */
-static int src_send_bulk(struct km_mig_src *m)
+/* The bulk's populated pages go to the data path in batches. */
+static int src_bulk_data(void *opaque, uint64_t gfn, uint64_t npages)
 {
-	const struct vmm_mem_region *rg;
-	unsigned int nr = vmm_mem_regions(m->vm, &rg), i;
-	uint32_t n = 0;
-	uint64_t p;
+	struct km_mig_src *m = opaque;
 
-	for (i = 0; i < nr; i++) {
-		for (p = 0; p < rg[i].size / KMP_PAGE_SIZE; p++) {
-			m->gfns[n++] = (rg[i].gpa >> KMP_PAGE_SHIFT) + p;
-			if (n == KM_DP_MAX_BATCH) {
-				if (src_send_gfns(m, n))
-					return -1;
-				n = 0;
-			}
+	while (npages--) {
+		m->gfns[m->nbulk++] = gfn++;
+		if (m->nbulk == KM_DP_MAX_BATCH) {
+			if (src_send_gfns(m, m->nbulk))
+				return -1;
+			m->nbulk = 0;
 		}
 	}
-	return src_send_gfns(m, n);
+	return 0;
+}
+
+static int src_holes_flush(struct km_mig_src *m)
+{
+	uint8_t buf[KMP_HDR_SIZE + KMP_MAX_HOLE_BATCH * KMP_RANGE_SIZE];
+	uint64_t pages = 0;
+	ssize_t n;
+
+	if (!m->nholes)
+		return 0;
+	n = kmp_enc_hole(&m->enc, buf, sizeof(buf), m->holes, m->nholes);
+	if (n < 0)
+		return src_enc_err(m, n, "HOLE");
+	for (uint32_t i = 0; i < m->nholes; i++)
+		pages += m->holes[i].npages;
+	m->nholes = 0;
+	if (src_send(m, buf, (size_t)n))
+		return -1;
+	pthread_mutex_lock(&m->lock);
+	m->hole_pages += pages;	/* not in ROUND 0's count: nothing to read */
+	pthread_mutex_unlock(&m->lock);
+	return src_check(m);
+}
+
+/*
+ * The bulk's never-touched pages: zero without reading them (a read would
+ * allocate them).  With SPARSE one HOLE range; else ZERO gfns as an older
+ * destination takes them.
+ */
+static int src_bulk_hole(void *opaque, uint64_t gfn, uint64_t npages)
+{
+	struct km_mig_src *m = opaque;
+	uint8_t buf[KMP_HDR_SIZE + KMP_MAX_ZERO_BATCH * KMP_GFN_SIZE];
+	uint64_t z[KMP_MAX_ZERO_BATCH];
+	ssize_t n;
+
+	if (m->sparse) {
+		m->holes[m->nholes++] = (struct kmp_range){ gfn, npages };
+		return m->nholes == KMP_MAX_HOLE_BATCH ? src_holes_flush(m) : 0;
+	}
+	while (npages) {
+		uint32_t c = npages < KMP_MAX_ZERO_BATCH ? (uint32_t)npages : KMP_MAX_ZERO_BATCH;
+
+		for (uint32_t i = 0; i < c; i++)
+			z[i] = gfn + i;
+		n = kmp_enc_zero(&m->enc, buf, sizeof(buf), z, c);
+		if (n < 0)
+			return src_enc_err(m, n, "ZERO");
+		if (src_send(m, buf, (size_t)n) || src_dp_sent(m, 0, c))
+			return -1;
+		gfn += c;
+		npages -= c;
+	}
+	return 0;
+}
+
+/*
+ * Round 0: every RAM region, as populated (data extents of the RAM memfd,
+ * read and sent through the data path: PAGES, or ZERO for zero pages) and
+ * never touched (holes: HOLE ranges).  The walk faults nothing in; a hole
+ * the guest writes after the walk saw it is dirty, sent in a later round.
+ */
+static int src_send_bulk(struct km_mig_src *m)
+{
+	const struct km_pop_walker w = { m, src_bulk_data, src_bulk_hole };
+	const struct vmm_mem_region *rg;
+	unsigned int nr = vmm_mem_regions(m->vm, &rg), i;
+	int r;
+
+	m->nbulk = m->nholes = 0;
+	for (i = 0; i < nr; i++) {
+		r = km_pop_walk(vmm_ram_fd(m->vm), rg[i].ram_offset, rg[i].gpa >> KMP_PAGE_SHIFT,
+				rg[i].size / KMP_PAGE_SIZE, &w);
+		if (r < -1)
+			return src_fail(m, "finding the guest's populated memory: %s",
+					strerror(-r));
+		if (r)
+			return -1;
+	}
+	return src_holes_flush(m) || src_send_gfns(m, m->nbulk) ? -1 : 0;
 }
 
 /* The harvested dirty set (m->bm), then cleared. */
@@ -900,6 +999,13 @@ static int src_hello(struct km_mig_src *m)
 	/* PROFILE (preflight.h) for every guest, host model included: the
 	 * destination compares the CPUID features one by one */
 	h.features_required = KMP_FR_PROFILE | (m->o.check_only ? KMP_FR_CHECK : 0);
+	/* SPARSE: what the guest holds (for the destination's memory check),
+	 * never-touched memory as HOLE ranges */
+	m->pop_before = km_pop_bytes(vmm_ram_fd(m->vm), 0, vmm_ram_size(m->vm));
+	m->rss_before = km_pop_rss_shmem();
+	if (m->sparse && m->pop_before >= 0)
+		h.features_required |= KMP_FR_SPARSE;
+	m->sparse = h.features_required & KMP_FR_SPARSE;
 	for (i = 0; i < nr && i < KMP_MAX_SLOTS; i++) {
 		h.slots[i].gpa = rg[i].gpa;
 		h.slots[i].size = rg[i].size;
@@ -921,6 +1027,8 @@ static int src_hello(struct km_mig_src *m)
 
 		km_pf_profile(m->vm, km_pf_source_module_abi(m->dp.ops == &km_datapath_kernel),
 			      &pr);
+		if (m->sparse)
+			pr.mem_populated = (uint64_t)m->pop_before & ~(uint64_t)(KMP_PAGE_SIZE - 1);
 		n = kmp_enc_profile(&m->enc, pbuf, sizeof(pbuf), &pr);
 		if (n < 0)
 			return src_enc_err(m, n, "PROFILE");
@@ -1180,7 +1288,8 @@ static int src_run(struct km_mig_src *m)
 
 	src_set(m, "bulk");
 	t_round = t_harvest = vmm_now_ns();
-	if (src_round(m, 0, false, m->guest_pages) || src_send_bulk(m))
+	if (src_round(m, 0, false, m->sparse ? (uint64_t)m->pop_before / KMP_PAGE_SIZE :
+		      m->guest_pages) || src_send_bulk(m))
 		return -1;
 	for (;;) {
 		struct kmc_round kr;
@@ -1291,6 +1400,10 @@ static int src_run(struct km_mig_src *m)
 	}
 	t_ready = vmm_now_ns();
 	m->d_ready = t_ready - t_pause;
+	pthread_mutex_lock(&m->lock);
+	m->pop_after = km_pop_bytes(vmm_ram_fd(m->vm), 0, vmm_ram_size(m->vm));
+	m->rss_after = km_pop_rss_shmem();
+	pthread_mutex_unlock(&m->lock);
 	fprintf(stderr, "kmigrate: %s: stop-and-copy: paused in %.1f ms, harvest %.1f ms, %" PRIu64
 		" final pages %.1f ms, state %.1f ms, END %.1f ms, READY after %.1f ms: downtime "
 		"%.1f ms\n", m->name, m->d_paused / 1e6, (m->d_harvest - m->d_paused) / 1e6,
@@ -1404,6 +1517,8 @@ int km_mig_src_start(struct vmm_vm *vm, const char *name, const struct km_mig_op
 		}
 	}
 	m->guest_pages = vmm_ram_size(vm) / KMP_PAGE_SIZE;
+	m->pop_before = m->pop_after = -1;
+	m->sparse = !getenv("KMIGRATE_NO_SPARSE");	/* tests: an older source */
 	m->t_start = vmm_now_ns();
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_mutex_init(&m->dp_lock, NULL);
