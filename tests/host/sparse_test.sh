@@ -106,15 +106,26 @@ wait_progress() {
 	return 1
 }
 
+# wait_gone SIDE NAME: the VM's process there has ended (a source's ends
+# once start has read its result)
+wait_gone() {
+	i=0
+	while [ "$i" -lt 30 ] && on "$1" vmctl "$2" info >/dev/null 2>&1; do
+		sleep 0.5
+		i=$((i + 1))
+	done
+}
+
 # within A B PCT: |A - B| <= PCT % of B
 within() {
 	awk -v a="$1" -v b="$2" -v p="$3" 'BEGIN { d = a - b; if (d < 0) d = -d;
 		exit !(b > 0 && d * 100 <= p * b) }'
 }
 
-listen() {	# listen SIDE PORT
-	on "$1" listen --address 127.0.0.1 --port "$2" --insecure --verify \
-		--dirty-log bitmap >>"$T/listen-$1.log" 2>&1 &
+listen() {	# listen SIDE PORT (exec: $! is the listener itself)
+	(KMIGRATE_RUN_DIR=$T/$1 KMIGRATE_TLS_DIR=$T/tls/$1 exec "$KM" listen \
+		--address 127.0.0.1 --port "$2" --insecure --verify --dirty-log bitmap \
+		>>"$T/listen-$1.log" 2>&1) &
 	LPIDS="$LPIDS $!"
 }
 
@@ -195,6 +206,7 @@ grep "sp: memory:" "$T/listen-b.log" | sed 's/^/# /'
 
 # -------------------------------------------------- 2. back b -> a --
 
+wait_gone a sp
 migrate b a "$P2" sp "$T/r2.json"
 ok $? "sp b -> a: completed"
 v=$(jnum pages_verified "$T/r2.json")
