@@ -1227,6 +1227,37 @@ static void src_progress(struct km_mig_src *m, const struct kmc_state *ks,
 	pthread_mutex_unlock(&m->lock);
 }
 
+/*
+ * A destination older than the feature SPARSE refuses the HELLO with
+ * FEATURE: connect again and send HELLO without it (holes then go as ZERO
+ * gfns).  0 when the second HELLO was accepted; -1 otherwise.
+ */
+static int src_retry_plain(struct km_mig_src *m)
+{
+	if (!m->sparse || !m->got_error || m->peer_err.code != KMP_E_FEATURE ||
+	    atomic_load(&m->cancel))
+		return -1;
+	fprintf(stderr, "kmigrate: %s: %s does not know the feature SPARSE (%s): connecting "
+		"again without it\n", m->name, m->peer, m->peer_err.msg);
+	close(m->fd);
+	m->fd = -1;
+	kmp_dec_free(m->dec);
+	m->dec = NULL;
+	m->sparse = m->got_error = m->got_accept = m->hello_sent = false;
+	pthread_mutex_lock(&m->lock);
+	m->error[0] = 0;
+	pthread_mutex_unlock(&m->lock);
+	src_set(m, "connecting");
+	if (src_connect(m) || src_tls(m))
+		return -1;
+	m->dec = kmp_dec_new(KMP_DIR_DEST, &src_dec_ops, m);
+	if (!m->dec)
+		return src_fail(m, "out of memory");
+	kmp_enc_init(&m->enc, KMP_DIR_SOURCE);
+	src_set(m, "handshake");
+	return src_hello(m);
+}
+
 static int src_run(struct km_mig_src *m)
 {
 	struct kmc_config kc;
@@ -1248,7 +1279,7 @@ static int src_run(struct km_mig_src *m)
 	kmp_enc_init(&m->enc, KMP_DIR_SOURCE);
 	src_set(m, "handshake");
 	t_hello = vmm_now_ns();
-	if (src_hello(m))
+	if (src_hello(m) && src_retry_plain(m))
 		return -1;
 	t_hello = vmm_now_ns() - t_hello;
 	if (m->o.check_only) {	/* ACCEPT: every pre-flight check passed */
