@@ -19,6 +19,9 @@
 #   3. a source without SPARSE (KMIGRATE_NO_SPARSE=1: holes as ZERO gfns,
 #      as an older source) still migrates, verified, and b stays sparse
 #      (ZERO pages land on holes without allocating them);
+#   3b. with OLD_KM (a kmigrate built before SPARSE, e.g. from the parent
+#      commit): its listener refuses SPARSE; the source connects again
+#      without it and the guest migrates, verified (skipped without OLD_KM);
 #   4. pre-flight: a guest configured larger than this host's MemAvailable
 #      (48 GiB, when MemAvailable is below that) but using a few MiB
 #      passes `kmigrate check`; without SPARSE it is refused with exit 11
@@ -122,8 +125,8 @@ within() {
 		exit !(b > 0 && d * 100 <= p * b) }'
 }
 
-listen() {	# listen SIDE PORT (exec: $! is the listener itself)
-	(KMIGRATE_RUN_DIR=$T/$1 KMIGRATE_TLS_DIR=$T/tls/$1 exec "$KM" listen \
+listen() {	# listen SIDE PORT [KM] (exec: $! is the listener itself)
+	(KMIGRATE_RUN_DIR=$T/$1 KMIGRATE_TLS_DIR=$T/tls/$1 exec "${3:-$KM}" listen \
 		--address 127.0.0.1 --port "$2" --insecure --verify --dirty-log bitmap \
 		>>"$T/listen-$1.log" 2>&1) &
 	LPIDS="$LPIDS $!"
@@ -243,6 +246,25 @@ dst=$(rss "$dpid")
 within "$dst" "$obefore" 10 || [ "$dst" -le $((obefore + 2048)) ]
 ok $? "b stays sparse: $dst kB vs $obefore kB on a"
 on b stop old >/dev/null 2>&1
+
+# ------------------------------------- 3b. an older destination (OLD_KM) --
+
+if [ -n "${OLD_KM:-}" ] && [ -x "$OLD_KM" ]; then
+	listen b $((PORT_BASE + 2)) "$OLD_KM"
+	on a run new --memory 256M --working-set 1M --dirty-log bitmap --detach >/dev/null 2>&1
+	sleep 1
+	migrate a b $((PORT_BASE + 2)) new "$T/r4.json"
+	ok $? "new a -> older listener b: completed"
+	v=$(jnum pages_verified "$T/r4.json")
+	bad=$(jnum verify_bad "$T/r4.json")
+	[ -n "$v" ] && [ "$v" -gt 0 ] && [ "$bad" = 0 ] &&
+		grep -q '"sparse": *false' "$T/r4.json" &&
+		grep -q "unknown required features 0x4" "$T/listen-b.log"
+	ok $? "it refused SPARSE, the second HELLO went without: verified ($v pages, ${bad:-?} bad)"
+	on b stop new >/dev/null 2>&1
+else
+	echo "# skip the older destination: set OLD_KM to a kmigrate built before SPARSE"
+fi
 
 # ---------------------------------------------------- 4. pre-flight --
 
