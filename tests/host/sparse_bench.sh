@@ -9,8 +9,9 @@
 # USED (default 252M: all of a 256 MiB guest's work area).  The migrations
 # run with --no-verify (the destination's check is not part of the move).
 # Prints one line per size: total ms, bytes sent, RssShmem of the guest's
-# process on a (before; after: the result's rss_shmem_after, at READY;
-# "-" from a build without it) and on b (after).
+# process on a before the migration and its largest value while it ran
+# (sampled every 0.1 s until the process ends with the migration), and of
+# the guest's process on b after it.
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 KM=${KM:-$ROOT/build/bin/kmigrate}
@@ -39,7 +40,7 @@ sh "$ROOT/tests/lab-migrate/tls_certs.sh" "$T/tls" >/dev/null 2>&1 || exit 1
 LPID=$!
 ws_mib=$(( $(echo "$USED" | sed 's/[Mm]$//') / 2 ))
 printf '%-8s %-8s %10s %12s %12s %12s %12s\n' config used total_ms bytes_sent \
-	"a_before" "a_after" "b_after"
+	"a_before" "a_max" "b_after"
 i=0
 for size in ${*:-256M 1G 4G}; do
 	i=$((i + 1))
@@ -54,15 +55,19 @@ for size in ${*:-256M 1G 4G}; do
 	done
 	pid=$(jnum pid "$T/i.json")
 	before=$(rss "$pid")
+	(max=0; while [ -r "/proc/$pid/status" ]; do
+		v=$(rss "$pid"); [ -n "$v" ] && [ "$v" -gt "$max" ] && max=$v
+		echo "$max" >"$T/max"; sleep 0.1; done) &
+	spid=$!
 	KMIGRATE_RUN_DIR=$T/a KMIGRATE_TLS_DIR=$T/tls/a "$KM" -j start $n \
 		--to "127.0.0.1:$PORT" --insecure --tls-name lab-b --datapath user \
 		--downtime-limit 1000 --no-verify >"$T/r.json" 2>"$T/r.err" || { cat "$T/r.err"; exit 1; }
 	sleep 1
 	KMIGRATE_RUN_DIR=$T/b "$KM" -j vmctl $n info >"$T/i.json" 2>/dev/null
 	after_b=$(rss "$(jnum pid "$T/i.json")")
-	ra=$(jnum rss_shmem_after "$T/r.json")
+	wait $spid
 	printf '%-8s %-8s %10s %12s %10s kB %10s kB %10s kB\n' "$size" "$USED" \
 		"$(jnum total_ms "$T/r.json")" "$(jnum bytes_sent "$T/r.json")" "$before" \
-		"$([ -n "$ra" ] && echo $((ra / 1024)) || echo -)" "$after_b"
+		"$(cat "$T/max")" "$after_b"
 	KMIGRATE_RUN_DIR=$T/b "$KM" stop $n >/dev/null 2>&1
 done
