@@ -201,9 +201,14 @@ static int dst_on_hello(void *opaque, const struct kmp_hello *h)
 					 " MiB available", need >> 20, h->mem_size >> 20,
 					 avail >> 20);
 	}
-	fprintf(stderr, "kmigrate listen: %s: incoming from %s: %" PRIu64 " MiB (%s%" PRIu64
-		" MiB used), %u vCPU(s)\n", d->name, d->o->peer, h->mem_size >> 20,
-		d->sparse ? "" : "unknown: older source; ", d->populated >> 20, h->nr_vcpus);
+	if (d->sparse)
+		fprintf(stderr, "kmigrate listen: %s: incoming from %s: %" PRIu64 " MiB (%" PRIu64
+			" MiB used), %u vCPU(s)\n", d->name, d->o->peer, h->mem_size >> 20,
+			d->populated >> 20, h->nr_vcpus);
+	else
+		fprintf(stderr, "kmigrate listen: %s: incoming from %s: %" PRIu64 " MiB (use not "
+			"told: a source without SPARSE), %u vCPU(s)\n", d->name, d->o->peer,
+			h->mem_size >> 20, h->nr_vcpus);
 	r = km_ctl_server_open(&d->srv, h->name, err, sizeof(err));
 	if (r)
 		return dst_error(d, KMP_E_REFUSED, "%s", err);
@@ -654,14 +659,17 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 		d.states, (d.t_end - d.t_hello) / 1000000, (int)getpid());
 	{	/* the guest's RAM held here (populated.h) */
 		int64_t pop = km_pop_bytes(vmm_ram_fd(d.vm), 0, vmm_ram_size(d.vm));
+		char said[64] = "the source did not say (no SPARSE)";
 
+		if (d.sparse)
+			snprintf(said, sizeof(said), "the source held %.1f MiB at HELLO",
+				 d.populated / 1048576.0);
 		fprintf(stderr, "kmigrate listen: %s: memory: guest RAM %" PRIu64 " MiB; populated "
 			"(memfd SEEK_DATA) %.1f MiB when created, %.1f MiB after COMMIT; RssShmem "
-			"%.1f -> %.1f MiB; source said %.1f MiB used; zeroed pages: %" PRIu64
-			" punched, %" PRIu64 " written\n", d.name, vmm_ram_size(d.vm) >> 20,
-			d.pop_created / 1048576.0, pop / 1048576.0, d.rss_created / 1048576.0,
-			km_pop_rss_shmem() / 1048576.0, d.populated / 1048576.0, d.punched,
-			d.zero_written);
+			"%.1f -> %.1f MiB; %s; zeroed pages: %" PRIu64 " punched, %" PRIu64
+			" written\n", d.name, vmm_ram_size(d.vm) >> 20, d.pop_created / 1048576.0,
+			pop / 1048576.0, d.rss_created / 1048576.0, km_pop_rss_shmem() / 1048576.0,
+			said, d.punched, d.zero_written);
 	}
 	if (d.features & KMP_FO_RESUMED) {
 		uint8_t buf[KMP_HDR_SIZE + KMP_RESUMED_SIZE];
