@@ -39,8 +39,8 @@ sh "$ROOT/tests/lab-migrate/tls_certs.sh" "$T/tls" >/dev/null 2>&1 || exit 1
 	--port "$PORT" --insecure --dirty-log bitmap >"$T/listen.log" 2>&1) &
 LPID=$!
 ws_mib=$(( $(echo "$USED" | sed 's/[Mm]$//') / 2 ))
-printf '%-8s %-8s %10s %12s %12s %12s %12s\n' config used total_ms bytes_sent \
-	"a_before" "a_max" "b_after"
+printf '%-8s %-8s %10s %7s %12s %12s %12s %12s\n' config used total_ms rounds \
+	bytes_sent "a_before" "a_max" "b_after"
 i=0
 for size in ${*:-256M 1G 4G}; do
 	i=$((i + 1))
@@ -66,8 +66,9 @@ for size in ${*:-256M 1G 4G}; do
 	KMIGRATE_RUN_DIR=$T/b "$KM" -j vmctl $n info >"$T/i.json" 2>/dev/null
 	after_b=$(rss "$(jnum pid "$T/i.json")")
 	wait $spid
-	printf '%-8s %-8s %10s %12s %10s kB %10s kB %10s kB\n' "$size" "$USED" \
-		"$(jnum total_ms "$T/r.json")" "$(jnum bytes_sent "$T/r.json")" "$before" \
-		"$(cat "$T/max")" "$after_b"
+	printf '%-8s %-8s %10s %7s %12s %10s kB %10s kB %10s kB\n' "$size" "$USED" \
+		"$(jnum total_ms "$T/r.json")" "$(jnum rounds "$T/r.json")" \
+		"$(jnum bytes_sent "$T/r.json")" "$before" "$(cat "$T/max")" "$after_b"
+	[ -n "${BENCH_LOGS:-}" ] && cp "$T/a/$n.log" "$BENCH_LOGS/$n-$size.log" 2>/dev/null
 	KMIGRATE_RUN_DIR=$T/b "$KM" stop $n >/dev/null 2>&1
 done

@@ -53,6 +53,8 @@ struct dst {
 	uint64_t pages, zero;
 	uint64_t hole_pages;		/* in HOLE ranges */
 	uint64_t punched, zero_written;	/* zeroing: fallocate, or memset */
+	uint64_t zrun_gfn, zrun_n;	/* ZERO gfns not zeroed yet: one run */
+	int64_t zrun_page;		/* its first RAM page */
 	bool sparse;			/* HELLO has SPARSE */
 	uint64_t populated;		/* PROFILE's mem_populated (SPARSE) */
 	int64_t pop_created;		/* guest RAM held here once created */
@@ -253,11 +255,15 @@ static int dst_on_hello(void *opaque, const struct kmp_hello *h)
 	return 0;
 }
 
+static int dst_zero_flush(struct dst *d);
+
 static int dst_on_page(void *opaque, uint64_t gfn, const void *data)
 {
 	struct dst *d = opaque;
 	void *hva = vmm_gpa_to_hva(d->vm, gfn << KMP_PAGE_SHIFT, KMP_PAGE_SIZE);
 
+	if (dst_zero_flush(d))	/* an earlier ZERO of this gfn comes first */
+		return (int)d->err_code;
 	if (!hva)
 		return dst_error(d, KMP_E_RANGE, "gfn %#" PRIx64 " is not guest RAM", gfn);
 	memcpy(hva, data, KMP_PAGE_SIZE);
@@ -290,11 +296,35 @@ static int dst_zero_range(struct dst *d, uint64_t gfn, uint64_t n)
 	return 0;
 }
 
+/* Zeroes the pending run of ZERO gfns (before anything else touches RAM). */
+static int dst_zero_flush(struct dst *d)
+{
+	uint64_t n = d->zrun_n;
+
+	d->zrun_n = 0;
+	return n ? dst_zero_range(d, d->zrun_gfn, n) : 0;
+}
+
+/*
+ * A ZERO gfn joins the pending run when it follows it in guest and RAM
+ * order: one punch per run, not per page (a source without SPARSE sends
+ * every untouched page as a ZERO gfn).
+ */
 static int dst_on_zero(void *opaque, uint64_t gfn)
 {
 	struct dst *d = opaque;
-	int r = dst_zero_range(d, gfn, 1);
+	int64_t pg = vmm_gfn_to_ram_page(d->vm, gfn);
+	int r = 0;
 
+	if (pg < 0)
+		return dst_error(d, KMP_E_RANGE, "gfn %#" PRIx64 " is not guest RAM", gfn);
+	if (!d->zrun_n || gfn != d->zrun_gfn + d->zrun_n ||
+	    pg != d->zrun_page + (int64_t)d->zrun_n) {
+		r = dst_zero_flush(d);
+		d->zrun_gfn = gfn;
+		d->zrun_page = pg;
+	}
+	d->zrun_n++;
 	if (!r)
 		d->zero++;
 	return r;
@@ -303,7 +333,7 @@ static int dst_on_zero(void *opaque, uint64_t gfn)
 static int dst_on_hole(void *opaque, uint64_t gfn, uint64_t npages)
 {
 	struct dst *d = opaque;
-	int r = dst_zero_range(d, gfn, npages);
+	int r = dst_zero_flush(d) ?: dst_zero_range(d, gfn, npages);
 
 	if (!r)
 		d->hole_pages += npages;
@@ -317,6 +347,8 @@ static int dst_on_state(void *opaque, const void *blob, size_t len)
 	const struct vmm_state_hdr *h;
 	int r = vmm_state_check(blob, len);
 
+	if (dst_zero_flush(d))	/* the last round's pages are all in */
+		return (int)d->err_code;
 	if (!r)
 		r = vmm_state_from_buf(&st, blob, len);
 	if (r)
