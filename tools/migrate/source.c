@@ -35,6 +35,7 @@
 
 #include <linux/kmigrate.h>
 
+#include "bulk.h"
 #include "converge.h"
 #include "cpumodel.h"
 #include "datapath.h"
@@ -125,10 +126,7 @@ struct km_mig_src {
 	bool dp_up;
 	struct vmm_dirty_bitmap bm;
 	uint64_t gfns[KM_DP_MAX_BATCH];
-	uint32_t nbulk;			/* gfns[] filled by the bulk walk */
 	bool sparse;			/* feature SPARSE: holes as HOLE ranges */
-	struct kmp_range holes[KMP_MAX_HOLE_BATCH];
-	uint32_t nholes;
 	uint64_t r_bytes, r_pages, r_zero;	/* this round */
 	struct km_bucket bucket;	/* the bandwidth cap (src_throttle) */
 	uint64_t harvest_ns_max;	/* slowest live harvest */
@@ -689,100 +687,55 @@ static int src_send_gfns(struct km_mig_src *m, uint32_t n)
 	return 0;
 }
 
-/* The bulk's populated pages go to the data path in batches. */
-static int src_bulk_data(void *opaque, uint64_t gfn, uint64_t npages)
+/* Round 0's sink (bulk.h): populated gfns to the data path ... */
+static int src_bulk_pages(void *opaque, const uint64_t *gfns, uint32_t n)
 {
 	struct km_mig_src *m = opaque;
 
-	while (npages--) {
-		m->gfns[m->nbulk++] = gfn++;
-		if (m->nbulk == KM_DP_MAX_BATCH) {
-			if (src_send_gfns(m, m->nbulk))
-				return -1;
-			m->nbulk = 0;
-		}
-	}
-	return 0;
+	return m->dp.ops->send_pages(&m->dp, gfns, n) ? src_dp_fail(m) : 0;
 }
 
-static int src_holes_flush(struct km_mig_src *m)
+/* ... and its HOLE / ZERO records of never-touched pages to the socket. */
+static int src_bulk_record(void *opaque, const void *buf, size_t len, uint64_t hole_pages,
+			   uint32_t zero)
 {
-	uint8_t buf[KMP_HDR_SIZE + KMP_MAX_HOLE_BATCH * KMP_RANGE_SIZE];
-	uint64_t pages = 0;
-	ssize_t n;
+	struct km_mig_src *m = opaque;
 
-	if (!m->nholes)
-		return 0;
-	n = kmp_enc_hole(&m->enc, buf, sizeof(buf), m->holes, m->nholes);
-	if (n < 0)
-		return src_enc_err(m, n, "HOLE");
-	for (uint32_t i = 0; i < m->nholes; i++)
-		pages += m->holes[i].npages;
-	m->nholes = 0;
-	if (src_send(m, buf, (size_t)n))
+	if (src_send(m, buf, len))
 		return -1;
+	if (zero)
+		return src_dp_sent(m, 0, zero);
 	pthread_mutex_lock(&m->lock);
-	m->hole_pages += pages;	/* not in ROUND 0's count: nothing to read */
+	m->hole_pages += hole_pages;	/* not in ROUND 0's count: nothing to read */
 	pthread_mutex_unlock(&m->lock);
 	return src_check(m);
 }
 
 /*
- * The bulk's never-touched pages: zero without reading them (a read would
- * allocate them).  With SPARSE one HOLE range; else ZERO gfns as an older
- * destination takes them.
- */
-static int src_bulk_hole(void *opaque, uint64_t gfn, uint64_t npages)
-{
-	struct km_mig_src *m = opaque;
-	uint8_t buf[KMP_HDR_SIZE + KMP_MAX_ZERO_BATCH * KMP_GFN_SIZE];
-	uint64_t z[KMP_MAX_ZERO_BATCH];
-	ssize_t n;
-
-	if (m->sparse) {
-		m->holes[m->nholes++] = (struct kmp_range){ gfn, npages };
-		return m->nholes == KMP_MAX_HOLE_BATCH ? src_holes_flush(m) : 0;
-	}
-	while (npages) {
-		uint32_t c = npages < KMP_MAX_ZERO_BATCH ? (uint32_t)npages : KMP_MAX_ZERO_BATCH;
-
-		for (uint32_t i = 0; i < c; i++)
-			z[i] = gfn + i;
-		n = kmp_enc_zero(&m->enc, buf, sizeof(buf), z, c);
-		if (n < 0)
-			return src_enc_err(m, n, "ZERO");
-		if (src_send(m, buf, (size_t)n) || src_dp_sent(m, 0, c))
-			return -1;
-		gfn += c;
-		npages -= c;
-	}
-	return 0;
-}
-
-/*
- * Round 0: every RAM region, as populated (data extents of the RAM memfd,
- * read and sent through the data path: PAGES, or ZERO for zero pages) and
- * never touched (holes: HOLE ranges).  The walk faults nothing in; a hole
- * the guest writes after the walk saw it is dirty, sent in a later round.
+ * Round 0: every RAM region by extents of the RAM memfd (bulk.h): the
+ * populated pages through the data path, the never-touched ones as HOLE
+ * ranges (SPARSE) or ZERO gfns, never read.  A hole the guest writes after
+ * the walk saw it is dirty, sent in a later round.
  */
 static int src_send_bulk(struct km_mig_src *m)
 {
-	const struct km_pop_walker w = { m, src_bulk_data, src_bulk_hole };
+	const struct km_bulk_sink sink = { m, src_bulk_pages, src_bulk_record };
+	struct km_bulk_region br[KMP_MAX_SLOTS];
 	const struct vmm_mem_region *rg;
 	unsigned int nr = vmm_mem_regions(m->vm, &rg), i;
+	struct km_bulk *b = malloc(sizeof(*b));
 	int r;
 
-	m->nbulk = m->nholes = 0;
-	for (i = 0; i < nr; i++) {
-		r = km_pop_walk(vmm_ram_fd(m->vm), rg[i].ram_offset, rg[i].gpa >> KMP_PAGE_SHIFT,
-				rg[i].size / KMP_PAGE_SIZE, &w);
-		if (r < -1)
-			return src_fail(m, "finding the guest's populated memory: %s",
-					strerror(-r));
-		if (r)
-			return -1;
-	}
-	return src_holes_flush(m) || src_send_gfns(m, m->nbulk) ? -1 : 0;
+	if (!b)
+		return src_fail(m, "out of memory");
+	for (i = 0; i < nr && i < KMP_MAX_SLOTS; i++)
+		br[i] = (struct km_bulk_region){ rg[i].gpa, rg[i].size, rg[i].ram_offset };
+	*b = (struct km_bulk){ .enc = &m->enc, .sparse = m->sparse, .sink = &sink };
+	r = km_bulk_send(b, vmm_ram_fd(m->vm), br, i);
+	if (r && b->err[0])
+		src_fail(m, "%s", b->err);
+	free(b);
+	return r;
 }
 
 /* The harvested dirty set (m->bm), then cleared. */
