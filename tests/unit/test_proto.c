@@ -348,7 +348,8 @@ TEST_F(proto, names)
 	EXPECT_STREQ("READY", kmp_type_name(KMP_T_READY));
 	EXPECT_STREQ("RESUMED", kmp_type_name(KMP_T_RESUMED));
 	EXPECT_EQ(NULL, kmp_type_name(0));
-	EXPECT_EQ(NULL, kmp_type_name(10));
+	EXPECT_STREQ("HOLE", kmp_type_name(KMP_T_HOLE));
+	EXPECT_EQ(NULL, kmp_type_name(11));
 	EXPECT_EQ(NULL, kmp_type_name(0x85));
 	EXPECT_STREQ("verification not requested", kmp_rsm_note_name(KMP_RSM_N_NOT_ASKED));
 	EXPECT_STREQ("unknown reason", kmp_rsm_note_name(999));
@@ -585,7 +586,7 @@ static const struct bad_case bad_cases[] = {
 	{ "unaligned slot", 0, 16 + 136 + 16, B("\x01"), KMP_E_LAYOUT, "not page-aligned" },
 	{ "name not printable", 0, 16 + 72, B("\x01"), KMP_E_LAYOUT, "printable" },
 	{ "name padding", 0, 16 + 72 + 20, B("x"), KMP_E_RESERVED, "padding byte 20" },
-	{ "unknown type", 1, 4, B("\x0a"), KMP_E_TYPE, "unknown record type 10" },
+	{ "unknown type", 1, 4, B("\x0b"), KMP_E_TYPE, "unknown record type 11" },
 	{ "other direction", 1, 4, B("\x81"), KMP_E_TYPE, "other direction" },
 	{ "PAGES before ROUND", 1, 4, B("\x03"), KMP_E_ORDER, "record 1 (PAGES)" },
 	{ "second HELLO", 2, 4, B("\x01"), KMP_E_ORDER, "not allowed here" },
@@ -847,7 +848,7 @@ TEST_F(proto, encoder_refuses)
 	EXPECT_EQ(-KMP_E_TYPE, kmp_enc_ready(&e, tmp, sizeof(tmp), &(struct kmp_ready){ 0 }));
 	EXPECT_EQ(-KMP_E_NOSPACE, kmp_enc_hello(&e, tmp, 100, &h));
 	EXPECT_NE(NULL, strstr(e.err, "buffer has 100"));
-	h.features_required = 1ull << 2;	/* bits 0, 1: PROFILE, CHECK */
+	h.features_required = 1ull << 3;	/* bits 0-2: PROFILE, CHECK, SPARSE */
 	EXPECT_EQ(-KMP_E_FEATURE, kmp_enc_hello(&e, tmp, sizeof(tmp), &h));
 	h.features_required = 0;
 	ASSERT_LT(0, kmp_enc_hello(&e, tmp, sizeof(tmp), &h));
@@ -1211,7 +1212,7 @@ TEST_F(proto, malformed_profile)
 		p.nent = 1;
 		EXPECT_EQ(-KMP_E_LAYOUT, kmp_enc_profile(&e, tmp, sizeof(tmp), &p));
 		/* an unknown required bit is still refused */
-		h.features_required = 1ull << 2;
+		h.features_required = 1ull << 3;
 		EXPECT_EQ(KMP_E_FEATURE, kmp_hello_check(&h, msg, sizeof(msg)));
 	}
 }

@@ -20,6 +20,7 @@
 #include "exitcode.h"
 #include "guest/wl_abi.h"
 #include "inlimit.h"
+#include "populated.h"
 #include "preflight.h"
 #include "proto.h"
 #include "slots.h"
@@ -54,6 +55,14 @@ struct dst {
 	uint32_t err_code;		/* an ERROR to send, with err */
 	char err[640];			/* the abort reason (up to KMP_MAX_MSG) and more */
 	uint64_t pages, zero;
+	uint64_t hole_pages;		/* in HOLE ranges */
+	uint64_t punched, zero_written;	/* zeroing: fallocate, or memset */
+	uint64_t zrun_gfn, zrun_n;	/* ZERO gfns not zeroed yet: one run */
+	int64_t zrun_page;		/* its first RAM page */
+	bool sparse;			/* HELLO has SPARSE */
+	uint64_t populated;		/* PROFILE's mem_populated (SPARSE) */
+	int64_t pop_created;		/* guest RAM held here once created */
+	uint64_t rss_created;
 	uint64_t t_hello, t_end;
 	uint64_t features;		/* optional features in use (ACCEPT) */
 	bool profiled, checked;		/* PROFILE passed the checks; CHECK done */
@@ -138,6 +147,8 @@ static int dst_preflight(struct dst *d, const struct kmp_hello *h, const struct 
 	snprintf(d->name, sizeof(d->name), "%s", h->name);
 	dst_notify_name(d);
 	d->check_only = h->features_required & KMP_FR_CHECK;
+	d->sparse = h->features_required & KMP_FR_SPARSE;
+	d->populated = d->sparse && p ? p->mem_populated : h->mem_size;
 	if ((h->features_required & KMP_FR_PROFILE) && !p)
 		return 0;	/* the checks when PROFILE is there */
 	if (!d->check_only) {
@@ -206,15 +217,24 @@ static int dst_on_hello(void *opaque, const struct kmp_hello *h)
 				 " is not a multiple of 2 MiB", h->mem_size);
 	{
 		uint64_t avail = km_pf_mem_available();
+		uint64_t need = d->pf_done ? d->populated : h->mem_size;
 
-		/* the guest's RAM plus room for the VMM and the host */
-		if (avail && avail < h->mem_size + (32ULL << 20))
+		/* the RAM the guest uses (SPARSE: populated on the source, else
+		 * all of it) plus room for the VMM and the host */
+		if (avail && avail < need + KM_PF_MEM_OVERHEAD)
 			return dst_error(d, KMP_E_RESOURCE, "not enough free memory here: the guest "
-					 "needs %" PRIu64 " MiB, %" PRIu64 " MiB available",
-					 h->mem_size >> 20, avail >> 20);
+					 "uses %" PRIu64 " MiB of its %" PRIu64 " MiB, %" PRIu64
+					 " MiB available", need >> 20, h->mem_size >> 20,
+					 avail >> 20);
 	}
-	fprintf(stderr, "kmigrate listen: %s: incoming from %s: %" PRIu64 " MiB, %u vCPU(s)\n",
-		d->name, d->o->peer, h->mem_size >> 20, h->nr_vcpus);
+	if (d->sparse)
+		fprintf(stderr, "kmigrate listen: %s: incoming from %s: %" PRIu64 " MiB (%" PRIu64
+			" MiB used), %u vCPU(s)\n", d->name, d->o->peer, h->mem_size >> 20,
+			d->populated >> 20, h->nr_vcpus);
+	else
+		fprintf(stderr, "kmigrate listen: %s: incoming from %s: %" PRIu64 " MiB (use not "
+			"told: a source without SPARSE), %u vCPU(s)\n", d->name, d->o->peer,
+			h->mem_size >> 20, h->nr_vcpus);
 	r = km_ctl_server_open(&d->srv, h->name, err, sizeof(err));
 	if (r)
 		return dst_error(d, KMP_E_REFUSED, "%s", err);
@@ -242,6 +262,8 @@ static int dst_on_hello(void *opaque, const struct kmp_hello *h)
 	if (!d->profiled && h->cpuid_hash && h->cpuid_hash != dst_cpuid_hash(d->vm))
 		return dst_error(d, KMP_E_LAYOUT, "CPUID differs (guest %#" PRIx64 ", this host %#"
 				 PRIx64 "): incompatible hosts", h->cpuid_hash, dst_cpuid_hash(d->vm));
+	d->pop_created = km_pop_bytes(vmm_ram_fd(d->vm), 0, vmm_ram_size(d->vm));
+	d->rss_created = km_pop_rss_shmem();
 	d->nr_vcpus = h->nr_vcpus;
 	d->vst = calloc(h->nr_vcpus, sizeof(*d->vst));
 	if (!d->vst)
@@ -257,11 +279,15 @@ static int dst_on_hello(void *opaque, const struct kmp_hello *h)
 	return 0;
 }
 
+static int dst_zero_flush(struct dst *d);
+
 static int dst_on_page(void *opaque, uint64_t gfn, const void *data)
 {
 	struct dst *d = opaque;
 	void *hva = vmm_gpa_to_hva(d->vm, gfn << KMP_PAGE_SHIFT, KMP_PAGE_SIZE);
 
+	if (dst_zero_flush(d))	/* an earlier ZERO of this gfn comes first */
+		return (int)d->err_code;
 	if (!hva)
 		return dst_error(d, KMP_E_RANGE, "gfn %#" PRIx64 " is not guest RAM", gfn);
 	memcpy(hva, data, KMP_PAGE_SIZE);
@@ -269,16 +295,73 @@ static int dst_on_page(void *opaque, uint64_t gfn, const void *data)
 	return 0;
 }
 
+/*
+ * Makes @n pages from @gfn (one slot) zero without allocating them: a hole
+ * stays a hole (fresh memory is one), a page held here is punched out of
+ * the RAM memfd; written with zeros only where punching fails.
+ */
+static int dst_zero_range(struct dst *d, uint64_t gfn, uint64_t n)
+{
+	int64_t pg = vmm_gfn_to_ram_page(d->vm, gfn);
+	int r;
+
+	if (pg < 0 || vmm_gfn_to_ram_page(d->vm, gfn + n - 1) != pg + (int64_t)n - 1)
+		return dst_error(d, KMP_E_RANGE, "gfn %#" PRIx64 " + %" PRIu64 " is not guest RAM",
+				 gfn, n);
+	r = km_pop_zero(vmm_ram_fd(d->vm), vmm_ram(d->vm) + ((uint64_t)pg << KMP_PAGE_SHIFT),
+			(uint64_t)pg << KMP_PAGE_SHIFT, n << KMP_PAGE_SHIFT);
+	if (r < 0)
+		return dst_error(d, KMP_E_RESOURCE, "zeroing gfn %#" PRIx64 " + %" PRIu64 ": %s",
+				 gfn, n, strerror(-r));
+	if (r)
+		d->zero_written += n;
+	else
+		d->punched += n;
+	return 0;
+}
+
+/* Zeroes the pending run of ZERO gfns (before anything else touches RAM). */
+static int dst_zero_flush(struct dst *d)
+{
+	uint64_t n = d->zrun_n;
+
+	d->zrun_n = 0;
+	return n ? dst_zero_range(d, d->zrun_gfn, n) : 0;
+}
+
+/*
+ * A ZERO gfn joins the pending run when it follows it in guest and RAM
+ * order: one punch per run, not per page (a source without SPARSE sends
+ * every untouched page as a ZERO gfn).
+ */
 static int dst_on_zero(void *opaque, uint64_t gfn)
 {
 	struct dst *d = opaque;
-	void *hva = vmm_gpa_to_hva(d->vm, gfn << KMP_PAGE_SHIFT, KMP_PAGE_SIZE);
+	int64_t pg = vmm_gfn_to_ram_page(d->vm, gfn);
+	int r = 0;
 
-	if (!hva)
+	if (pg < 0)
 		return dst_error(d, KMP_E_RANGE, "gfn %#" PRIx64 " is not guest RAM", gfn);
-	memset(hva, 0, KMP_PAGE_SIZE);
-	d->zero++;
-	return 0;
+	if (!d->zrun_n || gfn != d->zrun_gfn + d->zrun_n ||
+	    pg != d->zrun_page + (int64_t)d->zrun_n) {
+		r = dst_zero_flush(d);
+		d->zrun_gfn = gfn;
+		d->zrun_page = pg;
+	}
+	d->zrun_n++;
+	if (!r)
+		d->zero++;
+	return r;
+}
+
+static int dst_on_hole(void *opaque, uint64_t gfn, uint64_t npages)
+{
+	struct dst *d = opaque;
+	int r = dst_zero_flush(d) ?: dst_zero_range(d, gfn, npages);
+
+	if (!r)
+		d->hole_pages += npages;
+	return r;
 }
 
 static int dst_on_state(void *opaque, const void *blob, size_t len)
@@ -288,6 +371,8 @@ static int dst_on_state(void *opaque, const void *blob, size_t len)
 	const struct vmm_state_hdr *h;
 	int r = vmm_state_check(blob, len);
 
+	if (dst_zero_flush(d))	/* the last round's pages are all in */
+		return (int)d->err_code;
 	if (!r)
 		r = vmm_state_from_buf(&st, blob, len);
 	if (r)
@@ -363,6 +448,7 @@ static const struct kmp_dec_ops dst_ops = {
 	.profile = dst_on_profile,
 	.page = dst_on_page,
 	.zero = dst_on_zero,
+	.hole = dst_on_hole,
 	.vcpu_state = dst_on_state,
 	.end = dst_on_end,
 	.commit = dst_on_commit,
@@ -607,8 +693,8 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 		uint64_t t0 = vmm_now_ns();
 
 		memset(&rep, 0, sizeof(rep));
-		r = vmm_wl_verify(vmm_ram(d.vm), vmm_ram_size(d.vm),
-				  VMM_WL_VERIFY_QUIET | VMM_WL_VERIFY_REPLAY, &rep, NULL);
+		r = vmm_wl_verify_fd(vmm_ram(d.vm), vmm_ram_size(d.vm), vmm_ram_fd(d.vm),
+				     VMM_WL_VERIFY_QUIET | VMM_WL_VERIFY_REPLAY, &rep, NULL);
 		h.pages_verified = (int64_t)rep.pages;
 		h.verify_bad = (int64_t)rep.bad;
 		h.verify_ms = (vmm_now_ns() - t0) / 1000000;
@@ -630,9 +716,23 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 	}
 	h.start_ns = vmm_now_ns();
 	fprintf(stderr, "kmigrate listen: %s: migrated in from %s: %" PRIu64 " pages, %" PRIu64
-		" zero pages, %" PRIu64 " state records; HELLO -> READY %" PRIu64
-		" ms; running (pid %d)\n", d.name, o->peer, d.pages, d.zero, d.states,
-		(d.t_end - d.t_hello) / 1000000, (int)getpid());
+		" zero pages, %" PRIu64 " hole pages, %" PRIu64 " state records; HELLO -> READY %"
+		PRIu64 " ms; running (pid %d)\n", d.name, o->peer, d.pages, d.zero, d.hole_pages,
+		d.states, (d.t_end - d.t_hello) / 1000000, (int)getpid());
+	{	/* the guest's RAM held here (populated.h) */
+		int64_t pop = km_pop_bytes(vmm_ram_fd(d.vm), 0, vmm_ram_size(d.vm));
+		char said[64] = "the source did not say (no SPARSE)";
+
+		if (d.sparse)
+			snprintf(said, sizeof(said), "the source held %.1f MiB at HELLO",
+				 d.populated / 1048576.0);
+		fprintf(stderr, "kmigrate listen: %s: memory: guest RAM %" PRIu64 " MiB; populated "
+			"(memfd SEEK_DATA) %.1f MiB when created, %.1f MiB after COMMIT; RssShmem "
+			"%.1f -> %.1f MiB; %s; zeroed pages: %" PRIu64 " punched, %" PRIu64
+			" written\n", d.name, vmm_ram_size(d.vm) >> 20, d.pop_created / 1048576.0,
+			pop / 1048576.0, d.rss_created / 1048576.0, km_pop_rss_shmem() / 1048576.0,
+			said, d.punched, d.zero_written);
+	}
 	if (d.features & KMP_FO_RESUMED) {
 		uint8_t buf[KMP_HDR_SIZE + KMP_RESUMED_SIZE];
 		ssize_t n;

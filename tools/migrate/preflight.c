@@ -158,10 +158,18 @@ unsigned int km_pf_dest_check(const struct kmp_hello *h, const struct kmp_profil
 	*code = KMP_OK;
 	if (p)
 		pf_cpu(p, env, &o);
-	if (avail && avail < h->mem_size + KM_PF_MEM_OVERHEAD)
+	/* SPARSE: what the guest holds on the source, not what it may grow to */
+	if (p && (h->features_required & KMP_FR_SPARSE)) {
+		if (avail && avail < p->mem_populated + KM_PF_MEM_OVERHEAD)
+			pf_fail(&o, KMP_E_RESOURCE, "memory: destination has %" PRIu64 " MiB "
+				"available, guest uses %" PRIu64 " MiB of its %" PRIu64 " MiB + %llu "
+				"MiB", avail >> 20, p->mem_populated >> 20, h->mem_size >> 20,
+				KM_PF_MEM_OVERHEAD >> 20);
+	} else if (avail && avail < h->mem_size + KM_PF_MEM_OVERHEAD) {
 		pf_fail(&o, KMP_E_RESOURCE, "memory: destination has %" PRIu64 " MiB available, "
 			"guest needs %" PRIu64 " MiB + %llu MiB", avail >> 20, h->mem_size >> 20,
 			KM_PF_MEM_OVERHEAD >> 20);
+	}
 	if (h->nr_vcpus > VMM_MAX_VCPUS)
 		pf_fail(&o, KMP_E_LAYOUT, "vcpus: guest has %u vCPUs, this host runs at most %u",
 			h->nr_vcpus, (unsigned int)VMM_MAX_VCPUS);

@@ -89,6 +89,7 @@ const char *kmp_type_name(uint32_t type)
 	case KMP_T_COMMIT:	return "COMMIT";
 	case KMP_T_ABORT:	return "ABORT";
 	case KMP_T_PROFILE:	return "PROFILE";
+	case KMP_T_HOLE:	return "HOLE";
 	case KMP_T_ACCEPT:	return "ACCEPT";
 	case KMP_T_READY:	return "READY";
 	case KMP_T_ERROR:	return "ERROR";
@@ -144,7 +145,13 @@ bool kmp_order_final(const struct kmp_order *o)
 
 static bool is_source_type(uint32_t type)
 {
-	return type >= KMP_T_HELLO && type <= KMP_T_PROFILE;
+	return type >= KMP_T_HELLO && type <= KMP_T_HOLE;
+}
+
+/* Records of a round: page contents. */
+static bool is_round_type(uint32_t type)
+{
+	return type == KMP_T_PAGES || type == KMP_T_ZERO || type == KMP_T_HOLE;
 }
 
 static bool is_dest_type(uint32_t type)
@@ -170,11 +177,11 @@ static int source_next(int ph, uint32_t type, uint32_t flags, uint64_t required)
 	case PH_LIVE:
 		if (type == KMP_T_ROUND)
 			return final ? PH_FINAL : PH_LIVE;
-		if (ph == PH_LIVE && (type == KMP_T_PAGES || type == KMP_T_ZERO))
+		if (ph == PH_LIVE && is_round_type(type))
 			return PH_LIVE;
 		return -1;
 	case PH_FINAL:
-		if (type == KMP_T_PAGES || type == KMP_T_ZERO)
+		if (is_round_type(type))
 			return PH_FINAL;
 		return type == KMP_T_VCPU_STATE ? PH_STATE : -1;
 	case PH_STATE:
@@ -208,6 +215,9 @@ int kmp_order_next(struct kmp_order *o, uint32_t type, uint32_t flags)
 		return KMP_E_TYPE;
 	if (o->phase == PH_DONE)
 		return KMP_E_ORDER;
+	/* a type of a feature the stream does not use is unknown there */
+	if (type == KMP_T_HOLE && !(o->required & KMP_FR_SPARSE))
+		return KMP_E_TYPE;
 	if (o->dir == KMP_DIR_SOURCE)
 		next = source_next(o->phase, type, flags, o->required);
 	else
@@ -238,7 +248,8 @@ static void order_after_hello(struct kmp_order *o, uint64_t required)
 /* Records covered by the digest: the source's, before END. */
 static bool type_digested(uint32_t type)
 {
-	return (type >= KMP_T_HELLO && type <= KMP_T_VCPU_STATE) || type == KMP_T_PROFILE;
+	return (type >= KMP_T_HELLO && type <= KMP_T_VCPU_STATE) || type == KMP_T_PROFILE ||
+	       type == KMP_T_HOLE;
 }
 
 /* ------------------------------------------------ fields and checking -- */
@@ -280,6 +291,26 @@ bool kmp_gfn_valid(const struct kmp_hello *h, uint64_t gfn)
 			lo = mid + 1;
 		else
 			return true;
+	}
+	return false;
+}
+
+bool kmp_range_valid(const struct kmp_hello *h, uint64_t gfn, uint64_t npages)
+{
+	uint64_t last;
+
+	if (!npages || npages - 1 > UINT64_MAX - gfn)	/* empty, or wraps */
+		return false;
+	last = gfn + npages - 1;
+	if (!kmp_gfn_valid(h, gfn) || !kmp_gfn_valid(h, last))
+		return false;
+	/* both ends valid: the same slot unless a slot ends in between */
+	for (uint32_t i = 0; i < h->nr_slots; i++) {
+		uint64_t first = h->slots[i].gpa >> KMP_PAGE_SHIFT;
+		uint64_t end = first + (h->slots[i].size >> KMP_PAGE_SHIFT);
+
+		if (gfn >= first && gfn < end)
+			return last < end;
 	}
 	return false;
 }
@@ -351,6 +382,8 @@ int kmp_hello_check(const struct kmp_hello *h, char *why, size_t len)
 	if (!h->nr_slots || h->nr_slots > KMP_MAX_SLOTS)
 		return fail(why, len, KMP_E_LIMIT, "%u memory slots (1 to %u allowed)",
 			    h->nr_slots, KMP_MAX_SLOTS);
+	if ((h->features_required & KMP_FR_SPARSE) && !(h->features_required & KMP_FR_PROFILE))
+		return fail(why, len, KMP_E_FEATURE, "feature SPARSE without PROFILE");
 	return check_name(h->name, why, len) ?: check_slots(h, why, len);
 }
 
@@ -432,6 +465,31 @@ static int gfns_check(const struct kmp_hello *h, const uint64_t *gfns, uint32_t 
 	return KMP_OK;
 }
 
+static int ranges_check(const struct kmp_hello *h, const struct kmp_range *r, uint32_t n,
+			char *why, size_t len)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (!kmp_range_valid(h, r[i].gfn, r[i].npages))
+			return fail(why, len, r[i].npages ? KMP_E_RANGE : KMP_E_LENGTH,
+				    "range 0x%llx+%llu (entry %u) empty, wrapping or not within "
+				    "one slot of guest memory (%llu pages)",
+				    (unsigned long long)r[i].gfn, (unsigned long long)r[i].npages,
+				    i, (unsigned long long)kmp_hello_pages(h));
+	return KMP_OK;
+}
+
+/* PROFILE's mem_populated: with SPARSE at most mem_size, whole pages; else 0. */
+static int populated_check(const struct kmp_hello *h, uint64_t pop, char *why, size_t len)
+{
+	if (!(h->features_required & KMP_FR_SPARSE))
+		return pop ? fail(why, len, KMP_E_RESERVED, "reserved field not zero") : KMP_OK;
+	if (pop > h->mem_size || pop % KMP_PAGE_SIZE)
+		return fail(why, len, KMP_E_LAYOUT, "populated memory %llu bytes: beyond the "
+			    "guest's %llu or not whole pages", (unsigned long long)pop,
+			    (unsigned long long)h->mem_size);
+	return KMP_OK;
+}
+
 static int msg_check(const char *msg, size_t n, char *why, size_t len)
 {
 	if (n > KMP_MAX_MSG)
@@ -464,7 +522,7 @@ static int hdr_check(uint32_t type, uint32_t flags, uint32_t length, uint32_t co
 
 	if (type != KMP_T_ROUND && flags)
 		return fail(why, len, KMP_E_RESERVED, "flags 0x%x not zero", flags);
-	if (type != KMP_T_PAGES && type != KMP_T_ZERO && count)
+	if (type != KMP_T_PAGES && type != KMP_T_ZERO && type != KMP_T_HOLE && count)
 		return fail(why, len, KMP_E_RESERVED, "count %u not zero", count);
 	switch (type) {
 	case KMP_T_HELLO:
@@ -501,6 +559,12 @@ static int hdr_check(uint32_t type, uint32_t flags, uint32_t length, uint32_t co
 			return fail(why, len, KMP_E_LIMIT, "%u zero pages (1 to %u allowed)",
 				    count, KMP_MAX_ZERO_BATCH);
 		min_len = max_len = count * KMP_GFN_SIZE;
+		break;
+	case KMP_T_HOLE:
+		if (!count || count > KMP_MAX_HOLE_BATCH)
+			return fail(why, len, KMP_E_LIMIT, "%u ranges (1 to %u allowed)",
+				    count, KMP_MAX_HOLE_BATCH);
+		min_len = max_len = count * KMP_RANGE_SIZE;
 		break;
 	}
 	if (length > max_len && min_len != max_len)
@@ -628,7 +692,8 @@ static size_t profile_size(const struct kmp_profile *pr)
 ssize_t kmp_enc_profile(struct kmp_enc *e, void *buf, size_t len, const struct kmp_profile *pr)
 {
 	uint8_t p[KMP_PROFILE_FIXED + KMP_MAX_CPUID * KMP_CPUID_ENT_SIZE];
-	int rc = kmp_profile_check(pr, e->err, sizeof(e->err));
+	int rc = kmp_profile_check(pr, e->err, sizeof(e->err)) ?:
+		 populated_check(&e->hello, pr->mem_populated, e->err, sizeof(e->err));
 
 	if (rc)
 		return -rc;
@@ -636,6 +701,7 @@ ssize_t kmp_enc_profile(struct kmp_enc *e, void *buf, size_t len, const struct k
 	memcpy(p, pr->model, KMP_MODEL_SIZE);
 	put32(p + 32, pr->module_abi);
 	put32(p + 36, pr->nent);
+	put64(p + 40, pr->mem_populated);
 	for (uint32_t i = 0; i < pr->nent; i++) {
 		uint8_t *x = p + KMP_PROFILE_FIXED + i * KMP_CPUID_ENT_SIZE;
 		const struct kmp_cpuid_ent *c = &pr->ent[i];
@@ -725,6 +791,32 @@ int kmp_enc_pages(struct kmp_enc *e, void *buf, size_t len, const uint64_t *gfns
 	}
 	e->sum.pages += n;
 	return (int)n + 1;
+}
+
+ssize_t kmp_enc_hole(struct kmp_enc *e, void *buf, size_t len, const struct kmp_range *r,
+		     uint32_t n)
+{
+	uint32_t length;
+	struct kmp_order o;
+	uint8_t *p = buf;
+	int rc;
+
+	if (n > KMP_MAX_HOLE_BATCH)	/* before n * size can overflow */
+		return -fail(e->err, sizeof(e->err), KMP_E_LIMIT, "%u ranges (1 to %u allowed)",
+			     n, KMP_MAX_HOLE_BATCH);
+	length = n * KMP_RANGE_SIZE;
+	rc = enc_begin(e, &o, len, KMP_T_HOLE, 0, length, n, KMP_HDR_SIZE + (size_t)length);
+	if (rc)
+		return rc;
+	rc = ranges_check(&e->hello, r, n, e->err, sizeof(e->err));
+	if (rc)
+		return -rc;
+	hdr_put(p, KMP_T_HOLE, 0, length, n);
+	for (uint32_t i = 0; i < n; i++) {
+		put64(p + KMP_HDR_SIZE + i * KMP_RANGE_SIZE, r[i].gfn);
+		put64(p + KMP_HDR_SIZE + i * KMP_RANGE_SIZE + 8, r[i].npages);
+	}
+	return enc_commit(e, &o, buf, KMP_HDR_SIZE + (size_t)length, KMP_T_HOLE, length);
 }
 
 ssize_t kmp_enc_vcpu_state(struct kmp_enc *e, void *buf, size_t len, const void *blob,
@@ -1072,8 +1164,10 @@ static int dec_profile(struct kmp_dec *d)
 	memcpy(pr.model, p, KMP_MODEL_SIZE);
 	pr.module_abi = get32(p + 32);
 	pr.nent = get32(p + 36);
-	if (get64(p + 40))
-		return dec_failf(d, KMP_E_RESERVED, "reserved field not zero");
+	pr.mem_populated = get64(p + 40);
+	rc = populated_check(&d->hello, pr.mem_populated, d->why, sizeof(d->why));
+	if (rc)
+		return dec_fail(d, rc);
 	rc = kmp_profile_check(&pr, d->why, sizeof(d->why));
 	if (rc)
 		return dec_fail(d, rc);
@@ -1147,6 +1241,27 @@ static int dec_zero(struct kmp_dec *d)
 			return rc;
 	}
 	d->sum.zero_pages += d->count;
+	return KMP_OK;
+}
+
+static int dec_hole(struct kmp_dec *d)
+{
+	struct kmp_range r;
+	int rc;
+
+	for (uint32_t i = 0; i < d->count; i++) {	/* all valid, or none used */
+		r.gfn = get64(d->body + i * KMP_RANGE_SIZE);
+		r.npages = get64(d->body + i * KMP_RANGE_SIZE + 8);
+		rc = ranges_check(&d->hello, &r, 1, d->why, sizeof(d->why));
+		if (rc)
+			return dec_fail(d, rc);
+	}
+	for (uint32_t i = 0; i < d->count; i++) {
+		rc = CALL(d, hole, get64(d->body + i * KMP_RANGE_SIZE),
+			  get64(d->body + i * KMP_RANGE_SIZE + 8));
+		if (rc)
+			return rc;
+	}
 	return KMP_OK;
 }
 
@@ -1243,6 +1358,7 @@ static int dec_body(struct kmp_dec *d)
 	case KMP_T_ROUND:	rc = dec_round(d); break;
 	case KMP_T_PROFILE:	rc = dec_profile(d); break;
 	case KMP_T_ZERO:	rc = dec_zero(d); break;
+	case KMP_T_HOLE:	rc = dec_hole(d); break;
 	case KMP_T_END:		rc = dec_end(d); break;
 	case KMP_T_COMMIT:	rc = CALL(d, commit); break;
 	case KMP_T_ABORT:
@@ -1328,6 +1444,8 @@ static int dec_header(struct kmp_dec *d)
 		return dec_failf(d, KMP_E_TYPE, "unknown record type %u", type);
 	}
 	rc = kmp_order_next(&d->order, d->type, d->flags);
+	if (rc == KMP_E_TYPE && d->type == KMP_T_HOLE && d->order.dir == KMP_DIR_SOURCE)
+		return dec_failf(d, rc, "HOLE in a stream without the feature SPARSE");
 	if (rc)
 		return dec_failf(d, rc, "%s", rc == KMP_E_TYPE ?
 				 "record of the other direction" : "record not allowed here");

@@ -63,6 +63,8 @@
 #define KMP_MAX_STATE		(16u << 20)	/* one VCPU_STATE blob */
 #define KMP_MAX_MSG		256u		/* ERROR/ABORT message */
 #define KMP_MAX_CPUID		256u		/* CPUID entries in PROFILE */
+#define KMP_MAX_HOLE_BATCH	2048u		/* ranges in one HOLE record */
+#define KMP_RANGE_SIZE		16u		/* one (gfn, npages) range */
 #define KMP_MAX_RECORD		(KMP_HDR_SIZE + KMP_MAX_STATE)
 
 /*
@@ -73,7 +75,13 @@
  */
 #define KMP_FR_PROFILE		(1ull << 0)
 #define KMP_FR_CHECK		(1ull << 1)
-#define KMP_FEATURES_KNOWN	(KMP_FR_PROFILE | KMP_FR_CHECK)
+/*
+ * SPARSE (needs PROFILE): PROFILE carries mem_populated, the bytes of guest
+ * RAM the source holds (the rest was never touched), and the stream may
+ * carry HOLE records: ranges of pages that are zero, sent as ranges.
+ */
+#define KMP_FR_SPARSE		(1ull << 2)
+#define KMP_FEATURES_KNOWN	(KMP_FR_PROFILE | KMP_FR_CHECK | KMP_FR_SPARSE)
 
 /*
  * Optional feature bits (HELLO features_optional, ACCEPT features: the
@@ -96,6 +104,7 @@ enum kmp_type {
 	KMP_T_COMMIT = 7,
 	KMP_T_ABORT = 8,
 	KMP_T_PROFILE = 9,	/* with KMP_FR_PROFILE, right after HELLO */
+	KMP_T_HOLE = 10,	/* with KMP_FR_SPARSE: ranges of zero pages */
 	/* ... and destination -> source */
 	KMP_T_ACCEPT = 0x81,
 	KMP_T_READY = 0x82,
@@ -222,7 +231,15 @@ struct kmp_profile {
 	uint32_t module_abi;		/* KMIGRATE_ABI_VERSION of the source's
 					 * kmigrate.ko (kernel data path); 0: none */
 	uint32_t nent;			/* 0 .. KMP_MAX_CPUID */
+	uint64_t mem_populated;		/* with KMP_FR_SPARSE: guest RAM bytes the
+					 * source holds (<= mem_size); else 0 */
 	struct kmp_cpuid_ent ent[KMP_MAX_CPUID]; /* the guest's CPUID (vCPU 0) */
+};
+
+/* HOLE: @npages zero pages from @gfn, all in one slot. */
+struct kmp_range {
+	uint64_t gfn;
+	uint64_t npages;
 };
 
 /* ERROR (destination) and ABORT (source). */
@@ -235,6 +252,8 @@ struct kmp_error {
 int kmp_hello_check(const struct kmp_hello *h, char *why, size_t len);
 /* Checks a PROFILE's model name and entry count; explains into @why. */
 int kmp_profile_check(const struct kmp_profile *p, char *why, size_t len);
+/* True if [gfn, gfn + npages) is non-empty and lies in one of @h's slots. */
+bool kmp_range_valid(const struct kmp_hello *h, uint64_t gfn, uint64_t npages);
 /* True if @gfn lies in one of @h's slots. */
 bool kmp_gfn_valid(const struct kmp_hello *h, uint64_t gfn);
 /* Guest pages described by @h (mem_size / page size). */
@@ -302,6 +321,9 @@ ssize_t kmp_enc_profile(struct kmp_enc *e, void *buf, size_t len, const struct k
 ssize_t kmp_enc_round(struct kmp_enc *e, void *buf, size_t len, const struct kmp_round *r);
 ssize_t kmp_enc_zero(struct kmp_enc *e, void *buf, size_t len,
 		     const uint64_t *gfns, uint32_t n);
+/* With KMP_FR_SPARSE, in a round: @n ranges (1 .. KMP_MAX_HOLE_BATCH). */
+ssize_t kmp_enc_hole(struct kmp_enc *e, void *buf, size_t len,
+		     const struct kmp_range *r, uint32_t n);
 ssize_t kmp_enc_vcpu_state(struct kmp_enc *e, void *buf, size_t len,
 			   const void *blob, uint32_t blob_len);
 ssize_t kmp_enc_end(struct kmp_enc *e, void *buf, size_t len);
@@ -350,6 +372,8 @@ struct kmp_dec_ops {
 	int (*round)(void *opaque, const struct kmp_round *r);
 	int (*page)(void *opaque, uint64_t gfn, const void *data);
 	int (*zero)(void *opaque, uint64_t gfn);
+	/* HOLE: one range, already checked against the slots */
+	int (*hole)(void *opaque, uint64_t gfn, uint64_t npages);
 	int (*vcpu_state)(void *opaque, const void *blob, size_t len);
 	/* END, with the digest and counts already verified */
 	int (*end)(void *opaque, const struct kmp_end *e);

@@ -35,10 +35,12 @@
 
 #include <linux/kmigrate.h>
 
+#include "bulk.h"
 #include "converge.h"
 #include "cpumodel.h"
 #include "datapath.h"
 #include "netvia.h"
+#include "populated.h"
 #include "preflight.h"
 #include "proto.h"
 #include "rate.h"
@@ -84,6 +86,10 @@ struct km_mig_src {
 	char error[512];		/* the peer's ERROR (KMP_MAX_MSG) fits whole */
 	uint32_t round;
 	uint64_t bytes_sent, pages_sent, zero_pages, remaining;
+	uint64_t hole_pages;	/* never touched: sent as HOLE ranges (or ZERO) */
+	/* the guest's RAM held here (populated.h): at HELLO, after READY */
+	int64_t pop_before, pop_after;
+	uint64_t rss_before, rss_after;
 	uint64_t link_rate, dirty_rate, predicted_ns;
 	uint64_t guest_pages;
 	uint64_t t_start, t_end, downtime_ns, pause_to_final_ns, state_bytes;
@@ -130,6 +136,7 @@ struct km_mig_src {
 	bool dp_up;
 	struct vmm_dirty_bitmap bm;
 	uint64_t gfns[KM_DP_MAX_BATCH];
+	bool sparse;			/* feature SPARSE: holes as HOLE ranges */
 	uint64_t r_bytes, r_pages, r_zero;	/* this round */
 	struct km_bucket bucket;	/* the bandwidth cap (src_throttle) */
 	uint64_t harvest_ns_max;	/* slowest live harvest */
@@ -307,6 +314,8 @@ struct json_object *km_mig_src_status(struct km_mig_src *m)
 	JADD(r, "bytes_sent", JU64(m->bytes_sent));
 	JADD(r, "pages_sent", JU64(m->pages_sent));
 	JADD(r, "zero_pages", JU64(m->zero_pages));
+	JADD(r, "hole_pages", JU64(m->hole_pages));
+	JADD(r, "sparse", json_object_new_boolean(m->sparse));
 	JADD(r, "remaining_pages", JU64(m->remaining));
 	JADD(r, "full_resends", JU64(m->full_resends));
 	if (m->rf_n) {	/* the live rounds' waits on a full dirty ring, per vCPU */
@@ -351,6 +360,19 @@ struct json_object *km_mig_src_status(struct km_mig_src *m)
 			JADD(r, "final_round_pages", JU64(m->final_pages));
 		}
 		JADD(r, "state_bytes", JU64(m->state_bytes));
+		{	/* the guest's RAM held on this host (populated.h) */
+			struct json_object *g = json_object_new_object();
+
+			JADD(g, "method", json_object_new_string(
+				"populated: memfd SEEK_DATA/SEEK_HOLE sum; rss_shmem: "
+				"/proc/self/status RssShmem; before: at HELLO, after: at READY"));
+			JADD(g, "guest_bytes", JU64(m->guest_pages * KMP_PAGE_SIZE));
+			JADD(g, "populated_before", m->pop_before >= 0 ? JU64(m->pop_before) : NULL);
+			JADD(g, "populated_after", m->pop_after >= 0 ? JU64(m->pop_after) : NULL);
+			JADD(g, "rss_shmem_before", m->rss_before ? JU64(m->rss_before) : NULL);
+			JADD(g, "rss_shmem_after", m->rss_after ? JU64(m->rss_after) : NULL);
+			JADD(r, "source_memory", g);
+		}
 		JADD(r, "dest_pages", JU64(m->dest_pages));
 		{	/* MSG_ZEROCOPY for page payloads (datapath.h) */
 			struct json_object *z = json_object_new_object();
@@ -695,25 +717,55 @@ static int src_send_gfns(struct km_mig_src *m, uint32_t n)
 	return 0;
 }
 
-/* Round 0: every page of every RAM region. */
+/* Round 0's sink (bulk.h): populated gfns to the data path ... */
+static int src_bulk_pages(void *opaque, const uint64_t *gfns, uint32_t n)
+{
+	struct km_mig_src *m = opaque;
+
+	return m->dp.ops->send_pages(&m->dp, gfns, n) ? src_dp_fail(m) : 0;
+}
+
+/* ... and its HOLE / ZERO records of never-touched pages to the socket. */
+static int src_bulk_record(void *opaque, const void *buf, size_t len, uint64_t hole_pages,
+			   uint32_t zero)
+{
+	struct km_mig_src *m = opaque;
+
+	if (src_send(m, buf, len))
+		return -1;
+	if (zero)
+		return src_dp_sent(m, 0, zero);
+	pthread_mutex_lock(&m->lock);
+	m->hole_pages += hole_pages;	/* not in ROUND 0's count: nothing to read */
+	pthread_mutex_unlock(&m->lock);
+	return src_check(m);
+}
+
+/*
+ * Round 0: every RAM region by extents of the RAM memfd (bulk.h): the
+ * populated pages through the data path, the never-touched ones as HOLE
+ * ranges (SPARSE) or ZERO gfns, never read.  A hole the guest writes after
+ * the walk saw it is dirty, sent in a later round.
+ */
 static int src_send_bulk(struct km_mig_src *m)
 {
+	const struct km_bulk_sink sink = { m, src_bulk_pages, src_bulk_record };
+	struct km_bulk_region br[KMP_MAX_SLOTS];
 	const struct vmm_mem_region *rg;
 	unsigned int nr = vmm_mem_regions(m->vm, &rg), i;
-	uint32_t n = 0;
-	uint64_t p;
+	struct km_bulk *b = malloc(sizeof(*b));
+	int r;
 
-	for (i = 0; i < nr; i++) {
-		for (p = 0; p < rg[i].size / KMP_PAGE_SIZE; p++) {
-			m->gfns[n++] = (rg[i].gpa >> KMP_PAGE_SHIFT) + p;
-			if (n == KM_DP_MAX_BATCH) {
-				if (src_send_gfns(m, n))
-					return -1;
-				n = 0;
-			}
-		}
-	}
-	return src_send_gfns(m, n);
+	if (!b)
+		return src_fail(m, "out of memory");
+	for (i = 0; i < nr && i < KMP_MAX_SLOTS; i++)
+		br[i] = (struct km_bulk_region){ rg[i].gpa, rg[i].size, rg[i].ram_offset };
+	*b = (struct km_bulk){ .enc = &m->enc, .sparse = m->sparse, .sink = &sink };
+	r = km_bulk_send(b, vmm_ram_fd(m->vm), br, i);
+	if (r && b->err[0])
+		src_fail(m, "%s", b->err);
+	free(b);
+	return r;
 }
 
 /* The harvested dirty set (m->bm), then cleared. */
@@ -978,6 +1030,13 @@ static int src_hello(struct km_mig_src *m)
 	/* PROFILE (preflight.h) for every guest, host model included: the
 	 * destination compares the CPUID features one by one */
 	h.features_required = KMP_FR_PROFILE | (m->o.check_only ? KMP_FR_CHECK : 0);
+	/* SPARSE: what the guest holds (for the destination's memory check),
+	 * never-touched memory as HOLE ranges */
+	m->pop_before = km_pop_bytes(vmm_ram_fd(m->vm), 0, vmm_ram_size(m->vm));
+	m->rss_before = km_pop_rss_shmem();
+	if (m->sparse && m->pop_before >= 0)
+		h.features_required |= KMP_FR_SPARSE;
+	m->sparse = h.features_required & KMP_FR_SPARSE;
 	for (i = 0; i < nr && i < KMP_MAX_SLOTS; i++) {
 		h.slots[i].gpa = rg[i].gpa;
 		h.slots[i].size = rg[i].size;
@@ -999,6 +1058,8 @@ static int src_hello(struct km_mig_src *m)
 
 		km_pf_profile(m->vm, km_pf_source_module_abi(m->dp.ops == &km_datapath_kernel),
 			      &pr);
+		if (m->sparse)
+			pr.mem_populated = (uint64_t)m->pop_before & ~(uint64_t)(KMP_PAGE_SIZE - 1);
 		n = kmp_enc_profile(&m->enc, pbuf, sizeof(pbuf), &pr);
 		if (n < 0)
 			return src_enc_err(m, n, "PROFILE");
@@ -1201,6 +1262,37 @@ static void src_progress(struct km_mig_src *m, const struct kmc_state *ks,
 	pthread_mutex_unlock(&m->lock);
 }
 
+/*
+ * A destination older than the feature SPARSE refuses the HELLO with
+ * FEATURE: connect again and send HELLO without it (holes then go as ZERO
+ * gfns).  0 when the second HELLO was accepted; -1 otherwise.
+ */
+static int src_retry_plain(struct km_mig_src *m)
+{
+	if (!m->sparse || !m->got_error || m->peer_err.code != KMP_E_FEATURE ||
+	    atomic_load(&m->cancel))
+		return -1;
+	fprintf(stderr, "kmigrate: %s: %s does not know the feature SPARSE (%s): connecting "
+		"again without it\n", m->name, m->peer, m->peer_err.msg);
+	close(m->fd);
+	m->fd = -1;
+	kmp_dec_free(m->dec);
+	m->dec = NULL;
+	m->sparse = m->got_error = m->got_accept = m->hello_sent = false;
+	pthread_mutex_lock(&m->lock);
+	m->error[0] = 0;
+	pthread_mutex_unlock(&m->lock);
+	src_set(m, "connecting");
+	if (src_connect(m) || src_tls(m))
+		return -1;
+	m->dec = kmp_dec_new(KMP_DIR_DEST, &src_dec_ops, m);
+	if (!m->dec)
+		return src_fail(m, "out of memory");
+	kmp_enc_init(&m->enc, KMP_DIR_SOURCE);
+	src_set(m, "handshake");
+	return src_hello(m);
+}
+
 static int src_run(struct km_mig_src *m)
 {
 	struct kmc_config kc;
@@ -1222,7 +1314,7 @@ static int src_run(struct km_mig_src *m)
 	kmp_enc_init(&m->enc, KMP_DIR_SOURCE);
 	src_set(m, "handshake");
 	t_hello = vmm_now_ns();
-	if (src_hello(m))
+	if (src_hello(m) && src_retry_plain(m))
 		return -1;
 	t_hello = vmm_now_ns() - t_hello;
 	if (m->o.check_only) {	/* ACCEPT: every pre-flight check passed */
@@ -1263,7 +1355,8 @@ static int src_run(struct km_mig_src *m)
 
 	src_set(m, "bulk");
 	t_round = t_harvest = vmm_now_ns();
-	if (src_round(m, 0, false, m->guest_pages) || src_send_bulk(m))
+	if (src_round(m, 0, false, m->sparse ? (uint64_t)m->pop_before / KMP_PAGE_SIZE :
+		      m->guest_pages) || src_send_bulk(m))
 		return -1;
 	for (;;) {
 		struct kmc_round kr;
@@ -1394,6 +1487,10 @@ static int src_run(struct km_mig_src *m)
 	}
 	t_ready = vmm_now_ns();
 	m->d_ready = t_ready - t_pause;
+	pthread_mutex_lock(&m->lock);
+	m->pop_after = km_pop_bytes(vmm_ram_fd(m->vm), 0, vmm_ram_size(m->vm));
+	m->rss_after = km_pop_rss_shmem();
+	pthread_mutex_unlock(&m->lock);
 	fprintf(stderr, "kmigrate: %s: stop-and-copy: paused in %.1f ms, harvest %.1f ms, %" PRIu64
 		" final pages %.1f ms, state %.1f ms, END %.1f ms, READY after %.1f ms: downtime "
 		"%.1f ms\n", m->name, m->d_paused / 1e6, (m->d_harvest - m->d_paused) / 1e6,
@@ -1510,6 +1607,8 @@ int km_mig_src_start(struct vmm_vm *vm, const char *name, const struct km_mig_op
 		}
 	}
 	m->guest_pages = vmm_ram_size(vm) / KMP_PAGE_SIZE;
+	m->pop_before = m->pop_after = -1;
+	m->sparse = !getenv("KMIGRATE_NO_SPARSE");	/* tests: an older source */
 	m->t_start = vmm_now_ns();
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_mutex_init(&m->dp_lock, NULL);

@@ -135,8 +135,8 @@ static struct json_object *vmhost_verify(struct km_vmhost *h, struct json_object
 		return NULL;
 	}
 	memset(&rep, 0, sizeof(rep));
-	ret = vmm_wl_verify(vmm_ram(h->vm), vmm_ram_size(h->vm),
-			    VMM_WL_VERIFY_QUIET | (replay ? VMM_WL_VERIFY_REPLAY : 0),
+	ret = vmm_wl_verify_fd(vmm_ram(h->vm), vmm_ram_size(h->vm), vmm_ram_fd(h->vm),
+			       VMM_WL_VERIFY_QUIET | (replay ? VMM_WL_VERIFY_REPLAY : 0),
 			    &rep, NULL);
 	if (!was_paused)
 		vmm_resume(h->vm);

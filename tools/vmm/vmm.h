@@ -511,6 +511,10 @@ struct vmm_wl_report {
  */
 int vmm_wl_verify(const void *ram, uint64_t ram_size, unsigned int flags,
 		  struct vmm_wl_report *rep, FILE *out);
+/* The same on @ram mapped from memfd @fd: holes of @fd are zero pages,
+ * checked without reading (so without allocating) them. */
+int vmm_wl_verify_fd(const void *ram, uint64_t ram_size, int fd, unsigned int flags,
+		     struct vmm_wl_report *rep, FILE *out);
 
 /* The embedded guest image. */
 const void *vmm_wl_image(size_t *size);

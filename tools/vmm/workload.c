@@ -8,8 +8,10 @@
  * itself, so a copy taken while the guest is stopped (at the end of a
  * migration, on either side) is checked on its own.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "internal.h"
 #include "guest/wl_abi.h"
 
@@ -265,7 +267,41 @@ struct verify_ctx {
 	struct vmm_wl_report *rep;
 	FILE *out;
 	bool full;
+	/* the RAM's memfd (-1: none): a hole is read as zero without touching
+	 * it (a read fault of a shared mapping would allocate the page); the
+	 * extent [ext_lo, ext_hi) seen last is a hole or data */
+	int fd;
+	uint64_t ext_lo, ext_hi;
+	bool ext_hole;
 };
+
+static const uint8_t verify_zero_page[WL_PAGE_SIZE];
+
+/* Whether RAM offset @off is in a hole of c->fd (SEEK_DATA/SEEK_HOLE). */
+static bool ram_hole(struct verify_ctx *c, uint64_t off)
+{
+	off_t d, h;
+
+	if (c->fd < 0)
+		return false;
+	if (off >= c->ext_lo && off < c->ext_hi)
+		return c->ext_hole;
+	d = lseek(c->fd, (off_t)off, SEEK_DATA);
+	if (d < 0 && errno != ENXIO) {
+		c->fd = -1;	/* no SEEK_DATA: read every page */
+		return false;
+	}
+	c->ext_lo = off;
+	if (d < 0 || (uint64_t)d > off) {
+		c->ext_hi = d < 0 ? c->ram_size : (uint64_t)d;
+		c->ext_hole = true;
+		return true;
+	}
+	h = lseek(c->fd, (off_t)off, SEEK_HOLE);
+	c->ext_hi = h < 0 ? off + WL_PAGE_SIZE : (uint64_t)h;
+	c->ext_hole = false;
+	return false;
+}
 
 static void verify_bad(struct verify_ctx *c, uint64_t gfn, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -288,11 +324,25 @@ static void verify_bad(struct verify_ctx *c, uint64_t gfn, const char *fmt, ...)
 	c->rep->bad++;
 }
 
+/* Work pages idx .. the end of the hole holding work page @idx (0: not in
+ * a hole): they are all zero, "untouched", without looking at each. */
+static uint64_t work_hole_run(struct verify_ctx *c, uint64_t idx)
+{
+	uint64_t rp = c->p->work_first + idx, end;
+
+	if (!ram_hole(c, rp * WL_PAGE_SIZE))
+		return 0;
+	end = c->ext_hi / WL_PAGE_SIZE - c->p->work_first;
+	return (end < c->p->work_pages ? end : c->p->work_pages) - idx;
+}
+
 static const uint8_t *work_page(struct verify_ctx *c, uint64_t idx, uint64_t *gfn)
 {
 	uint64_t rp = c->p->work_first + idx;
 
 	*gfn = wl_ram_page_gpa(c->p, rp) >> WL_PAGE_SHIFT;
+	if (ram_hole(c, rp * WL_PAGE_SIZE))
+		return verify_zero_page;
 	return c->ram + rp * WL_PAGE_SIZE;
 }
 
@@ -304,8 +354,16 @@ static void verify_pages(struct verify_ctx *c)
 	uint64_t idx, gfn;
 
 	for (idx = 0; idx < c->p->work_pages; idx++) {
-		const uint8_t *pg = work_page(c, idx, &gfn);
+		uint64_t run = work_hole_run(c, idx);
+		const uint8_t *pg;
 
+		if (run) {	/* never touched: zero pages, counted at once */
+			c->rep->pages += run;
+			c->rep->untouched += run;
+			idx += run - 1;
+			continue;
+		}
+		pg = work_page(c, idx, &gfn);
 		c->rep->pages++;
 		page_classify(pg, gfn, c->full, c->p->nr_vcpus, &pi);
 		switch (pi.kind) {
@@ -382,9 +440,15 @@ static int verify_replay_vcpu(struct verify_ctx *c, uint32_t v)
 int vmm_wl_verify(const void *ram, uint64_t ram_size, unsigned int flags,
 		  struct vmm_wl_report *rep, FILE *out)
 {
+	return vmm_wl_verify_fd(ram, ram_size, -1, flags, rep, out);
+}
+
+int vmm_wl_verify_fd(const void *ram, uint64_t ram_size, int fd, unsigned int flags,
+		     struct vmm_wl_report *rep, FILE *out)
+{
 	struct verify_ctx c = {
 		.ram = ram, .ram_size = ram_size, .rep = rep,
-		.out = (flags & VMM_WL_VERIFY_QUIET) ? NULL : out,
+		.out = (flags & VMM_WL_VERIFY_QUIET) ? NULL : out, .fd = fd,
 	};
 	uint32_t v;
 	int r;
@@ -412,9 +476,16 @@ int vmm_wl_verify(const void *ram, uint64_t ram_size, unsigned int flags,
 		{
 			uint64_t idx, gfn, end = c.p->ws_pages * c.p->nr_vcpus;
 
-			for (idx = end; idx < c.p->work_pages; idx++)
+			for (idx = end; idx < c.p->work_pages; idx++) {
+				uint64_t run = work_hole_run(&c, idx);
+
+				if (run) {
+					idx += run - 1;
+					continue;
+				}
 				if (!page_zero(work_page(&c, idx, &gfn)))
 					verify_bad(&c, gfn, "written, but outside every working set");
+			}
 		}
 	}
 	return rep->bad ? -EBADMSG : 0;
