@@ -173,8 +173,8 @@ vm_stop tiny
 
 # 6. cancel during the rounds: the guest keeps running on a
 vm_run c1 --memory 128M --vcpus 2 --rate 0 --working-set 32M
-sleep 2
-migrate c1 --bandwidth 4MiB &
+sleep 3	# a few MiB populated (first writes are slow on an emulating KVM)
+migrate c1 --bandwidth 256KiB &
 mp=$!
 wait_live c1
 sleep 1
@@ -187,9 +187,9 @@ vm_stop c1
 
 # 7. kill -9 of the destination's receiving process mid-round
 vm_run k1 --memory 128M --vcpus 2 --rate 0 --working-set 32M
-sleep 2
+sleep 3	# a few MiB populated (first writes are slow on an emulating KVM)
 before=$(b_pids)
-migrate k1 --bandwidth 4MiB &
+migrate k1 --bandwidth 256KiB &
 mp=$!
 wait_live k1
 sleep 1
@@ -205,9 +205,9 @@ vm_stop k1
 
 # 8. kill -9 of the source's VM process mid-round: the destination discards
 vm_run k2 --memory 128M --vcpus 2 --rate 0 --working-set 32M
-sleep 2
+sleep 3	# a few MiB populated (first writes are slow on an emulating KVM)
 before=$(b_pids)
-migrate k2 --bandwidth 4MiB &
+migrate k2 --bandwidth 256KiB &
 mp=$!
 wait_live k2
 sleep 1
