@@ -51,7 +51,7 @@ wait_rss() {	# PID: its shared resident memory reaches the filled size (180 s)
 	local i rss
 	for i in $(seq 1800); do
 		rss=$(sed -n 's/^RssShmem:[[:space:]]*\([0-9]*\).*/\1/p' /proc/"$1"/status 2>/dev/null)
-		[ -n "$rss" ] && [ "$rss" -ge "$fill_kb" ] && return 0
+		[ -n "$rss" ] && [ "$rss" -ge "${FILL_KB:-$fill_kb}" ] && return 0
 		sleep 0.1
 	done
 	return 1
@@ -61,13 +61,16 @@ cmdline() { if [ "$1" = busy ]; then echo "fill ws=$WS busy"; else echo "fill ws
 
 row() { printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$@" >>"$T/rows"; }
 
+vmrss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' /proc/"$1"/status 2>/dev/null; }
+mib() { awk -v k="${1:-0}" 'BEGIN { printf "%.0f", k / 1024 }'; }
+
 km_one() {	# VARIANT LIMIT MODE
-	local v=$1 l=$2 mode=$3 n=g$P pid j
+	local v=$1 l=$2 mode=$3 n=g$P pid j dpid
 	P=$((P + 1))
 	KMIGRATE_RUN_DIR=$T/b KMIGRATE_TLS_DIR=$T/tls/b "$KM" listen --address 127.0.0.1 \
 		--port $P --once >"$T/listen.log" 2>&1 &
-	KMIGRATE_RUN_DIR=$T/a KMIGRATE_TLS_DIR=$T/tls/a "$KM" run $n --memory "${MEM}M" \
-		--kernel "$ELF" --cmdline "$(cmdline "$v")" --dirty-log "$mode" --detach >"$T/run.out" 2>&1
+	KMIGRATE_RUN_DIR=$T/a KMIGRATE_TLS_DIR=$T/tls/a "$KM" run $n --memory "${GMEM:-$MEM}M" \
+		--kernel "$ELF" --cmdline "${CMD:-$(cmdline "$v")}" --dirty-log "$mode" --detach >"$T/run.out" 2>&1
 	pid=$(sed -n 's/.*pid \([0-9]*\).*/\1/p' "$T/run.out")
 	if ! wait_rss "$pid"; then
 		log "kmigrate $v $l $mode: the guest did not fill its memory"
@@ -75,9 +78,14 @@ km_one() {	# VARIANT LIMIT MODE
 		return
 	fi
 	j=$T/$n.json
+	RSS_A0=$(vmrss "$pid")
 	KMIGRATE_RUN_DIR=$T/a KMIGRATE_TLS_DIR=$T/tls/a "$KM" -j start $n --to 127.0.0.1:$P \
 		--tls-name lab-b --downtime-limit "$l" >"$j" 2>>"$LOG"
 	cat "$j" >>"$LOG"
+	dpid=$(KMIGRATE_RUN_DIR=$T/b "$KM" vmctl $n info 2>/dev/null | sed -n 's/.*"pid":\([0-9]*\).*/\1/p')
+	RSS_B=$(vmrss "${dpid:-0}")
+	# the source's process has ended: its peak from the result (RssShmem at READY)
+	RSS_A1=$(grep -o "\"rss_shmem_after\":[0-9]*" "$j" | cut -d: -f2)
 	row "$v" "$l" "kmigrate $mode" "$(jget "$j" result)" "$(jget "$j" total_ms)" \
 		"$(jget "$j" downtime_ms)" "$(awk -v b="$(jget "$j" bytes_sent)" 'BEGIN { printf "%.1f", b / 1048576 }')"
 	[ "$(jget "$j" result)" = completed ] || log "kmigrate $v $l $mode: $(jget "$j" error)"
@@ -109,16 +117,19 @@ EOF
 }
 
 qemu_one() {	# VARIANT LIMIT
-	local v=$1 l=$2 q=$((P + 1)) st i tot dt ram
+	local v=$1 l=$2 q=$((P + 1)) st i tot dt ram qd qs
 	P=$((P + 1))
-	qemu-system-x86_64 -enable-kvm -m "${MEM}M" -kernel "$ELF" -append "$(cmdline "$v")" \
+	qemu-system-x86_64 -enable-kvm -m "${GMEM:-$MEM}M" -kernel "$ELF" -append "${CMD:-$(cmdline "$v")}" \
 		-display none -serial none -no-reboot -monitor unix:"$T/qd.sock",server,nowait \
 		-incoming tcp:127.0.0.1:$q >>"$LOG" 2>&1 &
-	qemu-system-x86_64 -enable-kvm -m "${MEM}M" -kernel "$ELF" -append "$(cmdline "$v")" \
+	qd=$!
+	qemu-system-x86_64 -enable-kvm -m "${GMEM:-$MEM}M" -kernel "$ELF" -append "${CMD:-$(cmdline "$v")}" \
 		-display none -serial none -no-reboot -monitor unix:"$T/qs.sock",server,nowait \
 		-chardev file,id=con,path="$T/qcon.log" -device isa-debugcon,iobase=0x500,chardev=con \
 		>>"$LOG" 2>&1 &
+	qs=$!
 	for i in $(seq 1800); do grep -q "filled" "$T/qcon.log" 2>/dev/null && break; sleep 0.1; done
+	RSS_A0=$(vmrss $qs)
 	hmp "$T/qs.sock" "migrate_set_parameter downtime-limit $l" "migrate -d tcp:127.0.0.1:$q" >/dev/null
 	for i in $(seq 1200); do
 		st=$(hmp "$T/qs.sock" "info migrate")
@@ -126,6 +137,7 @@ qemu_one() {	# VARIANT LIMIT
 		sleep 0.1
 	done
 	echo "$st" >>"$LOG"
+	RSS_A1=$(( $(vmrss $qs) * 1024 )) RSS_B=$(vmrss $qd)
 	tot=$(echo "$st" | sed -n 's/^total time: \([0-9]*\) ms.*/\1/p')
 	dt=$(echo "$st" | sed -n 's/^downtime: \([0-9]*\) ms.*/\1/p')
 	ram=$(echo "$st" | sed -n 's/^transferred ram: \([0-9]*\) kbytes.*/\1/p')
@@ -168,6 +180,29 @@ for v in idle busy; do
 done
 tcp=$(raw_tcp)
 
+# A large guest that uses little of its memory (issue: cost and host memory
+# per configured page): BENCH_SPARSE_SIZES MiB configured, BENCH_SPARSE_USED
+# MiB written ("fill=N"), 300 ms; resident memory (VmRSS, MiB) of the source
+# before and at the end, of the destination after.
+: >"$T/srows"
+USED=${BENCH_SPARSE_USED:-64}
+for g in ${BENCH_SPARSE_SIZES:-256 1024 4096}; do
+	log "== sparse: $g MiB, $USED MiB used"
+	GMEM=$g CMD="fill=$USED ws=1" FILL_KB=$(( (USED - 1) * 1024 ))
+	export GMEM CMD FILL_KB
+	for tool in qemu km; do
+		: >"$T/rows.save"; mv "$T/rows" "$T/rows.save"; : >"$T/rows"
+		if [ $tool = qemu ]; then qemu_one sparse 300; else km_one sparse 300 ring; fi
+		# the row's tool .. sent columns, then the memory
+		printf '| %s MiB |%s| %s | %s | %s |\n' "$g" \
+			"$(cut -d'|' -f4-8 "$T/rows")" "$(mib "$RSS_A0")" \
+			"$(awk -v b="${RSS_A1:-0}" 'BEGIN { printf "%.0f", b / 1048576 }')" "$(mib "$RSS_B")" \
+			>>"$T/srows"
+		cat "$T/rows" >>"$LOG"; mv "$T/rows.save" "$T/rows"
+	done
+	unset GMEM CMD FILL_KB
+done
+
 {
 	echo "<!-- bench:local:begin -->"
 	echo "### This machine's own /dev/kvm: QEMU and kmigrate side by side"
@@ -185,6 +220,15 @@ tcp=$(raw_tcp)
 	echo "| guest | limit (ms) | tool | result | total (ms) | downtime (ms) | sent (MiB) |"
 	echo "|---|---|---|---|---|---|---|"
 	cat "$T/rows"
+	echo
+	echo "A large guest using ${USED} MiB of its memory (\"fill=${USED}\"), 300 ms: the"
+	echo "resident memory (VmRSS, MiB) of the source's process once the guest has"
+	echo "filled and at the end (kmigrate: RssShmem at READY; QEMU: VmRSS at"
+	echo "completion), and of the destination's after the migration."
+	echo
+	echo "| configured | tool | result | total (ms) | downtime (ms) | sent (MiB) | RSS a before | RSS a end | RSS b after |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	cat "$T/srows"
 	echo "<!-- bench:local:end -->"
 } >"$MD"
 cat "$MD"

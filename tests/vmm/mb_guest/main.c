@@ -11,7 +11,7 @@
  * (PANIC) with arg = the mask of failed checks otherwise.
  *
  * With "fill" in the command line it first writes every page of RAM below
- * 4 GiB above the heartbeat pages once (each page's dwords = its gpa ^
+ * 4 GiB above the heartbeat pages once ("fill=N": the first N MiB of it) (each page's dwords = its gpa ^
  * MB_PATTERN_XOR, with REP STOSL: fast where KVM emulates the stores) and
  * says "mb: filled N MiB": a guest that used all of its memory, then goes
  * quiet.  "ws=N" makes the heartbeat rewrite N pages instead of
@@ -263,6 +263,10 @@ void mb_main(uint32_t magic, const struct mb_info *mbi, uint32_t eflags, uint32_
 	puts_("'\n");
 	if (has_word(cmdline, "fill") && !(bad & BAD_SMALL)) {
 		uint32_t pg, first = MB_BEAT_GPA + MB_BEAT_PAGES * 4096;
+		uint32_t mib = word_value(cmdline, "fill=", 0);
+
+		if (mib && (uint64_t)first + ((uint64_t)mib << 20) < top_lo)
+			top_lo = (uint64_t)first + ((uint64_t)mib << 20);
 
 		for (pg = first; pg >= first && (uint64_t)pg + 4096 <= top_lo; pg += 4096) {
 			uint32_t dst = pg, n = 1024, v = pg ^ MB_PATTERN_XOR;
