@@ -1262,6 +1262,20 @@ static void src_progress(struct km_mig_src *m, const struct kmc_state *ks,
 	pthread_mutex_unlock(&m->lock);
 }
 
+/* Connects to the destination, TLS handshake, a fresh decoder and encoder. */
+static int src_open(struct km_mig_src *m)
+{
+	src_set(m, "connecting");
+	if (src_connect(m) || src_tls(m))
+		return -1;
+	m->dec = kmp_dec_new(KMP_DIR_DEST, &src_dec_ops, m);
+	if (!m->dec)
+		return src_fail(m, "out of memory");
+	kmp_enc_init(&m->enc, KMP_DIR_SOURCE);
+	src_set(m, "handshake");
+	return 0;
+}
+
 /*
  * A destination older than the feature SPARSE refuses the HELLO with
  * FEATURE: connect again and send HELLO without it (holes then go as ZERO
@@ -1282,15 +1296,7 @@ static int src_retry_plain(struct km_mig_src *m)
 	pthread_mutex_lock(&m->lock);
 	m->error[0] = 0;
 	pthread_mutex_unlock(&m->lock);
-	src_set(m, "connecting");
-	if (src_connect(m) || src_tls(m))
-		return -1;
-	m->dec = kmp_dec_new(KMP_DIR_DEST, &src_dec_ops, m);
-	if (!m->dec)
-		return src_fail(m, "out of memory");
-	kmp_enc_init(&m->enc, KMP_DIR_SOURCE);
-	src_set(m, "handshake");
-	return src_hello(m);
+	return src_open(m) ? -1 : src_hello(m);
 }
 
 static int src_run(struct km_mig_src *m)
@@ -1306,13 +1312,8 @@ static int src_run(struct km_mig_src *m)
 	int r;
 
 	src_set(m, "connecting");
-	if (src_tls_load(m) || src_connect(m) || src_tls(m))
+	if (src_tls_load(m) || src_open(m))
 		return -1;
-	m->dec = kmp_dec_new(KMP_DIR_DEST, &src_dec_ops, m);
-	if (!m->dec)
-		return src_fail(m, "out of memory");
-	kmp_enc_init(&m->enc, KMP_DIR_SOURCE);
-	src_set(m, "handshake");
 	t_hello = vmm_now_ns();
 	if (src_hello(m) && src_retry_plain(m))
 		return -1;
