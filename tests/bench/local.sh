@@ -29,7 +29,20 @@ mkdir -p "$OUTD"
 MD=$OUTD/local.md LOG=$OUTD/local.log
 T=$(mktemp -d /tmp/kmbench.XXXXXX)
 P=49700
-trap 'pkill -f "$T" 2>/dev/null; rm -rf "$T"' EXIT
+cleanup() {	# the guests it started (detached: they outlive the script), then $T
+	local d s
+	for d in "$T/a" "$T/b"; do
+		for s in "$d"/*.sock; do
+			[ -e "$s" ] || continue
+			s=${s##*/}
+			KMIGRATE_RUN_DIR=$d timeout 15 "$KM" stop "${s%.sock}" >/dev/null 2>&1
+		done
+	done
+	pkill -f "$T" 2>/dev/null
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 : >"$LOG"
 log() { echo "$*" | tee -a "$LOG" >&2; }
 
