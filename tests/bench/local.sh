@@ -29,15 +29,9 @@ mkdir -p "$OUTD"
 MD=$OUTD/local.md LOG=$OUTD/local.log
 T=$(mktemp -d /tmp/kmbench.XXXXXX)
 P=49700
+. "$top/tests/host/lib.sh"	# km_stop_guests
 cleanup() {	# the guests it started (detached: they outlive the script), then $T
-	local d s
-	for d in "$T/a" "$T/b"; do
-		for s in "$d"/*.sock; do
-			[ -e "$s" ] || continue
-			s=${s##*/}
-			KMIGRATE_RUN_DIR=$d timeout 15 "$KM" stop "${s%.sock}" >/dev/null 2>&1
-		done
-	done
+	km_stop_guests "$T/a" "$T/b"
 	pkill -f "$T" 2>/dev/null
 	rm -rf "$T"
 }

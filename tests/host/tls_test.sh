@@ -46,17 +46,12 @@ ok() {	# ok COND-RC DESC
 	fi
 }
 
+. "$(dirname "$0")/lib.sh"	# km_stop_guests
+
 cleanup() {
-	local d s
 	trap - EXIT INT TERM
 	if [ -n "$T" ]; then
-		for d in "$T/a" "$T/b"; do
-			for s in "$d"/*.sock; do
-				[ -e "$s" ] || continue
-				s=${s##*/}
-				KMIGRATE_RUN_DIR=$d timeout 15 "$KM" stop "${s%.sock}" >/dev/null 2>&1
-			done
-		done
+		km_stop_guests "$T/a" "$T/b"
 	fi
 	for p in "${PIDS[@]}"; do
 		kill "$p" 2>/dev/null
