@@ -13,7 +13,8 @@
 #      migrates a -> b with every work page verified by b (0 bad), most of
 #      its memory sent as HOLE ranges; b's VM process then holds (RssShmem)
 #      within 10 % of what a's held before the migration, and a's grew by
-#      at most 5 % during it (also its result's source_memory, SEEK_DATA);
+#      at most 5 % during it (also its result's source_memory, SEEK_DATA),
+#      and the result's dest_memory (b's RESUMED) says the same of b;
 #   2. the same guest back b -> a (a migrated-in guest is sparse too):
 #      verified, a's new process within 10 % of b's;
 #   3. a source without SPARSE (KMIGRATE_NO_SPARSE=1: holes as ZERO gfns,
@@ -207,6 +208,15 @@ dst=$(rss "$dpid")
 echo "# b: sp (pid $dpid) holds $dst kB (RssShmem)"
 within "$dst" "$src_before" 10
 ok $? "b holds within 10 % of what a held before: $dst kB vs $src_before kB"
+# the source's result says the same, from b's RESUMED (KMP_FO_MEMORY)
+dm=$(tr -d '\n' <"$T/r1.json" | grep -o '"dest_memory": *{[^}]*}')
+echo "# $dm"
+drb=$(echo "$dm" | grep -o '"rss_shmem_before": *[0-9]*' | sed 's/.*: *//')
+dra=$(echo "$dm" | grep -o '"rss_shmem_after": *[0-9]*' | sed 's/.*: *//')
+dpa=$(echo "$dm" | grep -o '"populated_after": *[0-9]*' | sed 's/.*: *//')
+[ -n "$dra" ] && [ -n "$dpa" ] && [ "${drb:-1}" -lt $((1 << 20)) ] &&
+	within "$dra" $((src_before * 1024)) 10 && within "$dpa" "$pb" 10
+ok $? "a's result reports b's memory: RssShmem ${drb:-?} -> ${dra:-?} bytes, populated ${dpa:-?}"
 grep "sp: memory:" "$T/listen-b.log" | sed 's/^/# /'
 
 # -------------------------------------------------- 2. back b -> a --

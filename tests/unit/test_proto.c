@@ -713,13 +713,49 @@ TEST_F(proto, round_trip_resumed)
 	EXPECT_TRUE(kmp_order_done(&e.order));
 }
 
+/* KMP_FO_MEMORY: RESUMED grows by the destination's guest RAM use. */
+TEST_F(proto, resumed_memory)
+{
+	struct kmp_resumed mem = good_rsm;
+	struct stream s;
+	struct got g = { 0 };
+	char msg[320];
+
+	mem.valid |= KMP_RSM_MEMORY;
+	mem.mem_populated_created = 0;
+	mem.mem_populated = 2 << 20;
+	mem.mem_rss_created = 4096;
+	mem.mem_rss = (2 << 20) + 8192;
+	ASSERT_EQ(0, build_dest_resumed(&s, KMP_FO_RESUMED | KMP_FO_MEMORY, &mem));
+	EXPECT_EQ(s.off[2] + 16 + KMP_RESUMED_MEM_SIZE, s.len);
+	for (size_t chunk = 0; chunk < 3; chunk++) {
+		memset(&g, 0, sizeof(g));
+		EXPECT_EQ(KMP_OK, decode(KMP_DIR_DEST, s.buf, s.len, chunk, &g, msg, sizeof(msg)))
+			TH_LOG("%s", msg);
+		EXPECT_EQ(1, g.resumeds);
+		EXPECT_EQ(0, memcmp(&mem, &g.rsm, sizeof(mem)));
+	}
+	/* the same record where ACCEPT did not agree to the feature */
+	s.buf[s.off[0] + 16 + 8] &= (uint8_t)~KMP_FO_MEMORY;
+	EXPECT_EQ(KMP_E_FEATURE, decode(KMP_DIR_DEST, s.buf, s.len, 0, &g, msg, sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "not agreed in ACCEPT")) TH_LOG("%s", msg);
+	free(s.buf);
+	/* memory values without the bit are refused by the encoder */
+	mem.valid &= ~KMP_RSM_MEMORY;
+	memset(&s, 0, sizeof(s));
+	EXPECT_NE(0, build_dest_resumed(&s, KMP_FO_RESUMED | KMP_FO_MEMORY, &mem));
+	free(s.buf);
+}
+
 static const struct bad_case bad_resumed[] = {
 	/* records: 0 ACCEPT, 1 READY, 2 RESUMED */
-	{ "valid bit unknown", 2, 16, B("\x07"), KMP_E_RESERVED, "unknown valid bits 0x4" },
+	{ "valid bit unknown", 2, 16, B("\x0b"), KMP_E_RESERVED, "unknown valid bits 0x8" },
+	{ "memory bit in 40 bytes", 2, 16, B("\x07"), KMP_E_LENGTH,
+	  "RESUMED of 40 bytes with the memory bit" },
 	{ "note with a value", 2, 16 + 4, B("\x01"), KMP_E_RESERVED, "note 1" },
 	{ "pause note with a value", 2, 16 + 6, B("\x02"), KMP_E_RESERVED, "guest pause" },
 	{ "more bad than verified", 2, 16 + 16 + 7, B("\x01"), KMP_E_RANGE, "bad pages of" },
-	{ "length", 2, 8, B("\x29"), KMP_E_LENGTH, "length 41, expected 40" },
+	{ "length", 2, 8, B("\x49"), KMP_E_LIMIT, "length 73 beyond the limit 72" },
 	{ "flags", 2, 6, B("\x01"), KMP_E_RESERVED, "flags 0x1" },
 	{ "count", 2, 12, B("\x01"), KMP_E_RESERVED, "count 1" },
 	{ "before READY", 1, 4, B("\x84"), KMP_E_ORDER, "record 1 (RESUMED)" },

@@ -721,6 +721,7 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 		d.states, (d.t_end - d.t_hello) / 1000000, (int)getpid());
 	{	/* the guest's RAM held here (populated.h) */
 		int64_t pop = km_pop_bytes(vmm_ram_fd(d.vm), 0, vmm_ram_size(d.vm));
+		uint64_t rss = km_pop_rss_shmem();
 		char said[64] = "the source did not say (no SPARSE)";
 
 		if (d.sparse)
@@ -730,11 +731,19 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 			"(memfd SEEK_DATA) %.1f MiB when created, %.1f MiB after COMMIT; RssShmem "
 			"%.1f -> %.1f MiB; %s; zeroed pages: %" PRIu64 " punched, %" PRIu64
 			" written\n", d.name, vmm_ram_size(d.vm) >> 20, d.pop_created / 1048576.0,
-			pop / 1048576.0, d.rss_created / 1048576.0, km_pop_rss_shmem() / 1048576.0,
+			pop / 1048576.0, d.rss_created / 1048576.0, rss / 1048576.0,
 			said, d.punched, d.zero_written);
+		/* for the source's result (KMP_FO_MEMORY); a failed reading is 0 */
+		if ((d.features & KMP_FO_MEMORY) && d.pop_created >= 0 && pop >= 0) {
+			rs.valid |= KMP_RSM_MEMORY;
+			rs.mem_populated_created = (uint64_t)d.pop_created;
+			rs.mem_populated = (uint64_t)pop;
+			rs.mem_rss_created = d.rss_created;
+			rs.mem_rss = rss;
+		}
 	}
 	if (d.features & KMP_FO_RESUMED) {
-		uint8_t buf[KMP_HDR_SIZE + KMP_RESUMED_SIZE];
+		uint8_t buf[KMP_HDR_SIZE + KMP_RESUMED_MEM_SIZE];
 		ssize_t n;
 
 		if (workload)

@@ -538,7 +538,10 @@ static int hdr_check(uint32_t type, uint32_t flags, uint32_t length, uint32_t co
 	case KMP_T_COMMIT:	break;
 	case KMP_T_ACCEPT:	min_len = max_len = KMP_ACCEPT_SIZE; break;
 	case KMP_T_READY:	min_len = max_len = KMP_READY_SIZE; break;
-	case KMP_T_RESUMED:	min_len = max_len = KMP_RESUMED_SIZE; break;
+	case KMP_T_RESUMED:
+		min_len = KMP_RESUMED_SIZE;
+		max_len = KMP_RESUMED_MEM_SIZE;
+		break;
 	case KMP_T_ABORT:
 	case KMP_T_ERROR:
 		min_len = KMP_ERROR_FIXED;
@@ -944,6 +947,9 @@ static int resumed_check(const struct kmp_resumed *r, char *why, size_t len)
 	if (r->valid & KMP_RSM_PAUSE ? r->pause_note : r->guest_pause_us)
 		return fail(why, len, KMP_E_RESERVED, "guest pause inconsistent with the "
 			    "valid bits (note %u)", r->pause_note);
+	if (!(r->valid & KMP_RSM_MEMORY) && (r->mem_populated_created || r->mem_populated ||
+					     r->mem_rss_created || r->mem_rss))
+		return fail(why, len, KMP_E_RESERVED, "memory fields without the valid bit");
 	if (r->pages_bad > r->pages_verified)
 		return fail(why, len, KMP_E_RANGE, "%llu bad pages of %llu verified",
 			    (unsigned long long)r->pages_bad,
@@ -953,7 +959,7 @@ static int resumed_check(const struct kmp_resumed *r, char *why, size_t len)
 
 ssize_t kmp_enc_resumed(struct kmp_enc *e, void *buf, size_t len, const struct kmp_resumed *r)
 {
-	uint8_t p[KMP_RESUMED_SIZE];
+	uint8_t p[KMP_RESUMED_MEM_SIZE];
 	int rc = resumed_check(r, e->err, sizeof(e->err));
 
 	if (rc)
@@ -965,7 +971,13 @@ ssize_t kmp_enc_resumed(struct kmp_enc *e, void *buf, size_t len, const struct k
 	put64(p + 16, r->pages_bad);
 	put64(p + 24, r->verify_us);
 	put64(p + 32, r->guest_pause_us);
-	return enc_simple(e, buf, len, KMP_T_RESUMED, 0, p, sizeof(p));
+	if (!(r->valid & KMP_RSM_MEMORY))
+		return enc_simple(e, buf, len, KMP_T_RESUMED, 0, p, KMP_RESUMED_SIZE);
+	put64(p + 40, r->mem_populated_created);
+	put64(p + 48, r->mem_populated);
+	put64(p + 56, r->mem_rss_created);
+	put64(p + 64, r->mem_rss);
+	return enc_simple(e, buf, len, KMP_T_RESUMED, 0, p, KMP_RESUMED_MEM_SIZE);
 }
 
 /* ----------------------------------------------------------- decoder -- */
@@ -1334,8 +1346,21 @@ static int dec_resumed(struct kmp_dec *d)
 		.verify_us = get64(d->body + 24),
 		.guest_pause_us = get64(d->body + 32),
 	};
-	int rc = resumed_check(&r, d->why, sizeof(d->why));
+	bool mem = r.valid & KMP_RSM_MEMORY;
+	int rc;
 
+	if (d->length != (mem ? KMP_RESUMED_MEM_SIZE : KMP_RESUMED_SIZE))
+		return dec_failf(d, KMP_E_LENGTH, "RESUMED of %u bytes %s the memory bit",
+				 d->length, mem ? "with" : "without");
+	if (mem && !(d->order.features & KMP_FO_MEMORY))
+		return dec_failf(d, KMP_E_FEATURE, "RESUMED carries memory, not agreed in ACCEPT");
+	if (mem) {
+		r.mem_populated_created = get64(d->body + 40);
+		r.mem_populated = get64(d->body + 48);
+		r.mem_rss_created = get64(d->body + 56);
+		r.mem_rss = get64(d->body + 64);
+	}
+	rc = resumed_check(&r, d->why, sizeof(d->why));
 	if (rc)
 		return dec_fail(d, rc);
 	return CALL(d, resumed, &r);

@@ -48,6 +48,7 @@
 #define KMP_ACCEPT_SIZE		32u
 #define KMP_READY_SIZE		16u
 #define KMP_RESUMED_SIZE	40u
+#define KMP_RESUMED_MEM_SIZE	72u	/* with KMP_RSM_MEMORY */
 #define KMP_ERROR_FIXED		8u		/* ERROR/ABORT without message */
 #define KMP_SESSION_SIZE	16u
 #define KMP_NAME_SIZE		64u
@@ -91,7 +92,9 @@
 #define KMP_FO_VERIFY		(1ull << 1)	/* verify the workload's memory
 						 * before resuming (reported in
 						 * RESUMED) */
-#define KMP_FO_KNOWN		(KMP_FO_RESUMED | KMP_FO_VERIFY)
+#define KMP_FO_MEMORY		(1ull << 2)	/* RESUMED carries the destination's
+						 * guest RAM use (KMP_RSM_MEMORY) */
+#define KMP_FO_KNOWN		(KMP_FO_RESUMED | KMP_FO_VERIFY | KMP_FO_MEMORY)
 
 /* Record types: source -> destination ... */
 enum kmp_type {
@@ -196,7 +199,9 @@ struct kmp_ready {
 /* RESUMED: what the destination saw when it resumed the guest. */
 #define KMP_RSM_VERIFIED	0x0001u	/* pages_verified, pages_bad, verify_us */
 #define KMP_RSM_PAUSE		0x0002u	/* guest_pause_us */
-#define KMP_RSM_KNOWN		(KMP_RSM_VERIFIED | KMP_RSM_PAUSE)
+#define KMP_RSM_MEMORY		0x0004u	/* mem_*: only with KMP_FO_MEMORY; the
+					 * record is then KMP_RESUMED_MEM_SIZE */
+#define KMP_RSM_KNOWN		(KMP_RSM_VERIFIED | KMP_RSM_PAUSE | KMP_RSM_MEMORY)
 
 /* Why a RESUMED value is absent (verify_note, pause_note); 0 when present. */
 enum kmp_rsm_note {
@@ -218,6 +223,12 @@ struct kmp_resumed {
 	uint64_t pages_bad;		/* of them inconsistent */
 	uint64_t verify_us;		/* time the check took (guest paused) */
 	uint64_t guest_pause_us;	/* longest pause the guest observed */
+	/* KMP_RSM_MEMORY: the guest RAM the destination holds, in bytes */
+	uint64_t mem_populated_created;	/* populated (memfd SEEK_DATA) when the
+					 * VM was created, before any page */
+	uint64_t mem_populated;		/* populated after COMMIT */
+	uint64_t mem_rss_created;	/* the process's RssShmem, same instants */
+	uint64_t mem_rss;
 };
 
 /* PROFILE: what the destination must offer to run the guest. */

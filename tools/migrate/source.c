@@ -278,6 +278,23 @@ static void src_json_resumed(struct km_mig_src *m, struct json_object *r)
 		"destination: the guest's own longest pause since the reset before the "
 		"pause, read after ~200 ms of progress there"));
 	JADD(r, "guest_downtime_note", pnote ? json_object_new_string(pnote) : NULL);
+	{	/* the guest's RAM held on the destination (KMP_RSM_MEMORY) */
+		bool mem = m->got_resumed && (rs->valid & KMP_RSM_MEMORY);
+		struct json_object *g = json_object_new_object();
+
+		JADD(g, "method", json_object_new_string(
+			"destination: populated: memfd SEEK_DATA/SEEK_HOLE sum; rss_shmem: its "
+			"process's RssShmem; before: VM created, after: COMMIT"));
+		JADD(g, "populated_before", mem ? JU64(rs->mem_populated_created) : NULL);
+		JADD(g, "populated_after", mem ? JU64(rs->mem_populated) : NULL);
+		JADD(g, "rss_shmem_before", mem ? JU64(rs->mem_rss_created) : NULL);
+		JADD(g, "rss_shmem_after", mem ? JU64(rs->mem_rss) : NULL);
+		JADD(g, "note", mem ? NULL : json_object_new_string(
+			!m->got_resumed ? (*m->resumed_note ? m->resumed_note :
+					   "the migration did not complete") :
+			"the destination did not report it (an older kmigrate)"));
+		JADD(r, "dest_memory", g);
+	}
 }
 
 struct json_object *km_mig_src_status(struct km_mig_src *m)
@@ -1024,7 +1041,7 @@ static int src_hello(struct km_mig_src *m)
 	h.cpuid_hash = src_cpuid_hash(m->vm);
 	/* RESUMED after COMMIT; the check of the workload's memory when asked
 	 * (a kernel guest's memory has no known contents) */
-	h.features_optional = KMP_FO_RESUMED |
+	h.features_optional = KMP_FO_RESUMED | KMP_FO_MEMORY |
 			      (m->o.verify && m->o.workload ? KMP_FO_VERIFY : 0);
 	snprintf(h.name, sizeof(h.name), "%s", m->name);
 	/* PROFILE (preflight.h) for every guest, host model included: the
