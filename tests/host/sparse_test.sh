@@ -27,8 +27,10 @@
 #      (48 GiB, when MemAvailable is below that) but using a few MiB
 #      passes `kmigrate check`; without SPARSE it is refused with exit 11
 #      and one "memory:" line.
-# The punch path (a page held by the destination that becomes zero) has no
-# guest that frees memory here: tests/unit/test_sparse.c checks it on a memfd.
+#   3c. a guest that zeroes pages it wrote (--zero-every 3) migrates,
+#      verified by exact replay (a zeroing is a write the verifier replays),
+#      with zero pages sent and b holding less than a (zeroed pages punched).
+# tests/unit/test_sparse.c checks the punch itself on a memfd.
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -258,6 +260,28 @@ dst=$(rss "$dpid")
 within "$dst" "$obefore" 10 || [ "$dst" -le $((obefore + 2048)) ]
 ok $? "b stays sparse: $dst kB vs $obefore kB on a"
 on b stop old >/dev/null 2>&1
+
+# ------------------------- 3c. a guest that frees memory (zeroes pages) --
+
+# every third write zeroes its page: pages sent stamped in one round are
+# zero in a later one, so they go as ZERO and b punches them out
+on a run fr --memory 256M --vcpus 1 --workload random --working-set 4M --zero-every 3 \
+	--rate 0 --dirty-log bitmap --detach >/dev/null 2>&1 && wait_progress a fr 4000 180
+ok $? "run fr (256M, random writes over 4 MiB, every third one zeroes its page)"
+migrate a b "$P1" fr "$T/r5.json"
+ok $? "fr a -> b: completed"
+v=$(jnum pages_verified "$T/r5.json")
+bad=$(jnum verify_bad "$T/r5.json")
+zero=$(jnum zero_pages "$T/r5.json")
+[ -n "$v" ] && [ "$v" -gt 0 ] && [ "$bad" = 0 ] && [ "${zero:-0}" -gt 0 ]
+ok $? "b verified it, zeroed pages as zeros ($v pages, ${bad:-?} bad; $zero sent as ZERO)"
+dm=$(tr -d '\n' <"$T/r5.json" | grep -o '"dest_memory": *{[^}]*}')
+spop=$(jnum populated_before "$T/r5.json")
+dpop=$(echo "$dm" | grep -o '"populated_after": *[0-9]*' | sed 's/.*: *//')
+echo "# a held $spop bytes (zeroed pages stay allocated there), b holds ${dpop:-?}"
+[ -n "$dpop" ] && [ "$dpop" -lt "$spop" ]
+ok $? "b does not hold the zeroed pages: $dpop < $spop bytes"
+on b stop fr >/dev/null 2>&1
 
 # ------------------------------------- 3b. an older destination (OLD_KM) --
 

@@ -56,6 +56,7 @@ struct run_opts {
 	enum vmm_wl_pattern pattern;
 	uint64_t rate;
 	uint64_t ws_bytes;
+	uint32_t zero_every;		/* --zero-every: every Nth write zeroes */
 	uint32_t ring_entries;
 	bool detach;
 	const char *kernel;		/* --kernel: multiboot kernel, not the workload */
@@ -80,6 +81,7 @@ static const struct option run_longopts[] = {
 	{ "workload", required_argument, NULL, 'w' },
 	{ "rate", required_argument, NULL, 'r' },
 	{ "working-set", required_argument, NULL, 's' },
+	{ "zero-every", required_argument, NULL, 'Z' },
 	{ "detach", no_argument, NULL, 'D' },
 	{ "kernel", required_argument, NULL, 'K' },
 	{ "cmdline", required_argument, NULL, 'L' },
@@ -99,12 +101,14 @@ static const struct km_usage run_usage = {
 	"  -r, --rate PAGES/s       page writes per second per vCPU; 0: unlimited\n"
 	"                           (default 1000)\n"
 	"  -s, --working-set SIZE   pages each vCPU writes (default: its share of RAM)\n"
+	"      --zero-every N       every Nth write zeroes its page instead (a guest\n"
+	"                           freeing memory; 2-1000000; default: never)\n"
 	"  -D, --detach             run in the background once the VM is up\n"
 	"      --cpu MODEL          the CPUID the guest sees: host (all KVM offers,\n"
 	"                           default) or a baseline: x86-64-v1 .. x86-64-v4,\n"
 	"                           qemu64; refused if this host cannot offer it\n"
 	"      --kernel FILE        boot this multiboot (v1) kernel instead of the\n"
-	"                           workload (1 vCPU; not with -w, -r, -s)\n"
+	"                           workload (1 vCPU; not with -w, -r, -s, --zero-every)\n"
 	"      --cmdline STR        the kernel's command line (with --kernel)\n",
 	.notes =
 	"Runs the built-in workload guest (or the --kernel) until stopped (SIGTERM,\n"
@@ -216,6 +220,12 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			if (run_parse_size(optarg, &o->ws_bytes) || o->ws_bytes < VMM_PAGE_SIZE)
 				return km_usage_error("invalid --working-set '%s': expected a size of at least 4K",
 						      optarg), KM_OPT_EXIT_USAGE;
+			break;
+		case 'Z':
+			o->wl_opt = o->wl_opt ? o->wl_opt : "--zero-every";
+			if (km_parse_u32(optarg, 2, 1000000, &u, why, sizeof(why)))
+				return km_usage_error("invalid --zero-every: %s", why), KM_OPT_EXIT_USAGE;
+			o->zero_every = u;
 			break;
 		case 'D':
 			o->detach = true;
@@ -387,6 +397,7 @@ int run_main(int argc, char **argv)
 	wl.pattern = o.pattern;
 	wl.rate = o.rate;
 	wl.ws_pages = o.ws_bytes / VMM_PAGE_SIZE;
+	wl.zero_every = o.zero_every;
 	wl.seed = vmm_realtime_ns() ^ ((uint64_t)getpid() << 32);
 	if (o.kernel)
 		ret = vmm_mb_load_file(rs.vm, o.kernel, o.cmdline);

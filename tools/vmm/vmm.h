@@ -451,6 +451,7 @@ struct vmm_wl_config {
 	uint32_t hot_pct;	/* hot/cold: hot set, % of working set (0: 10) */
 	uint32_t hot_prob;	/* hot/cold: % of writes to it (0: 90) */
 	uint64_t seed;
+	uint32_t zero_every;	/* every Nth write zeroes its page; 0: never */
 };
 
 int vmm_wl_parse_pattern(const char *s, enum vmm_wl_pattern *p);

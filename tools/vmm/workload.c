@@ -105,6 +105,7 @@ int vmm_wl_load(struct vmm_vm *vm, const struct vmm_wl_config *cfg)
 	if (p.hot_pct > 100 || p.hot_prob > 100)
 		return -EINVAL;
 	p.seed = cfg->seed;
+	p.zero_every = cfg->zero_every;
 	p.nr_ranges = vm->nr_slots;
 	for (i = 0; i < vm->nr_slots; i++) {
 		p.ranges[i].gpa = vm->slots[i].r.gpa;
@@ -418,16 +419,18 @@ static int verify_replay_vcpu(struct verify_ctx *c, uint32_t v)
 		bool ok;
 
 		page_classify(pg, gfn, c->full, c->p->nr_vcpus, &pi);
-		if (last[i] == 0)
-			ok = pi.kind == PG_ZERO;
+		if (last[i] == 0 || wl_zeroes(c->p->zero_every, last[i]))
+			ok = pi.kind == PG_ZERO;	/* untouched, or zeroed last */
 		else
 			ok = pi.kind == PG_STAMP && pi.vcpu == v && pi.seq == last[i];
 		if (!ok && i == inflight)
 			ok = (pi.kind == PG_BUSY && pi.vcpu == v) ||
-			     (pi.kind == PG_STAMP && pi.vcpu == v && pi.seq == final + 1);
+			     (wl_zeroes(c->p->zero_every, final + 1) ? pi.kind == PG_ZERO :
+			      pi.kind == PG_STAMP && pi.vcpu == v && pi.seq == final + 1);
 		if (!ok)
-			verify_bad(c, gfn, "replay: vCPU %u page %llu should hold seq %llu, "
+			verify_bad(c, gfn, "replay: vCPU %u page %llu should hold %s %llu, "
 				   "holds %s vCPU %u seq %llu", v, (unsigned long long)i,
+				   wl_zeroes(c->p->zero_every, last[i]) ? "zeros from write" : "seq",
 				   (unsigned long long)last[i],
 				   pi.kind == PG_ZERO ? "zero" : pi.kind == PG_BUSY ? "busy" :
 				   pi.kind == PG_BAD ? pi.why : "stamp",

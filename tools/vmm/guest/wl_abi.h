@@ -98,7 +98,9 @@ struct wl_params {
 	uint32_t hot_prob;		/* % of writes that go to the hot set */
 	uint64_t seed;
 	uint32_t nr_ranges;
-	uint32_t reserved0;
+	uint32_t zero_every;		/* every zero_every-th write (seq % n == 0)
+					 * zeroes its page instead of stamping it:
+					 * the guest frees memory; 0: never */
 	struct wl_range ranges[WL_MAX_RANGES];
 	uint64_t reserved1[8];
 	/* control words, written by the host while the guest runs */
@@ -177,6 +179,12 @@ static inline uint64_t wl_fill_base(uint64_t gfn, uint64_t seq, uint32_t vcpu)
 static inline uint64_t wl_fill(uint64_t base, uint64_t qword)
 {
 	return base + qword * 0xd1b54a32d192ed03ULL;
+}
+
+/* Whether write number @seq zeroes its page (wl_params.zero_every). */
+static inline int wl_zeroes(uint32_t zero_every, uint64_t seq)
+{
+	return zero_every && seq % zero_every == 0;
 }
 
 /* x in [0, n): multiply-high, no division */

@@ -54,10 +54,12 @@ static void wl_putu(uint64_t v)
 
 /*
  * Write one page: claim (busy), fill, header, release.  Returns 0 when the
- * page was skipped because another vCPU held it (shared mode only).
+ * page was skipped because another vCPU held it (shared mode only).  With
+ * @zero the page is cleared instead (claimed the same way, so that a
+ * half-cleared page is marked busy): all zero once released.
  */
 static int wl_write_page(uint8_t *mem, uint64_t gpa, uint32_t vcpu,
-			 uint64_t seq, uint32_t flags)
+			 uint64_t seq, uint32_t flags, int zero)
 {
 	struct wl_stamp *s = (struct wl_stamp *)(mem + gpa);
 	uint64_t *q = (uint64_t *)(mem + gpa);
@@ -74,6 +76,15 @@ static int wl_write_page(uint8_t *mem, uint64_t gpa, uint32_t vcpu,
 		s->busy = vcpu + 1;
 	}
 	wl_barrier();
+	if (zero) {
+		s->magic = 0;
+		s->vcpu = 0;
+		s->check = 0;
+		for (i = 1; i < WL_PAGE_SIZE / 8; i++)
+			q[i] = 0;
+		__atomic_store_n(&s->busy, 0, __ATOMIC_RELEASE);
+		return 1;
+	}
 	if (!(flags & WL_F_HEADER_ONLY)) {
 		base = wl_fill_base(gfn, seq, vcpu);
 		for (i = WL_STAMP_QWORDS; i < WL_PAGE_SIZE / 8; i++)
@@ -203,7 +214,7 @@ static void wl_run(uint8_t *mem, uint32_t vcpu)
 		seq++;
 		if (!wl_write_page(mem, wl_ram_page_gpa(p, p->work_first + plan.base +
 							wl_pick(&plan, seq)),
-				   vcpu, seq, flags))
+				   vcpu, seq, flags, wl_zeroes(p->zero_every, seq)))
 			st->collisions++;
 		st->seq = seq;
 		st->last_tsc = now;
