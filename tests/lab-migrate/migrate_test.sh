@@ -376,8 +376,9 @@ check_stays vm3 "phase 5"
 #    512 MiB): never-touched memory goes as HOLE ranges, on this data path
 #    too; neither host allocates it
 TO=
-"$KM" run vm6 --memory 512M --vcpus 1 --working-set 2M --rate 200 --detach >/dev/null 2>&1
-ok $? "phase 6: run vm6 --memory 512M --working-set 2M --rate 200"
+"$KM" run vm6 --memory 512M --vcpus 1 --working-set 2M --rate 200 --workload random \
+	--zero-every 3 --detach >/dev/null 2>&1
+ok $? "phase 6: run vm6 --memory 512M --working-set 2M --rate 200 (random, every third write zeroes)"
 sleep 5	# the working set (512 pages) written before the migration
 migrate_to vm6 "$OUT/start6"
 st=$?
@@ -389,4 +390,6 @@ rb=$(jfield "$r" rss_shmem_before) ra=$(jfield "$r" rss_shmem_after)
 	[ "$(jfield "$r" hole_pages)" -gt 100000 ] && [ "$(jfield "$r" bytes_sent)" -lt $((32 << 20)) ] &&
 	[ -n "$rb" ] && [ -n "$ra" ] && [ "$ra" -le $((rb + rb / 20 + (1 << 20))) ]
 ok $? "phase 6: vm6 migrated ($(jfield "$r" datapath) path): $(jfield "$r" hole_pages) pages as holes, $(jfield "$r" bytes_sent) bytes; a's RssShmem $rb -> $ra (<= +5 %)"
+[ "$(jfield "$r" verify_bad)" = 0 ] && [ "$(jfield "$r" pages_verified)" -gt 0 ]
+ok $? "phase 6: b verified vm6 by replay, zeroings included: $(jfield "$r" pages_verified) pages, $(jfield "$r" verify_bad) bad; $(jfield "$r" zero_pages) sent as ZERO"
 finish
