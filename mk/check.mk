@@ -79,7 +79,7 @@ lab-migrate: deps tools lab-mig-module
 	cp $(LAB_MIG_KO) $(BUILD)/payload-mig/
 	$(LAB_TLS) $(BUILD)/payload-mig/tls
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
-		--payload $(BUILD)/payload-mig --timeout 400 -- $(LAB_MIG_ENV) sh bin/migrate_test.sh
+		--payload $(BUILD)/payload-mig --timeout 500 -- $(LAB_MIG_ENV) sh bin/migrate_test.sh
 
 .PHONY: lab-migrate-faults
 # Fault injection between two lab hosts: bad streams into `kmigrate listen`

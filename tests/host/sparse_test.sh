@@ -213,9 +213,9 @@ ok $? "b holds within 10 % of what a held before: $dst kB vs $src_before kB"
 # the source's result says the same, from b's RESUMED (KMP_FO_MEMORY)
 dm=$(tr -d '\n' <"$T/r1.json" | grep -o '"dest_memory": *{[^}]*}')
 echo "# $dm"
-drb=$(echo "$dm" | grep -o '"rss_shmem_before": *[0-9]*' | sed 's/.*: *//')
-dra=$(echo "$dm" | grep -o '"rss_shmem_after": *[0-9]*' | sed 's/.*: *//')
-dpa=$(echo "$dm" | grep -o '"populated_after": *[0-9]*' | sed 's/.*: *//')
+drb=$(echo "$dm" | grep -o '"rss_shmem_created": *[0-9]*' | sed 's/.*: *//')
+dra=$(echo "$dm" | grep -o '"rss_shmem_resumed": *[0-9]*' | sed 's/.*: *//')
+dpa=$(echo "$dm" | grep -o '"populated_resumed": *[0-9]*' | sed 's/.*: *//')
 [ -n "$dra" ] && [ -n "$dpa" ] && [ "${drb:-1}" -lt $((1 << 20)) ] &&
 	within "$dra" $((src_before * 1024)) 10 && within "$dpa" "$pb" 10
 ok $? "a's result reports b's memory: RssShmem ${drb:-?} -> ${dra:-?} bytes, populated ${dpa:-?}"
@@ -277,7 +277,7 @@ zero=$(jnum zero_pages "$T/r5.json")
 ok $? "b verified it, zeroed pages as zeros ($v pages, ${bad:-?} bad; $zero sent as ZERO)"
 dm=$(tr -d '\n' <"$T/r5.json" | grep -o '"dest_memory": *{[^}]*}')
 spop=$(jnum populated_before "$T/r5.json")
-dpop=$(echo "$dm" | grep -o '"populated_after": *[0-9]*' | sed 's/.*: *//')
+dpop=$(echo "$dm" | grep -o '"populated_resumed": *[0-9]*' | sed 's/.*: *//')
 echo "# a held $spop bytes (zeroed pages stay allocated there), b holds ${dpop:-?}"
 [ -n "$dpop" ] && [ "$dpop" -lt "$spop" ]
 ok $? "b does not hold the zeroed pages: $dpop < $spop bytes"

@@ -38,6 +38,15 @@ static void wl_out32(uint16_t port, uint32_t v)
 	}
 }
 
+static atomic_uint bursts;
+
+static void wl_ins8(uint16_t port, void *dst, uint32_t n)
+{
+	if (port == 0x50c)
+		atomic_fetch_add(&bursts, 1);
+	memset(dst, 0xff, n);
+}
+
 #define WL_HAVE_FPU_CHECK 0
 #include "wl_core.h"
 
@@ -150,6 +159,27 @@ static void run_for(struct run *r, unsigned int ms, uint8_t *snapshot, unsigned 
 	} else {
 		usleep(ms * 1000);
 	}
+	__atomic_store_n(&p->stop, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < r->nr_vcpus; i++)
+		pthread_join(th[i], NULL);
+}
+
+/* Like run_for, with the host's burst request (vmm_wl_burst) at half time. */
+static void run_burst(struct run *r, unsigned int ms)
+{
+	struct wl_params *p = (struct wl_params *)(r->mem + WL_PARAMS_GPA);
+	pthread_t th[WL_MAX_VCPUS];
+	struct thr t[WL_MAX_VCPUS];
+	unsigned int i;
+
+	for (i = 0; i < r->nr_vcpus; i++) {
+		t[i].r = r;
+		t[i].vcpu = i;
+		pthread_create(&th[i], NULL, vcpu_thread, &t[i]);
+	}
+	usleep(ms * 500);
+	__atomic_add_fetch(&p->burst, 1, __ATOMIC_SEQ_CST);
+	usleep(ms * 500);
 	__atomic_store_n(&p->stop, 1, __ATOMIC_SEQ_CST);
 	for (i = 0; i < r->nr_vcpus; i++)
 		pthread_join(th[i], NULL);
@@ -397,6 +427,16 @@ int main(void)
 	rc = vmm_wl_verify(r.mem, r.size, VMM_WL_VERIFY_QUIET, &rep, NULL);
 	tap(rc != 0, "misplaced page detected (%s)", rep.first_bad);
 	free(snap);
+	munmap(r.mem, r.size);
+
+	/* a burst request: each vCPU writes one page through string input first */
+	setup(&r, 32, 3, WL_PAT_RANDOM, 0, 50000, 512, khz);
+	run_burst(&r, 200);
+	rc = vmm_wl_verify(r.mem, r.size, VMM_WL_VERIFY_REPLAY | VMM_WL_VERIFY_QUIET, &rep, NULL);
+	tap(rc == 0 && atomic_load(&bursts) == 3,
+	    "burst: one string-input write per vCPU (%u of 3), the image verifies (%llu bad%s%s)",
+	    atomic_load(&bursts), (unsigned long long)rep.bad, rep.bad ? ": " : "",
+	    rep.first_bad);
 	munmap(r.mem, r.size);
 
 	/* a guest that frees memory: every third write zeroes its page */

@@ -284,11 +284,11 @@ static void src_json_resumed(struct km_mig_src *m, struct json_object *r)
 
 		JADD(g, "method", json_object_new_string(
 			"destination: populated: memfd SEEK_DATA/SEEK_HOLE sum; rss_shmem: its "
-			"process's RssShmem; before: VM created, after: COMMIT"));
-		JADD(g, "populated_before", mem ? JU64(rs->mem_populated_created) : NULL);
-		JADD(g, "populated_after", mem ? JU64(rs->mem_populated) : NULL);
-		JADD(g, "rss_shmem_before", mem ? JU64(rs->mem_rss_created) : NULL);
-		JADD(g, "rss_shmem_after", mem ? JU64(rs->mem_rss) : NULL);
+			"process's RssShmem; created: the VM made there, resumed: after COMMIT"));
+		JADD(g, "populated_created", mem ? JU64(rs->mem_populated_created) : NULL);
+		JADD(g, "populated_resumed", mem ? JU64(rs->mem_populated) : NULL);
+		JADD(g, "rss_shmem_created", mem ? JU64(rs->mem_rss_created) : NULL);
+		JADD(g, "rss_shmem_resumed", mem ? JU64(rs->mem_rss) : NULL);
 		JADD(g, "note", mem ? NULL : json_object_new_string(
 			!m->got_resumed ? (*m->resumed_note ? m->resumed_note :
 					   "the migration did not complete") :

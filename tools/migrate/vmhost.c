@@ -390,6 +390,19 @@ static struct json_object *vmhost_handle(const char *cmd, struct json_object *re
 		}
 		return vmhost_verify(h, req, err, errlen);
 	}
+	if (!strcmp(cmd, "burst")) {	/* a test's deliberate dirty-ring overrun */
+		struct json_object *r;
+
+		if (h->kernel || !vmhost_params(h) || vmm_wl_burst(h->vm)) {
+			snprintf(err, errlen, "burst drives the built-in workload; this VM runs a "
+				 "kernel");
+			return NULL;
+		}
+		r = json_object_new_object();
+		if (r)
+			JADD(r, "burst", json_object_new_boolean(1));
+		return r;
+	}
 	if (!strcmp(cmd, "pause")) {
 		if (!vmm_paused(h->vm)) {
 			if (vmm_pause(h->vm)) {
@@ -417,7 +430,7 @@ static struct json_object *vmhost_handle(const char *cmd, struct json_object *re
 		return r;
 	}
 	snprintf(err, errlen, "unknown command '%.64s' (info, pause, resume, stop, verify, "
-		 "migrate, migrate-status, migrate-cancel, set)", cmd);
+		 "burst, migrate, migrate-status, migrate-cancel, set)", cmd);
 	return NULL;
 }
 

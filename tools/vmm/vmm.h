@@ -466,6 +466,13 @@ int vmm_wl_load(struct vmm_vm *vm, const struct vmm_wl_config *cfg);
 int vmm_wl_request_stop(struct vmm_vm *vm);
 /* Reset the guest's "longest pause" records (new epoch). */
 int vmm_wl_reset_gaps(struct vmm_vm *vm);
+/*
+ * Each vCPU writes its next page once through string port input first
+ * (rep insb of 1024 bytes): KVM emulates it, pushing one dirty-ring entry
+ * per byte, so a ring smaller than that overruns (a deliberate overflow,
+ * for tests).  The page's contents end as usual.
+ */
+int vmm_wl_burst(struct vmm_vm *vm);
 
 struct vmm_wl_vcpu_status {
 	uint64_t seq;		/* page writes done */

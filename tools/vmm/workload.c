@@ -155,6 +155,18 @@ int vmm_wl_reset_gaps(struct vmm_vm *vm)
 			       &e, sizeof(e));
 }
 
+int vmm_wl_burst(struct vmm_vm *vm)
+{
+	struct wl_params *p = vmm_wl_params(vm);
+	uint32_t b;
+
+	if (!p)
+		return -ENOENT;
+	b = p->burst + 1;
+	return vmm_guest_write(vm, WL_PARAMS_GPA + offsetof(struct wl_params, burst),
+			       &b, sizeof(b));
+}
+
 /* -------------------------------------------------------------- status -- */
 
 int vmm_wl_status_from(const void *ram, uint64_t ram_size, unsigned int vcpu,

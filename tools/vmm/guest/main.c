@@ -18,6 +18,12 @@ static inline void wl_out32(uint16_t port, uint32_t v)
 	__asm__ __volatile__("outl %0, %1" : : "a"(v), "Nd"(port));
 }
 
+/* string port input: KVM emulates it, one guest store per byte */
+static inline void wl_ins8(uint16_t port, void *dst, uint32_t n)
+{
+	__asm__ __volatile__("rep insb" : "+D"(dst), "+c"(n) : "d"(port) : "memory");
+}
+
 #define WL_HAVE_FPU_CHECK 1
 #include "wl_core.h"
 

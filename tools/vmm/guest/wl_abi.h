@@ -56,6 +56,8 @@
 #define WL_PORT_CONSOLE		0x0500	/* out8: one console byte */
 #define WL_PORT_EVENT		0x0504	/* out32: (arg << 8) | code */
 #define WL_PORT_VCPU_ID		0x0508	/* in32: this vCPU's index */
+#define WL_PORT_BURST		0x050c	/* in8 (string): reads 0xff */
+#define WL_BURST_BYTES		1024
 
 #define WL_EV_READY		1	/* vCPU entered the workload loop */
 #define WL_EV_DONE		2	/* vCPU left the loop (stop requested) */
@@ -106,7 +108,13 @@ struct wl_params {
 	/* control words, written by the host while the guest runs */
 	volatile uint32_t stop;		/* non-zero: leave the loop, report DONE, hlt */
 	volatile uint32_t gap_epoch;	/* changed by the host: reset max_gap */
-	uint64_t reserved2[6];
+	volatile uint32_t burst;	/* changed by the host: each vCPU writes its
+					 * next page once through string port input
+					 * first (WL_PORT_BURST, rep insb of
+					 * WL_BURST_BYTES), which KVM emulates with
+					 * one dirty-ring entry per byte */
+	uint32_t reserved3;
+	uint64_t reserved2[5];
 };
 
 /* One cache line per vCPU, written only by that vCPU. */

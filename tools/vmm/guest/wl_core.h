@@ -8,6 +8,7 @@
  *
  *   static void wl_out8(uint16_t port, uint8_t v);
  *   static void wl_out32(uint16_t port, uint32_t v);
+ *   static void wl_ins8(uint16_t port, void *dst, uint32_t n);  (rep insb)
  *   WL_HAVE_FPU_CHECK  1 when the loop may use xmm13..xmm15 (guest only)
  *
  * All guest-physical addresses are accessed as mem + gpa, so that the host
@@ -56,10 +57,12 @@ static void wl_putu(uint64_t v)
  * Write one page: claim (busy), fill, header, release.  Returns 0 when the
  * page was skipped because another vCPU held it (shared mode only).  With
  * @zero the page is cleared instead (claimed the same way, so that a
- * half-cleared page is marked busy): all zero once released.
+ * half-cleared page is marked busy): all zero once released.  With @burst
+ * the claimed page first takes WL_BURST_BYTES of string port input (KVM
+ * emulates it: a dirty-ring entry per byte), which the write then covers.
  */
 static int wl_write_page(uint8_t *mem, uint64_t gpa, uint32_t vcpu,
-			 uint64_t seq, uint32_t flags, int zero)
+			 uint64_t seq, uint32_t flags, int zero, int burst)
 {
 	struct wl_stamp *s = (struct wl_stamp *)(mem + gpa);
 	uint64_t *q = (uint64_t *)(mem + gpa);
@@ -76,6 +79,8 @@ static int wl_write_page(uint8_t *mem, uint64_t gpa, uint32_t vcpu,
 		s->busy = vcpu + 1;
 	}
 	wl_barrier();
+	if (burst)
+		wl_ins8(WL_PORT_BURST, mem + gpa + 64, WL_BURST_BYTES);
 	if (zero) {
 		s->magic = 0;
 		s->vcpu = 0;
@@ -136,7 +141,7 @@ static void wl_run(uint8_t *mem, uint32_t vcpu)
 	struct wl_plan plan;
 	uint64_t tpp, next, last, now, gap, seq, stall_thresh, catchup;
 	uint64_t max_gap = 0;
-	uint32_t epoch, flags;
+	uint32_t epoch, flags, burst;
 
 	if (vcpu >= WL_MAX_VCPUS) {
 		wl_out32(WL_PORT_EVENT, (WL_PANIC_VCPU << 8) | WL_EV_PANIC);
@@ -157,6 +162,7 @@ static void wl_run(uint8_t *mem, uint32_t vcpu)
 	catchup = p->tsc_khz * 10;		/* 10 ms: no bursts after a pause */
 	seq = st->seq;
 	epoch = vp->gap_epoch;
+	burst = vp->burst;
 	st->gap_epoch = epoch;
 	st->state = WL_ST_RUNNING;
 #if WL_HAVE_FPU_CHECK
@@ -214,8 +220,10 @@ static void wl_run(uint8_t *mem, uint32_t vcpu)
 		seq++;
 		if (!wl_write_page(mem, wl_ram_page_gpa(p, p->work_first + plan.base +
 							wl_pick(&plan, seq)),
-				   vcpu, seq, flags, wl_zeroes(p->zero_every, seq)))
+				   vcpu, seq, flags, wl_zeroes(p->zero_every, seq),
+				   vp->burst != burst))
 			st->collisions++;
+		burst = vp->burst;
 		st->seq = seq;
 		st->last_tsc = now;
 #if WL_HAVE_FPU_CHECK
