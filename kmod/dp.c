@@ -6,8 +6,11 @@
  * byte for byte what tools/migrate/datapath_user.c writes for the same
  * gfns.
  *
- * Every ioctl here but SET_BANDWIDTH and GET_STATS (which must not wait
- * for a send) runs with session->dp_lock held; all come from the process
+ * Every ioctl here but SET_BANDWIDTH, GET_STATS and HARVEST (which must
+ * not wait for a send) runs with session->dp_lock held; HARVEST runs with
+ * session->ring_lock, so that a second thread can collect the rings while
+ * a round is on the wire (KMIGRATE_FEATURE_HARVEST_WHILE_SENDING); all
+ * come from the process
  * that owns the VM: guest memory is read through current->mm (which is the
  * VM's) and the dirty rings are reset through KVM's own ioctl, which KVM
  * only accepts from that process.
@@ -97,7 +100,9 @@ struct kmigrate_rec {
  *	KMIGRATE_HARVEST_F_OVERFLOW, so the caller resends every page
  * @resync: an overflow was reported: look for the ring slots KVM skipped
  *	(kmigrate_dp_resync) at every harvest from now on
- * @gfns: the gfns of the call (KMIGRATE_BATCH_MAX)
+ * @gfns: the gfns of a KMIGRATE_SEND_PAGES call (KMIGRATE_BATCH_MAX)
+ * @hgfns: the gfns of a KMIGRATE_HARVEST call (KMIGRATE_BATCH_MAX); with
+ *	@fetch, @seen, @lost and @resync, used only under session->ring_lock
  * @hva: their host addresses (KMIGRATE_SEND_PAGES)
  * @zrec: the ZERO record being built
  * @prec: the PAGES record being built
@@ -120,6 +125,7 @@ struct kmigrate_dp {
 	bool lost;
 	bool resync;
 	u64 *gfns;
+	u64 *hgfns;
 	unsigned long *hva;
 	struct kmigrate_rec *zrec;
 	struct kmigrate_rec *prec;
@@ -147,6 +153,7 @@ static void kmigrate_dp_free(struct kmigrate_dp *dp)
 	kvfree(dp->prec);
 	kvfree(dp->zrec);
 	kvfree(dp->hva);
+	kvfree(dp->hgfns);
 	kvfree(dp->gfns);
 	bitmap_free(dp->seen);
 	kvfree(dp->fetch);
@@ -165,21 +172,27 @@ static struct kmigrate_dp *kmigrate_dp_alloc(void)
 	dp->seen = bitmap_zalloc(KVM_MAX_VCPUS, GFP_KERNEL_ACCOUNT);
 	dp->gfns = kvcalloc(KMIGRATE_BATCH_MAX, sizeof(*dp->gfns),
 			    GFP_KERNEL_ACCOUNT);
+	dp->hgfns = kvcalloc(KMIGRATE_BATCH_MAX, sizeof(*dp->hgfns),
+			     GFP_KERNEL_ACCOUNT);
 	dp->hva = kvcalloc(KMIGRATE_BATCH_MAX, sizeof(*dp->hva),
 			   GFP_KERNEL_ACCOUNT);
 	dp->zrec = kvzalloc(struct_size(dp->zrec, gfn, KMIGRATE_ZERO_MAX),
 			    GFP_KERNEL_ACCOUNT);
 	dp->prec = kvzalloc(struct_size(dp->prec, gfn, KMIGRATE_PAGES_MAX),
 			    GFP_KERNEL_ACCOUNT);
-	if (!dp->fetch || !dp->seen || !dp->gfns || !dp->hva || !dp->zrec ||
-	    !dp->prec) {
+	if (!dp->fetch || !dp->seen || !dp->gfns || !dp->hgfns || !dp->hva ||
+	    !dp->zrec || !dp->prec) {
 		kmigrate_dp_free(dp);
 		return NULL;
 	}
 	return dp;
 }
 
-/* Context: session->dp_lock held; drops the socket and the VM. */
+/*
+ * Context: session->dp_lock held, not session->ring_lock (taken here to
+ * unpublish the data path: a harvest holds it while it uses @dp); drops
+ * the socket and the VM.
+ */
 static void kmigrate_dp_drop(struct kmigrate_session *session)
 {
 	struct kmigrate_dp *dp = session->dp;
@@ -193,14 +206,19 @@ static void kmigrate_dp_drop(struct kmigrate_session *session)
 	session->state = KMIGRATE_SESSION_IDLE;
 	mutex_unlock(&session->lock);
 
+	mutex_lock(&session->ring_lock);
 	session->dp = NULL;
+	mutex_unlock(&session->ring_lock);
 	if (dp->sock_file)
 		fput(dp->sock_file);
 	fput(dp->vm_file);
 	kmigrate_dp_free(dp);
 }
 
-/* Context: session->dp_lock held; the state a data-path call needs. */
+/*
+ * Context: session->dp_lock or ->ring_lock held; the state a data-path
+ * call needs.
+ */
 static enum kmigrate_session_state
 kmigrate_dp_state(struct kmigrate_session *session)
 {
@@ -313,7 +331,9 @@ static long kmigrate_dp_attach(struct kmigrate_session *session,
 	session->mem_bytes = att.mem_bytes;
 	session->state = KMIGRATE_SESSION_ATTACHED;
 	mutex_unlock(&session->lock);
+	mutex_lock(&session->ring_lock);
 	session->dp = dp;
+	mutex_unlock(&session->ring_lock);
 
 	kmigrate_genl_event(session, KMIGRATE_EVENT_SESSION_START);
 	return 0;
@@ -411,6 +431,10 @@ static u32 kmigrate_dp_resync(struct kvm_dirty_gfn *ring, u32 size, u32 *fetch)
 	return d;
 }
 
+/*
+ * Context: session->ring_lock held, not ->dp_lock: a send of another
+ * thread may be in progress (it uses none of the ring state).
+ */
 static long kmigrate_dp_harvest(struct kmigrate_session *session,
 				struct kmigrate_harvest __user *uh)
 {
@@ -492,7 +516,7 @@ static long kmigrate_dp_harvest(struct kmigrate_session *session,
 			if (as_id == 0 && id < KVM_USER_MEM_SLOTS)
 				slot = id_to_memslot(slots, id);
 			if (slot && off < slot->npages)
-				dp->gfns[count++] = slot->base_gfn + off;
+				dp->hgfns[count++] = slot->base_gfn + off;
 			else
 				bogus++;
 			/* slot and offset read before KVM may reuse it */
@@ -519,8 +543,8 @@ static long kmigrate_dp_harvest(struct kmigrate_session *session,
 		pr_debug("session %u: %llu dirty ring entries outside memory slots\n",
 			 session->id, bogus);
 
-	if (copy_to_user(u64_to_user_ptr(h.gfns), dp->gfns,
-			 (size_t)count * sizeof(*dp->gfns)))
+	if (copy_to_user(u64_to_user_ptr(h.gfns), dp->hgfns,
+			 (size_t)count * sizeof(*dp->hgfns)))
 		return -EFAULT;
 	if (h.ring_fetch) {
 		u32 __user *uf = u64_to_user_ptr(h.ring_fetch);
@@ -1063,8 +1087,9 @@ static long kmigrate_dp_get_stats(struct kmigrate_session *session,
  * @argp: its argument
  *
  * Context: process context; takes session->lock, and session->dp_lock
- * (killable) for all but KMIGRATE_SET_BANDWIDTH and KMIGRATE_GET_STATS,
- * which must not wait for a send in progress.
+ * (killable) for all but KMIGRATE_SET_BANDWIDTH, KMIGRATE_GET_STATS and
+ * KMIGRATE_HARVEST, which must not wait for a send in progress
+ * (KMIGRATE_HARVEST takes session->ring_lock instead).
  * Return: 0 or a negative errno; -ENOTTY for an ioctl that is not one of
  * the data path's.
  */
@@ -1101,6 +1126,16 @@ long kmigrate_dp_ioctl(struct kmigrate_session *session, unsigned int cmd,
 		return kmigrate_dp_set_bandwidth(session, argp);
 	if (cmd == KMIGRATE_GET_STATS)
 		return kmigrate_dp_get_stats(session, argp);
+	if (cmd == KMIGRATE_HARVEST) {
+		if (mutex_lock_killable(&session->ring_lock))
+			return -EINTR;
+		if (session->dp && session->dp->kvm->mm != current->mm)
+			err = -EPERM;
+		else
+			err = kmigrate_dp_harvest(session, argp);
+		mutex_unlock(&session->ring_lock);
+		return err;
+	}
 
 	if (mutex_lock_killable(&session->dp_lock))
 		return -EINTR;
@@ -1123,9 +1158,6 @@ long kmigrate_dp_ioctl(struct kmigrate_session *session, unsigned int cmd,
 		break;
 	case KMIGRATE_ROUND:
 		err = kmigrate_dp_round(session, argp);
-		break;
-	case KMIGRATE_HARVEST:
-		err = kmigrate_dp_harvest(session, argp);
 		break;
 	case KMIGRATE_SEND_PAGES:
 		err = kmigrate_dp_send(session, argp);

@@ -41,9 +41,13 @@ struct kmigrate_dp;
  * @vm_mm: the attached VM's mm (only compared: the VM, which the data path
  *	holds, keeps it allocated), NULL when none
  * @dp: the data path (dp.c): attached VM, bound socket, pacing; NULL
- *	while IDLE.  Used only from the file's own ioctls, which the file
- *	serialises with @dp_lock.
- * @dp_lock: serialises the data-path ioctls of this file
+ *	while IDLE.  Used only from the file's own ioctls; set and cleared
+ *	with both @dp_lock and @ring_lock held, so either keeps it alive.
+ * @dp_lock: serialises the data-path ioctls of this file, except
+ *	KMIGRATE_HARVEST
+ * @ring_lock: serialises KMIGRATE_HARVEST (the dirty-ring state of @dp),
+ *	which thus runs while a send holds @dp_lock; taken after @dp_lock
+ *	where both are
  * @bw_wait: a send waiting for the bandwidth cap sleeps here; woken when
  *	@bandwidth changes
  *
@@ -65,6 +69,7 @@ struct kmigrate_session {
 	const struct mm_struct *vm_mm;
 	struct kmigrate_dp *dp;
 	struct mutex dp_lock;	/* serialises the data-path ioctls */
+	struct mutex ring_lock;	/* serialises KMIGRATE_HARVEST */
 	wait_queue_head_t bw_wait;
 };
 

@@ -101,6 +101,7 @@ int kmigrate_session_create(struct kmigrate_session **sessionp)
 
 	mutex_init(&session->lock);
 	mutex_init(&session->dp_lock);
+	mutex_init(&session->ring_lock);
 	init_waitqueue_head(&session->bw_wait);
 	session->owner = get_task_pid(current, PIDTYPE_TGID);
 	session->state = KMIGRATE_SESSION_IDLE;
@@ -127,6 +128,7 @@ int kmigrate_session_create(struct kmigrate_session **sessionp)
 err_unlock:
 	mutex_unlock(&kmigrate_lock);
 	put_pid(session->owner);
+	mutex_destroy(&session->ring_lock);
 	mutex_destroy(&session->dp_lock);
 	mutex_destroy(&session->lock);
 	kfree(session);
@@ -151,6 +153,7 @@ void kmigrate_session_destroy(struct kmigrate_session *session)
 
 	put_pid(session->owner);
 	put_pid(session->vm_pid);
+	mutex_destroy(&session->ring_lock);
 	mutex_destroy(&session->dp_lock);
 	mutex_destroy(&session->lock);
 	kfree(session);

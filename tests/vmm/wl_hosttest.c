@@ -177,9 +177,34 @@ static void run_burst(struct run *r, unsigned int ms)
 		t[i].vcpu = i;
 		pthread_create(&th[i], NULL, vcpu_thread, &t[i]);
 	}
+	/* every vCPU in its loop (it reads the burst word as it enters), then
+	 * the request, then every vCPU past its next write (a slow host may
+	 * start a thread late: wait for them, up to 10 s each way) */
+	uint64_t seen[WL_MAX_VCPUS];
+	struct vmm_wl_vcpu_status st;
+	int tries;
+
+	for (i = 0; i < r->nr_vcpus; i++)
+		for (tries = 0; tries < 1000; tries++) {
+			vmm_wl_status_from(r->mem, r->size, i, &st);
+			if (st.seq > 0)
+				break;
+			usleep(10000);
+		}
 	usleep(ms * 500);
+	for (i = 0; i < r->nr_vcpus; i++) {
+		vmm_wl_status_from(r->mem, r->size, i, &st);
+		seen[i] = st.seq;
+	}
 	__atomic_add_fetch(&p->burst, 1, __ATOMIC_SEQ_CST);
 	usleep(ms * 500);
+	for (i = 0; i < r->nr_vcpus; i++)
+		for (tries = 0; tries < 1000; tries++) {
+			vmm_wl_status_from(r->mem, r->size, i, &st);
+			if (st.seq > seen[i] + 2)
+				break;
+			usleep(10000);
+		}
 	__atomic_store_n(&p->stop, 1, __ATOMIC_SEQ_CST);
 	for (i = 0; i < r->nr_vcpus; i++)
 		pthread_join(th[i], NULL);

@@ -21,7 +21,12 @@
  *                               harvest lock (vmm_dirty_harvest_ext), which
  *                               also adds the VMM's own writes, takes the
  *                               rings' new positions and wakes the vCPUs that
- *                               wait on a full ring.  Bitmap mode: libvmm's
+ *                               wait on a full ring.  When the module has
+ *                               KMIGRATE_FEATURE_HARVEST_WHILE_SENDING,
+ *                               libvmm's reaper thread makes the same calls
+ *                               between harvests, while a send is on the
+ *                               wire, so that no vCPU waits on a full ring
+ *                               for a round.  Bitmap mode: libvmm's
  *                               KVM_GET_DIRTY_LOG harvest; only the sending
  *                               goes through the module.
  *   KMIGRATE_SEND_PAGES         the PAGES / ZERO records, with the encoder's
@@ -61,6 +66,7 @@ _Static_assert(KM_DP_MAX_BATCH <= KMIGRATE_BATCH_MAX, "batch larger than the mod
 struct dpk {
 	int fd;
 	bool ended;
+	bool reaper;		/* libvmm's reaper collects through the module */
 	uint64_t rate;		/* bytes/s the module's sends achieved (0: not yet) */
 	uint64_t gfns[KMIGRATE_BATCH_MAX];
 	struct km_datapath *dp;
@@ -170,10 +176,14 @@ static void dpk_stats(struct km_datapath *dp)
 	dp->ks.bandwidth = s.bandwidth;
 }
 
+static int64_t dpk_reap(void *opaque, struct vmm_dirty_bitmap *out, uint32_t *ring_fetch,
+			unsigned int nr_vcpus, struct vmm_harvest_stats *st, bool *overflow);
+
 static int dpk_init(struct km_datapath *dp)
 {
 	struct dpk *k = dp->priv;
 	struct kmigrate_bind b = { .sock_fd = dp->env.fd };
+	struct kmigrate_version ver = { 0 };
 	struct timeval tv = { .tv_sec = dp->env.stall_ms / 1000,
 			      .tv_usec = (dp->env.stall_ms % 1000) * 1000 };
 	int r;
@@ -199,15 +209,28 @@ static int dpk_init(struct km_datapath *dp)
 	r = vmm_dirty_start(dp->env.vm);
 	if (r)
 		return dpk_errf(dp, -r, "dirty logging");
+	/* rings collected while a round is on the wire, when the module can */
+	if (vmm_dirty_mode(dp->env.vm) == VMM_DIRTY_RING &&
+	    ioctl(k->fd, KMIGRATE_GET_VERSION, &ver) == 0 &&
+	    (ver.features & KMIGRATE_FEATURE_HARVEST_WHILE_SENDING)) {
+		r = vmm_dirty_reaper_start_ext(dp->env.vm, 0, dpk_reap, dp);
+		if (r)
+			return dpk_errf(dp, -r, "starting the ring reaper");
+		k->reaper = true;
+	}
 	dpk_stats(dp);
 	return 0;
 }
 
-/* vmm_ring_collect_fn: KMIGRATE_HARVEST until the rings are empty. */
-static int64_t dpk_collect(void *opaque, struct vmm_dirty_bitmap *out, uint32_t *ring_fetch,
-			   unsigned int nr_vcpus, struct vmm_harvest_stats *st, bool *overflow)
+/*
+ * KMIGRATE_HARVEST until the rings are empty.  From the reaper's thread
+ * (@quiet) an error is only returned: dp->err belongs to the source's.
+ * Context: libvmm's harvest lock (k->gfns, the counters).
+ */
+static int64_t dpk_collect_calls(struct km_datapath *dp, struct vmm_dirty_bitmap *out,
+				 uint32_t *ring_fetch, unsigned int nr_vcpus,
+				 struct vmm_harvest_stats *st, bool *overflow, bool quiet)
 {
-	struct km_datapath *dp = opaque;
 	struct dpk *k = dp->priv;
 	int64_t total = 0;
 	unsigned int calls;
@@ -222,11 +245,12 @@ static int64_t dpk_collect(void *opaque, struct vmm_dirty_bitmap *out, uint32_t 
 		uint32_t i;
 
 		if (ioctl(k->fd, KMIGRATE_HARVEST, &h) < 0)
-			return dpk_errf(dp, errno, "KMIGRATE_HARVEST");
+			return quiet ? -errno : dpk_errf(dp, errno, "KMIGRATE_HARVEST");
 		dp->ks.harvest_calls++;
 		if (h.count > h.max_gfns) {
-			snprintf(dp->err, sizeof(dp->err), "KMIGRATE_HARVEST returned %u of %u gfns",
-				 h.count, h.max_gfns);
+			if (!quiet)
+				snprintf(dp->err, sizeof(dp->err),
+					 "KMIGRATE_HARVEST returned %u of %u gfns", h.count, h.max_gfns);
 			return -EPROTO;
 		}
 		for (i = 0; out && i < h.count; i++) {
@@ -245,6 +269,20 @@ static int64_t dpk_collect(void *opaque, struct vmm_dirty_bitmap *out, uint32_t 
 			break;
 	}
 	return total;
+}
+
+/* vmm_ring_collect_fn of the source's harvests */
+static int64_t dpk_collect(void *opaque, struct vmm_dirty_bitmap *out, uint32_t *ring_fetch,
+			   unsigned int nr_vcpus, struct vmm_harvest_stats *st, bool *overflow)
+{
+	return dpk_collect_calls(opaque, out, ring_fetch, nr_vcpus, st, overflow, false);
+}
+
+/* vmm_ring_collect_fn of libvmm's reaper thread */
+static int64_t dpk_reap(void *opaque, struct vmm_dirty_bitmap *out, uint32_t *ring_fetch,
+			unsigned int nr_vcpus, struct vmm_harvest_stats *st, bool *overflow)
+{
+	return dpk_collect_calls(opaque, out, ring_fetch, nr_vcpus, st, overflow, true);
 }
 
 static int64_t dpk_harvest(struct km_datapath *dp, struct vmm_dirty_bitmap *set, uint64_t *ns)
@@ -397,6 +435,10 @@ static void dpk_fini(struct km_datapath *dp)
 {
 	struct dpk *k = dp->priv;
 
+	if (k && k->reaper) {	/* it calls the module through k */
+		vmm_dirty_reaper_stop(dp->env.vm);
+		k->reaper = false;
+	}
 	if (k && k->fd >= 0) {
 		dpk_end(dp, ECANCELED);	/* unless the source ended it */
 		dpk_stats(dp);

@@ -544,6 +544,48 @@ int64_t vmm_ring_collect_into(struct vmm_vm *vm, struct vmm_dirty_bitmap *out, b
 	return n;
 }
 
+/*
+ * One pass of an external collector (vmm_ring_collect_fn) from libvmm's
+ * ring positions, which it moves on.  Context: harvest_lock held.
+ */
+static int64_t vmm_ring_collect_ext(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
+				    vmm_ring_collect_fn collect, void *opaque,
+				    struct vmm_harvest_stats *st, bool *overflow)
+{
+	uint32_t fetch[VMM_MAX_VCPUS];
+	unsigned int i;
+	int64_t n;
+
+	for (i = 0; i < vm->nr_vcpus; i++)
+		fetch[i] = vm->vcpus[i].ring_fetch;
+	n = collect(opaque, out, fetch, vm->nr_vcpus, st, overflow);
+	if (n >= 0)
+		for (i = 0; i < vm->nr_vcpus; i++)
+			vm->vcpus[i].ring_fetch = fetch[i];
+	return n;
+}
+
+/* The reaper's collection with vm->reap_collect.  Context: harvest_lock. */
+int64_t vmm_ring_collect_ext_into(struct vmm_vm *vm, struct vmm_dirty_bitmap *out, bool *lost)
+{
+	struct vmm_harvest_stats st;
+	bool overflow = false;
+	int64_t n;
+
+	memset(&st, 0, sizeof(st));
+	n = vmm_ring_collect_ext(vm, out, vm->reap_collect, vm->reap_opaque, &st, &overflow);
+	if (n < 0)
+		vm->reap_failed = true;	/* entries may be lost: the collector says so
+					 * at its next call, which the harvest makes */
+	if (overflow) {
+		*lost = true;
+		snprintf(vm->ring_overflow_why, sizeof(vm->ring_overflow_why),
+			 "reported by the kernel collector");
+	}
+	vmm_ring_reset_done(vm, NULL);
+	return n;
+}
+
 const char *vmm_dirty_overflow_reason(const struct vmm_vm *vm) { return vm->ring_overflow_why; }
 
 static int64_t vmm_harvest_bitmaps(struct vmm_vm *vm, struct vmm_sink *sink)
@@ -634,25 +676,27 @@ int64_t vmm_dirty_harvest_ext(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
 	struct vmm_sink sink = { .out = out };
 	struct vmm_harvest_stats local;
 	uint64_t t0 = vmm_now_ns(), before = out ? vmm_dirty_bitmap_count(out) : 0;
-	uint32_t fetch[VMM_MAX_VCPUS];
 	bool overflow = false;
-	unsigned int i;
 	int64_t n;
 
 	if (vm->dirty_mode != VMM_DIRTY_RING)
 		return vmm_dirty_harvest(vm, out, NULL, NULL, st);
-	if (vm->reaper_running)
-		return -EBUSY;	/* one collector of the rings at a time */
+	/* one owner of the rings' collection at a time (its reaper may run) */
+	if (vm->reaper_running && (!vm->reap_collect || vm->reap_opaque != opaque))
+		return -EBUSY;
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
 	pthread_mutex_lock(&vm->harvest_lock);
-	for (i = 0; i < vm->nr_vcpus; i++)
-		fetch[i] = vm->vcpus[i].ring_fetch;
-	n = collect(opaque, out, fetch, vm->nr_vcpus, st, &overflow);
+	n = vmm_ring_collect_ext(vm, out, collect, opaque, st, &overflow);
 	if (n >= 0) {
-		for (i = 0; i < vm->nr_vcpus; i++)
-			vm->vcpus[i].ring_fetch = fetch[i];
+		/* what the reaper (same collector) gathered since the last harvest */
+		overflow |= vm->reaped_lost;
+		st->reaped = vm->reaped_entries;
+		vm->reaped_entries = 0;
+		vm->reaped_lost = false;
+		vm->reap_failed = false;
+		n += (int64_t)vmm_reaped_take(vm, &sink);
 		if (overflow) {
 			vm->ring_resync = true;
 			snprintf(vm->ring_overflow_why, sizeof(vm->ring_overflow_why),

@@ -109,6 +109,10 @@ struct vmm_vm {
 	uint64_t reaped_entries;	/* since the last harvest (harvest_lock) */
 	bool reaped_lost;		/* the reaper saw an overflow (harvest_lock) */
 	uint64_t reaps;			/* collections by the reaper */
+	vmm_ring_collect_fn reap_collect;	/* NULL: libvmm's own collection */
+	void *reap_opaque;
+	bool reap_failed;		/* the collector failed: the next harvest
+					 * collects (harvest_lock) */
 };
 
 void vmm_logf(const struct vmm_vm *vm, const char *fmt, ...)
@@ -138,6 +142,7 @@ void vmm_ring_reset_done(struct vmm_vm *vm, struct vmm_harvest_stats *st);
 int64_t vmm_ring_collect_into(struct vmm_vm *vm, struct vmm_dirty_bitmap *out, bool *lost);
 
 /* reaper.c */
-void vmm_dirty_reaper_stop(struct vmm_vm *vm);
+int64_t vmm_ring_collect_ext_into(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
+				  bool *lost);
 
 #endif

@@ -7,8 +7,9 @@
  * until the round ends; on a host whose KVM emulates guest stores (one ring
  * entry per store, up to 1024 per exit), it can overrun the ring before it
  * exits, and entries are lost.  The reaper is a thread that collects the
- * rings in between (dirty.c's collection, under harvest_lock) into a
- * bitmap of its own, which the next vmm_dirty_harvest() takes.
+ * rings in between (dirty.c's collection, or another collector such as
+ * the module's KMIGRATE_HARVEST, under harvest_lock) into a bitmap of its
+ * own, which the next vmm_dirty_harvest() (_ext()) takes.
  */
 #include <sched.h>
 #include <stdlib.h>
@@ -51,7 +52,8 @@ static void *vmm_reaper_main(void *arg)
 		ts.tv_nsec += (long)vm->reaper_period_us * 1000L;
 		ts.tv_sec += ts.tv_nsec / 1000000000L;
 		ts.tv_nsec %= 1000000000L;
-		if (!vm->nr_ring_waiters)
+		/* a failed collector is not retried at once (the harvest takes over) */
+		if (!vm->nr_ring_waiters || vm->reap_failed)
 			pthread_cond_timedwait(&vm->full_cond, &vm->lock, &ts);
 		if (vm->reaper_stop)
 			break;
@@ -59,10 +61,11 @@ static void *vmm_reaper_main(void *arg)
 		pthread_mutex_unlock(&vm->lock);
 
 		pthread_mutex_lock(&vm->harvest_lock);
-		if (vm->dirty_active &&
+		if (vm->dirty_active && !vm->reap_failed &&
 		    (waiters || vmm_rings_above(vm, vm->ring_entries / 8))) {
 			bool lost = false;
-			int64_t n = vmm_ring_collect_into(vm, &bm, &lost);
+			int64_t n = vm->reap_collect ? vmm_ring_collect_ext_into(vm, &bm, &lost) :
+						       vmm_ring_collect_into(vm, &bm, &lost);
 
 			if (n > 0)
 				vm->reaped_entries += (uint64_t)n;
@@ -81,12 +84,18 @@ static void *vmm_reaper_main(void *arg)
 
 int vmm_dirty_reaper_start(struct vmm_vm *vm, uint32_t period_us)
 {
+	return vmm_dirty_reaper_start_ext(vm, period_us, NULL, NULL);
+}
+
+int vmm_dirty_reaper_start_ext(struct vmm_vm *vm, uint32_t period_us,
+			       vmm_ring_collect_fn collect, void *opaque)
+{
 	int r;
 
 	if (vm->dirty_mode != VMM_DIRTY_RING)
 		return 0;
 	if (vm->reaper_running)
-		return 0;
+		return vm->reap_collect == collect ? 0 : -EBUSY;
 	if (!vm->reaped) {
 		vm->reaped = calloc((vm->gfn_end + 63) / 64, sizeof(uint64_t));
 		if (!vm->reaped)
@@ -94,6 +103,9 @@ int vmm_dirty_reaper_start(struct vmm_vm *vm, uint32_t period_us)
 	}
 	vm->reaper_period_us = period_us ? period_us : 2000;
 	vm->reaper_stop = false;
+	vm->reap_collect = collect;
+	vm->reap_opaque = opaque;
+	vm->reap_failed = false;
 	r = pthread_create(&vm->reaper, NULL, vmm_reaper_main, vm);
 	if (r)
 		return -r;
@@ -111,6 +123,8 @@ void vmm_dirty_reaper_stop(struct vmm_vm *vm)
 	pthread_mutex_unlock(&vm->lock);
 	pthread_join(vm->reaper, NULL);
 	vm->reaper_running = false;
+	vm->reap_collect = NULL;
+	vm->reap_opaque = NULL;
 }
 
 bool vmm_dirty_reaper_running(const struct vmm_vm *vm) { return vm->reaper_running; }

@@ -223,6 +223,21 @@ bool vmm_dirty_active(const struct vmm_vm *vm);
  * no-op in bitmap mode.
  */
 int vmm_dirty_reaper_start(struct vmm_vm *vm, uint32_t period_us);
+/*
+ * The same with another collector of the rings (vmm_ring_collect_fn below,
+ * e.g. the module's KMIGRATE_HARVEST), which then runs in the reaper's
+ * thread too, under the harvest lock; vmm_dirty_harvest_ext() with the
+ * same @opaque takes what the reaper gathered.  @collect must be usable
+ * until vmm_dirty_reaper_stop() returns.
+ */
+struct vmm_harvest_stats;
+typedef int64_t (*vmm_ring_collect_fn)(void *opaque, struct vmm_dirty_bitmap *out,
+				       uint32_t *ring_fetch, unsigned int nr_vcpus,
+				       struct vmm_harvest_stats *st, bool *overflow);
+int vmm_dirty_reaper_start_ext(struct vmm_vm *vm, uint32_t period_us,
+			       vmm_ring_collect_fn collect, void *opaque);
+/* Stops the reaper (if any) and waits for it; vmm_dirty_stop() does too. */
+void vmm_dirty_reaper_stop(struct vmm_vm *vm);
 bool vmm_dirty_reaper_running(const struct vmm_vm *vm);
 uint64_t vmm_dirty_reaps(const struct vmm_vm *vm);
 /* Why the last overflow reported every page ("" if none did). */
@@ -277,9 +292,6 @@ int64_t vmm_dirty_harvest(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
  * the pages the VMM wrote itself (vmm_mark_dirty) and wakes the vCPUs that
  * wait on a full ring.  In bitmap mode it is vmm_dirty_harvest().
  */
-typedef int64_t (*vmm_ring_collect_fn)(void *opaque, struct vmm_dirty_bitmap *out,
-				       uint32_t *ring_fetch, unsigned int nr_vcpus,
-				       struct vmm_harvest_stats *st, bool *overflow);
 int64_t vmm_dirty_harvest_ext(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
 			      vmm_ring_collect_fn collect, void *opaque,
 			      struct vmm_harvest_stats *st);

@@ -69,11 +69,20 @@
 #define KMIGRATE_IOC_MAGIC		0xB8
 
 /*
- * Optional features a file context can enable with KMIGRATE_SET_FEATURES.
- * ABI 1 defines none yet; KMIGRATE_FEATURES_ALL lists every bit this header
- * knows, and the module refuses any other bit with -EOPNOTSUPP.
+ * Optional features a file context can enable with KMIGRATE_SET_FEATURES;
+ * KMIGRATE_GET_VERSION lists those the module has.  KMIGRATE_FEATURES_ALL
+ * lists every bit this header knows, and the module refuses any other bit
+ * with -EOPNOTSUPP.
+ *
+ * KMIGRATE_FEATURE_HARVEST_WHILE_SENDING: KMIGRATE_HARVEST does not wait
+ *	for a KMIGRATE_SEND_PAGES in progress on the same file (it has a lock
+ *	of its own), so a second thread of the VM's process can collect the
+ *	rings while a round is on the wire and no vCPU waits on a full ring
+ *	for longer than one collection.  The module always behaves so;
+ *	enabling the bit changes nothing (it is a capability to test for).
  */
-#define KMIGRATE_FEATURES_ALL		0ULL
+#define KMIGRATE_FEATURE_HARVEST_WHILE_SENDING	(1ULL << 0)
+#define KMIGRATE_FEATURES_ALL		KMIGRATE_FEATURE_HARVEST_WHILE_SENDING
 
 /**
  * struct kmigrate_version - answer of KMIGRATE_GET_VERSION
@@ -161,7 +170,9 @@ struct kmigrate_bandwidth {
 #define KMIGRATE_BATCH_MAX		4096
 
 /**
- * struct kmigrate_harvest - argument of KMIGRATE_HARVEST
+ * struct kmigrate_harvest - argument of KMIGRATE_HARVEST (may run while
+ *	another thread's KMIGRATE_SEND_PAGES sends: see
+ *	KMIGRATE_FEATURE_HARVEST_WHILE_SENDING; two harvests are serialised)
  * @gfns: in: user address of an array of @max_gfns __u64, filled with the
  *	guest frame numbers of dirty pages (address space 0; a gfn may appear
  *	more than once).
