@@ -71,10 +71,12 @@ static struct json_object *vmhost_info(struct km_vmhost *h)
 	}
 	for (i = 0; i < h->vcpus && !h->kernel && p; i++) {
 		struct vmm_wl_vcpu_status st;
+		struct vmm_vcpu_stats vs;
 		struct json_object *v = json_object_new_object();
 
 		memset(&st, 0, sizeof(st));
 		vmm_wl_status(h->vm, i, &st);
+		vmm_vcpu_stats(vmm_vcpu(h->vm, i), &vs);
 		total += st.seq;
 		if (st.max_gap_us > maxgap)
 			maxgap = st.max_gap_us;
@@ -82,6 +84,10 @@ static struct json_object *vmhost_info(struct km_vmhost *h)
 		JADD(v, "progress", JU64(st.seq));
 		JADD(v, "max_pause_us", JU64(st.max_gap_us));
 		JADD(v, "stalls", JU64(st.stalls));
+		/* KVM_EXIT_DIRTY_RING_FULL: how often, and the waits for a collection */
+		JADD(v, "ring_full_exits", JU64(vs.exits_ring_full));
+		JADD(v, "ring_full_wait_ms", JU64(vs.ring_full_wait_ns / 1000000));
+		JADD(v, "ring_full_wait_longest_us", JU64(vs.ring_full_wait_max_ns / 1000));
 		JADD(v, "guest_state", json_object_new_string(
 			st.state == 0 ? "init" : st.state == 1 ? "running" :
 			st.state == 2 ? "done" : "panic"));

@@ -735,7 +735,10 @@ void vmm_dirty_ring_full_wait(struct vmm_vcpu *v)
 	while (gen == vm->ring_reset_gen && !vm->pause_req && !vm->quit)
 		pthread_cond_wait(&vm->ring_cond, &vm->lock);
 	vm->nr_ring_waiters--;
-	v->stats.ring_full_wait_ns += vmm_now_ns() - t0;
+	t0 = vmm_now_ns() - t0;
+	v->stats.ring_full_wait_ns += t0;
+	if (t0 > v->stats.ring_full_wait_max_ns)
+		v->stats.ring_full_wait_max_ns = t0;
 	pthread_mutex_unlock(&vm->lock);
 }
 

@@ -149,6 +149,7 @@ struct vmm_vcpu_stats {
 	uint64_t exits_intr;		/* kicked out by a signal */
 	uint64_t exits_ring_full;	/* KVM_EXIT_DIRTY_RING_FULL */
 	uint64_t ring_full_wait_ns;	/* time spent waiting for a ring reset */
+	uint64_t ring_full_wait_max_ns;	/* the longest of those waits */
 	uint64_t exits_other;
 	uint64_t events;		/* hypercall events */
 	uint32_t last_event;		/* (arg << 8) | code */
