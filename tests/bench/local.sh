@@ -20,10 +20,10 @@
 #                       MemAvailable), BENCH_SPARSE_USED MiB written (256)
 #   BENCH_PAUSE_VCPUS   the guest-pause part: the built-in workload guest at
 #                       these vCPU counts (default "2 8"), --no-verify
-#   BENCH_LOCAL_PARTS   which parts run (default "main sparse pause"); a
-#                       subset does not write docs/BENCH.md
+#   BENCH_LOCAL_PARTS   which parts run (default "main sparse pause"); each
+#                       writes its own section of docs/BENCH.md
 #   BENCH_DOC=0         do not write docs/BENCH.md (section bench:local)
-# Output: build/bench/local.md (and .log).  Not part of make check.
+# Output: build/bench/local*.md (and local.log).  Not part of make check.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 KM=$top/build/bin/kmigrate
@@ -54,7 +54,6 @@ mkdir -p "$T/a" "$T/b"
 export KMIGRATE_INSECURE=1
 PARTS=${BENCH_LOCAL_PARTS:-main sparse pause}
 part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
-[ "$PARTS" = "main sparse pause" ] || BENCH_DOC=0
 
 jget() {
 	sed -e 's/^{//; s/}$//' -e ':a' -e 's/{[^{}]*}/0/g; ta' "$1" 2>/dev/null |
@@ -250,14 +249,26 @@ for c in $(part pause && echo ${BENCH_PAUSE_VCPUS:-2 8}); do
 	wait
 done
 
-{
+# Each part writes its own section of docs/BENCH.md (bench:local,
+# bench:local-sparse, bench:local-pause), so a part can be rerun alone.
+section() {	# NAME FILE: FILE into build/bench/NAME.md and docs/BENCH.md
+	cp "$2" "$OUTD/$1.md"
+	cat "$2"
+	[ "${BENCH_DOC:-1}" != 0 ] || return 0
+	grep -q "^<!-- bench:$1:begin -->" "$top/docs/BENCH.md" ||
+		printf '\n<!-- bench:%s:begin -->\n<!-- bench:%s:end -->\n' "$1" "$1" >>"$top/docs/BENCH.md"
+	sh "$top/tests/bench/docsection.sh" "$top/docs/BENCH.md" "$1" "$2"
+}
+qver=$(qemu-system-x86_64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')
+if part main; then
+	{
 	echo "<!-- bench:local:begin -->"
 	echo "### This machine's own /dev/kvm: QEMU and kmigrate side by side"
 	echo
 	echo "\`make bench-local\` ($(date -u +%Y-%m-%d), kernel $(uname -r), $(nproc) CPUs):"
 	echo "a ${MEM} MiB multiboot guest that filled its memory, then idle (one page"
 	echo "rewritten slowly) or busy ($WS pages rewritten without pause); source and"
-	echo "destination over 127.0.0.1, QEMU $(qemu-system-x86_64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p')"
+	echo "destination over 127.0.0.1, QEMU $qver"
 	echo "with KVM, kmigrate's user data path over authenticated plaintext."
 	echo "A raw TCP stream over the same path carries $tcp MiB/s: ${MEM} MiB take"
 	echo "$(awk -v m="$MEM" -v r="$tcp" 'BEGIN { printf "%.0f", m / r * 1000 }') ms at best.  Downtime is each tool's own figure"
@@ -267,31 +278,41 @@ done
 	echo "| guest | limit (ms) | tool | result | total (ms) | downtime (ms) | sent (MiB) |"
 	echo "|---|---|---|---|---|---|---|"
 	cat "$T/rows"
-	echo
-	echo "A large guest using ${USED} MiB of its memory (\"fill=${USED}\"), 300 ms: the"
-	echo "resident memory (VmRSS, MiB) of the source's process once the guest has"
+	echo "<!-- bench:local:end -->"
+	} >"$T/main.md"
+	section local "$T/main.md"
+fi
+if part sparse; then
+	{
+	echo "<!-- bench:local-sparse:begin -->"
+	echo "A large guest using ${USED} MiB of its memory (\"fill=${USED}\"), 300 ms"
+	echo "(\`BENCH_LOCAL_PARTS=sparse make bench-local\`, $(date -u +%Y-%m-%d), QEMU $qver):"
+	echo "the resident memory (VmRSS, MiB) of the source's process once the guest has"
 	echo "filled and at the end (kmigrate: RssShmem at READY; QEMU: VmRSS at"
 	echo "completion), and of the destination's after the migration."
 	echo
 	echo "| configured | tool | result | total (ms) | downtime (ms) | sent (MiB) | RSS a before | RSS a end | RSS b after |"
 	echo "|---|---|---|---|---|---|---|---|---|"
 	cat "$T/srows"
-	echo
+	echo "<!-- bench:local-sparse:end -->"
+	} >"$T/sparse.md"
+	section local-sparse "$T/sparse.md"
+fi
+if part pause; then
+	{
+	echo "<!-- bench:local-pause:begin -->"
 	echo "The guest's own pause (\`guest_downtime_ms\`: the built-in workload"
 	echo "guest's longest gap between two page writes across the switch-over, read"
 	echo "on the destination) against kmigrate's reported \`downtime_ms\` (pause to"
 	echo "READY), 300 ms, ring, \`--no-verify\`, 1 MiB written per vCPU at 1000"
-	echo "pages/s.  The difference is what the report leaves out: COMMIT's trip,"
-	echo "the destination's vCPU start, the source's pause of each vCPU."
+	echo "pages/s (\`BENCH_LOCAL_PARTS=pause make bench-local\`, $(date -u +%Y-%m-%d))."
+	echo "The difference is what the report leaves out: COMMIT's trip, the"
+	echo "destination's vCPU start, the source's pause of each vCPU."
 	echo
 	echo "| vCPUs | result | total (ms) | downtime (ms) | guest's pause (ms) | unreported (ms) |"
 	echo "|---|---|---|---|---|---|"
 	cat "$T/prows"
-	echo "<!-- bench:local:end -->"
-} >"$MD"
-cat "$MD"
-if [ "${BENCH_DOC:-1}" != 0 ]; then
-	grep -q '^<!-- bench:local:begin -->' "$top/docs/BENCH.md" ||
-		printf '\n<!-- bench:local:begin -->\n<!-- bench:local:end -->\n' >>"$top/docs/BENCH.md"
-	sh "$top/tests/bench/docsection.sh" "$top/docs/BENCH.md" local "$MD"
+	echo "<!-- bench:local-pause:end -->"
+	} >"$T/pause.md"
+	section local-pause "$T/pause.md"
 fi
