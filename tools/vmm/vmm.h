@@ -481,9 +481,10 @@ int vmm_wl_request_stop(struct vmm_vm *vm);
 int vmm_wl_reset_gaps(struct vmm_vm *vm);
 /*
  * Each vCPU writes its next page once through string port input first
- * (rep insb of 1024 bytes): KVM emulates it, pushing one dirty-ring entry
- * per byte, so a ring smaller than that overruns (a deliberate overflow,
- * for tests).  The page's contents end as usual.
+ * (std; rep insb of 1024 bytes, backwards): KVM emulates it one element at
+ * a time, pushing one dirty-ring entry per byte, so a ring smaller than
+ * that overruns (a deliberate overflow, for tests).  The page's contents
+ * end as usual.
  */
 int vmm_wl_burst(struct vmm_vm *vm);
 

@@ -18,10 +18,18 @@ static inline void wl_out32(uint16_t port, uint32_t v)
 	__asm__ __volatile__("outl %0, %1" : : "a"(v), "Nd"(port));
 }
 
-/* string port input: KVM emulates it, one guest store per byte */
+/*
+ * String port input into dst[0..n), backwards (DF set): KVM's emulator
+ * writes a forward `rep insb` from its read-ahead buffer in one piece (one
+ * dirty-ring entry), a backward one element by element, each store its
+ * own ring entry: n entries in one exit.
+ */
 static inline void wl_ins8(uint16_t port, void *dst, uint32_t n)
 {
-	__asm__ __volatile__("rep insb" : "+D"(dst), "+c"(n) : "d"(port) : "memory");
+	uint8_t *last = (uint8_t *)dst + n - 1;
+
+	__asm__ __volatile__("std; rep insb; cld"
+			     : "+D"(last), "+c"(n) : "d"(port) : "memory", "cc");
 }
 
 #define WL_HAVE_FPU_CHECK 1
