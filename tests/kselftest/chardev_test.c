@@ -342,8 +342,9 @@ TEST_F(dev, set_features)
 		__u32 flags, reserved;
 		int err;
 	} cases[] = {
-		{ 1, 0, 0, -EOPNOTSUPP },
+		{ 1ULL << 1, 0, 0, -EOPNOTSUPP },	/* the first unknown bit */
 		{ 1ULL << 63, 0, 0, -EOPNOTSUPP },
+		{ KMIGRATE_FEATURES_ALL | 1ULL << 1, 0, 0, -EOPNOTSUPP },
 		{ ~KMIGRATE_FEATURES_ALL, 0, 0, -EOPNOTSUPP },
 		{ 0, 1, 0, -EOPNOTSUPP },
 		{ 0, 0x80000000u, 0, -EOPNOTSUPP },
@@ -375,6 +376,14 @@ TEST_F(dev, set_features)
 	EXPECT_EQ(0, f.features);
 	EXPECT_EQ(0, f.flags);
 	EXPECT_EQ(0, f.reserved);
+
+	/* Every known bit can be enabled, and reads back. */
+	memset(&f, 0, sizeof(f));
+	f.features = KMIGRATE_FEATURE_HARVEST_WHILE_SENDING;
+	ASSERT_EQ(0, kmt_ioctl(self->fd, KMIGRATE_SET_FEATURES, &f));
+	memset(&f, 0xff, sizeof(f));
+	ASSERT_EQ(0, kmt_ioctl(self->fd, KMIGRATE_GET_FEATURES, &f));
+	EXPECT_EQ(KMIGRATE_FEATURE_HARVEST_WHILE_SENDING, f.features);
 }
 
 TEST_F(dev, unknown_ioctls_enotty)

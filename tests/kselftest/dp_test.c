@@ -1366,7 +1366,8 @@ static void *bg_send_thread(void *arg)
 {
 	struct bg_send *b = arg;
 
-	b->err = send_pages(b->km, b->gfns, b->n, 0, NULL, &b->s);
+	__atomic_store_n(&b->err, send_pages(b->km, b->gfns, b->n, 0, NULL, &b->s),
+			 __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -1463,6 +1464,68 @@ TEST_F_TIMEOUT(slow, bandwidth_cap, SLOW_TIMEOUT)
 	ASSERT_EQ(0, get_stats(c.km, &st));
 	EXPECT_EQ(3ull * DP_MEM_PAGES, st.pages_sent);
 	EXPECT_GE(st.send_stalls, 1);
+	dp_reader_stop(&rd);
+	ctx_close(&c);
+	dp_reader_free(&rd);
+}
+
+/*
+ * KMIGRATE_FEATURE_HARVEST_WHILE_SENDING: a harvest from a second thread
+ * does not wait for a send held back by the cap (4 MiB at 1 MiB/s, ~4 s):
+ * it returns at once, with the pages written meanwhile, while the send
+ * still runs.
+ */
+TEST_F_TIMEOUT(slow, harvest_while_sending, SLOW_TIMEOUT)
+{
+	static uint64_t gfns[DP_MEM_PAGES];
+	struct kmigrate_version ver;
+	struct kmigrate_bandwidth bw;
+	struct kmigrate_harvest h;
+	struct dp_reader rd;
+	struct dp_ctx c;
+	struct bg_send b;
+	uint64_t hg[64], t0, took;
+	pthread_t th;
+	uint32_t i;
+	int err, done;
+
+	err = ctx_open(&c, 4096, 1, true);
+	ASSERT_EQ(0, err) {
+		TH_LOG("%s", c.err);
+	}
+	memset(&ver, 0, sizeof(ver));
+	ASSERT_EQ(0, kmt_ioctl(c.km, KMIGRATE_GET_VERSION, &ver));
+	EXPECT_TRUE(ver.features & KMIGRATE_FEATURE_HARVEST_WHILE_SENDING);
+	ASSERT_EQ(0, dp_reader_start(&rd, c.rx, 0));
+	for (i = 0; i < DP_MEM_PAGES; i++) {
+		fill_page(c.vm.mem, i, 5);
+		gfns[i] = i;
+	}
+	memset(&bw, 0, sizeof(bw));
+	bw.bytes_per_sec = 1 << 20;
+	ASSERT_EQ(0, kmt_ioctl(c.km, KMIGRATE_SET_BANDWIDTH, &bw));
+	ASSERT_EQ(0, do_round(c.km, 0, 0));
+	memset(&b, 0, sizeof(b));
+	b.km = c.km;
+	b.gfns = gfns;
+	b.n = DP_MEM_PAGES;
+	b.err = 1;
+	ASSERT_EQ(0, pthread_create(&th, NULL, bg_send_thread, &b));
+	usleep(300000);
+	memset(&h, 0, sizeof(h));
+	h.gfns = (uintptr_t)hg;
+	h.max_gfns = 64;
+	t0 = dp_now_ns();
+	EXPECT_EQ(0, kmt_ioctl(c.km, KMIGRATE_HARVEST, &h));
+	took = dp_now_ns() - t0;
+	done = __atomic_load_n(&b.err, __ATOMIC_ACQUIRE) != 1;
+	TH_LOG("a harvest during a capped send took %.1f ms (send %s)", took / 1e6,
+	       done ? "already over" : "still running");
+	EXPECT_FALSE(done);
+	EXPECT_LT(took, 500000000ull);
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, b.err);
+	EXPECT_EQ(DP_MEM_PAGES, b.s.pages);
 	dp_reader_stop(&rd);
 	ctx_close(&c);
 	dp_reader_free(&rd);
