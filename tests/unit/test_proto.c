@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The migration wire protocol (tools/migrate/proto.c): encoding and
+ * The migration wire protocol (tools/migrate/proto*.c): encoding and
  * decoding of every record, any chunking, every malformed stream we could
  * think of, and random mutations (the ASan run proves no out-of-bounds).
  */
