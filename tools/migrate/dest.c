@@ -542,11 +542,46 @@ static struct json_object *dst_ctl(const char *cmd, struct json_object *req, voi
 	return r;
 }
 
+/*
+ * KMIGRATE_RECORD_STREAM=PREFIX (tests only: tests/fuzz/README.md): the
+ * stream's bytes as the decoder gets them, after TLS, into PREFIX.<pid>
+ * (created, never overwritten): the fuzzer's seeds are such recordings.
+ */
+static int dst_record_open(void)
+{
+	const char *prefix = getenv("KMIGRATE_RECORD_STREAM");
+	char path[4096];
+	int fd;
+
+	if (!prefix || !*prefix)
+		return -1;
+	snprintf(path, sizeof(path), "%s.%d", prefix, (int)getpid());
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		fprintf(stderr, "kmigrate listen: KMIGRATE_RECORD_STREAM: %s: %s (not recorded)\n",
+			path, strerror(errno));
+	return fd;
+}
+
+static void dst_record(int fd, const uint8_t *buf, size_t len)
+{
+	while (fd >= 0 && len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;	/* a test's recording: the migration goes on */
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
 /* Receives the stream until COMMIT or failure; 0 on COMMIT. */
 static int dst_receive(struct dst *d, int sfd)
 {
 	uint8_t *buf = malloc(DST_BUF);
-	int ret = -1;
+	int ret = -1, rec = dst_record_open();
 
 	if (!buf) {
 		snprintf(d->err, sizeof(d->err), "out of memory");
@@ -598,6 +633,7 @@ static int dst_receive(struct dst *d, int sfd)
 				 "operator decides)" : "");
 			break;
 		}
+		dst_record(rec, buf, (size_t)n);
 		if (kmp_dec_feed(d->dec, buf, (size_t)n) != KMP_OK) {
 			if (!d->err_code)
 				d->err_code = (uint32_t)kmp_dec_code(d->dec);
@@ -611,6 +647,8 @@ static int dst_receive(struct dst *d, int sfd)
 	else if (d->aborted)
 		snprintf(d->err, sizeof(d->err), "the source aborted: %s (%s)",
 			 d->abort.msg[0] ? d->abort.msg : "-", kmp_strerror(d->abort.code));
+	if (rec >= 0)
+		close(rec);
 	free(buf);
 	return ret;
 }
