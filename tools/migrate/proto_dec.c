@@ -44,7 +44,13 @@ static int hello_get(const uint8_t *p, size_t len, struct kmp_hello *h, char *wh
 	return kmp_hello_check(h, why, wl);
 }
 
-/* The payload of ERROR/ABORT: code, reserved, message bytes. */
+/*
+ * The payload of ERROR/ABORT: code, reserved, message bytes.  The message
+ * goes to logs and terminals as it is: a control byte but newline (the
+ * lines of a pre-flight refusal) and tab, e.g. ESC or CR, becomes '?', so
+ * that the peer cannot rewrite a terminal or forge a log line's start
+ * (found by tests/fuzz/fuzz_recv.c).
+ */
 static int error_get(const uint8_t *p, size_t n, struct kmp_error *e, char *why, size_t len)
 {
 	size_t mlen = n - KMP_ERROR_FIXED;
@@ -54,6 +60,12 @@ static int error_get(const uint8_t *p, size_t n, struct kmp_error *e, char *why,
 		return kmp_fail(why, len, KMP_E_RESERVED, "reserved field not zero");
 	memcpy(e->msg, p + KMP_ERROR_FIXED, mlen);
 	e->msg[mlen] = 0;
+	for (size_t i = 0; i < mlen; i++) {
+		unsigned char c = (unsigned char)e->msg[i];
+
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f)
+			e->msg[i] = '?';
+	}
 	return kmp_msg_check((const char *)p + KMP_ERROR_FIXED, mlen, why, len);
 }
 
