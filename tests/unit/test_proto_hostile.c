@@ -122,4 +122,118 @@ TEST_F(proto_hostile, message_text_is_kept)
 	kmp_dec_free(d);
 }
 
+/* HELLO (2 MiB, one vCPU) and ROUND 0 FINAL: VCPU_STATE, PAGES and ZERO
+ * may come next.  Returns the bytes written to @buf. */
+static size_t final_round_prefix(uint8_t *buf, size_t len)
+{
+	struct kmp_round r = { .round = 0, .flags = KMP_ROUND_F_FINAL };
+	struct kmp_hello h;
+	struct kmp_enc e;
+	ssize_t a, b;
+
+	memset(&h, 0, sizeof(h));
+	h.version = KMP_VERSION;
+	h.page_size = KMP_PAGE_SIZE;
+	h.nr_vcpus = 1;
+	h.nr_slots = 1;
+	h.slots[0] = (struct kmp_slot){ 0, 2 << 20 };
+	h.mem_size = 2 << 20;
+	strcpy(h.name, "hostile");
+	kmp_enc_init(&e, KMP_DIR_SOURCE);
+	a = kmp_enc_hello(&e, buf, len, &h);
+	if (a <= 0)
+		return 0;
+	b = kmp_enc_round(&e, buf + a, len - (size_t)a, &r);
+	return b <= 0 ? 0 : (size_t)(a + b);
+}
+
+/*
+ * A hostile network's huge declared lengths and counts: refused as soon as
+ * the 16 header bytes are in, before any payload byte is waited for or any
+ * buffer is sized by them (a VCPU_STATE's is allocated at its header), and
+ * counts whose size in bytes would wrap 32 bits (ZERO: 2^29 gfns of 8
+ * bytes is 2^32 = 0) are refused by the count, not the wrapped length.
+ */
+TEST_F(proto_hostile, huge_lengths_refused_at_the_header)
+{
+	static const struct {
+		uint16_t type;
+		uint32_t length, count;
+	} cases[] = {
+		{ KMP_T_VCPU_STATE, KMP_MAX_STATE + 1, 0 },
+		{ KMP_T_VCPU_STATE, UINT32_MAX, 0 },
+		{ KMP_T_PAGES, UINT32_MAX, UINT32_MAX },
+		{ KMP_T_PAGES, 0, (uint32_t)((1ull << 32) / (KMP_GFN_SIZE + KMP_PAGE_SIZE) + 1) },
+		{ KMP_T_PAGES, (KMP_MAX_PAGES_BATCH + 1) * (KMP_GFN_SIZE + KMP_PAGE_SIZE),
+		  KMP_MAX_PAGES_BATCH + 1 },
+		{ KMP_T_ZERO, 0, 1u << 29 },
+		{ KMP_T_ZERO, (KMP_MAX_ZERO_BATCH + 1) * KMP_GFN_SIZE, KMP_MAX_ZERO_BATCH + 1 },
+	};
+	uint8_t buf[4096];
+	size_t n = final_round_prefix(buf, sizeof(buf));
+
+	ASSERT_NE(0u, n);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct seen s = { 0 };
+		struct kmp_dec *d = kmp_dec_new(KMP_DIR_SOURCE, &h_ops, &s);
+
+		ASSERT_NE(NULL, d);
+		ASSERT_EQ(KMP_OK, kmp_dec_feed(d, buf, n));
+		hdr(buf + n, cases[i].type, 0, cases[i].length, cases[i].count);
+		EXPECT_EQ(KMP_E_LIMIT, kmp_dec_feed(d, buf + n, KMP_HDR_SIZE)) {
+			TH_LOG("case %zu: %s", i, kmp_dec_error(d));
+		}
+		kmp_dec_free(d);
+	}
+	/* HELLO's own length, first thing on the wire */
+	{
+		struct kmp_dec *d = kmp_dec_new(KMP_DIR_SOURCE, NULL, NULL);
+
+		ASSERT_NE(NULL, d);
+		hdr(buf, KMP_T_HELLO, 0, UINT32_MAX, 0);
+		EXPECT_EQ(KMP_E_LIMIT, kmp_dec_feed(d, buf, KMP_HDR_SIZE));
+		kmp_dec_free(d);
+	}
+}
+
+/* The largest VCPU_STATE the protocol allows is taken, byte by byte too,
+ * and handed over whole (the destination's memory for it is bounded by
+ * KMP_MAX_STATE per record, freed after it). */
+static int h_state(void *o, const void *blob, size_t len)
+{
+	struct seen *s = o;
+
+	(void)blob;
+	s->states++;
+	s->state_len = len;
+	return 0;
+}
+
+TEST_F(proto_hostile, largest_state_taken_in_any_chunking)
+{
+	static const struct kmp_dec_ops ops = { .vcpu_state = h_state };
+	uint8_t *big = calloc(1, KMP_HDR_SIZE + KMP_MAX_STATE);
+	uint8_t pre[4096];
+	size_t n = final_round_prefix(pre, sizeof(pre));
+	struct seen s = { 0 };
+	struct kmp_dec *d = kmp_dec_new(KMP_DIR_SOURCE, &ops, &s);
+
+	ASSERT_NE(NULL, big);
+	ASSERT_NE(NULL, d);
+	ASSERT_NE(0u, n);
+	ASSERT_EQ(KMP_OK, kmp_dec_feed(d, pre, n));
+	hdr(big, KMP_T_VCPU_STATE, 0, KMP_MAX_STATE, 0);
+	/* a slow drip for the header and the first KiB, then the rest */
+	for (size_t i = 0; i < KMP_HDR_SIZE + 1024; i++)
+		ASSERT_EQ(KMP_OK, kmp_dec_feed(d, big + i, 1));
+	EXPECT_EQ(0, s.states);
+	ASSERT_EQ(KMP_OK, kmp_dec_feed(d, big + KMP_HDR_SIZE + 1024, KMP_MAX_STATE - 1024));
+	EXPECT_EQ(1, s.states);
+	EXPECT_EQ((size_t)KMP_MAX_STATE, s.state_len);
+	/* the stream is not complete without END and COMMIT */
+	EXPECT_EQ(KMP_E_TRUNCATED, kmp_dec_finish(d));
+	kmp_dec_free(d);
+	free(big);
+}
+
 TEST_HARNESS_MAIN
