@@ -13,7 +13,8 @@
  *    out slot after slot (vmm_gfn_to_ram_page's layout), so that a page, a
  *    ZERO or a HOLE the decoder lets through outside guest memory is a
  *    heap overflow ASan reports; VCPU_STATE blobs through libvmm's own
- *    vmm_state_check/vmm_state_from_buf as dst_on_state has them; END
+ *    vmm_state_check/vmm_state_from_buf as dst_on_state has them (at most
+ *    KM_DEST_MAX_STATE bytes each, the destination's limit); END
  *    needs the VM state and one state per vCPU.
  *
  * With the direction bit the input is the destination's answers instead
@@ -38,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dest.h"
 #include "proto.h"
 #include "tls.h"
 #include "vmm.h"
@@ -239,7 +241,7 @@ static int fz_state(void *opaque, const void *blob, size_t len)
 	const struct vmm_state_hdr *h;
 	int r;
 
-	FZ_ASSERT(f->admitted && len >= 1 && len <= KMP_MAX_STATE);
+	FZ_ASSERT(f->admitted && len >= 1 && len <= KM_DEST_MAX_STATE);
 	r = vmm_state_check(blob, len);
 	if (!r)
 		r = vmm_state_from_buf(&st, blob, len);
@@ -444,6 +446,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_ASSERT(f.dec);
 	if (opt & FZ_O_DEST)
 		kmp_dec_set_required(f.dec, opt & FZ_O_CHECK ? KMP_FR_CHECK : 0);
+	else
+		kmp_dec_set_max_state(f.dec, KM_DEST_MAX_STATE);	/* as dest.c */
 	if (opt & FZ_O_RESEAL) {
 		size_t cut = fz_find_end(data, size);
 		uint8_t end[KMP_HDR_SIZE + KMP_END_SIZE];

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kselftest_harness.h"
+#include "dest.h"
 #include "proto.h"
 #include "unit.h"
 
@@ -234,6 +235,48 @@ TEST_F(proto_hostile, largest_state_taken_in_any_chunking)
 	EXPECT_EQ(KMP_E_TRUNCATED, kmp_dec_finish(d));
 	kmp_dec_free(d);
 	free(big);
+}
+
+/*
+ * The destination's own cap on a state (dest.h, KM_DEST_MAX_STATE, below
+ * the protocol's 16 MiB): a longer VCPU_STATE is refused at its header;
+ * one of exactly the cap is taken; 0 or more than the protocol allows
+ * means the protocol's limit.
+ */
+TEST_F(proto_hostile, receiver_state_cap)
+{
+	static const struct kmp_dec_ops ops = { .vcpu_state = h_state };
+	static const struct {
+		uint32_t cap, length;
+		int want;
+	} cases[] = {
+		{ 1u << 20, (1u << 20) + 1, KMP_E_LIMIT },
+		{ 1u << 20, KMP_MAX_STATE, KMP_E_LIMIT },
+		{ 1u << 20, 1u << 20, KMP_OK },
+		{ 0, KMP_MAX_STATE, KMP_OK },
+		{ UINT32_MAX, KMP_MAX_STATE, KMP_OK },
+		{ UINT32_MAX, KMP_MAX_STATE + 1, KMP_E_LIMIT },
+	};
+	uint8_t pre[4096], h[KMP_HDR_SIZE];
+	size_t n = final_round_prefix(pre, sizeof(pre));
+
+	ASSERT_NE(0u, n);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct seen s = { 0 };
+		struct kmp_dec *d = kmp_dec_new(KMP_DIR_SOURCE, &ops, &s);
+
+		ASSERT_NE(NULL, d);
+		kmp_dec_set_max_state(d, cases[i].cap);
+		ASSERT_EQ(KMP_OK, kmp_dec_feed(d, pre, n));
+		hdr(h, KMP_T_VCPU_STATE, 0, cases[i].length, 0);
+		EXPECT_EQ(cases[i].want, kmp_dec_feed(d, h, sizeof(h))) {
+			TH_LOG("case %zu: %s", i, kmp_dec_error(d));
+		}
+		if (cases[i].want)
+			EXPECT_NE(NULL, strstr(kmp_dec_error(d), "record 2 (VCPU_STATE)"));
+		kmp_dec_free(d);
+	}
+	EXPECT_EQ(1u << 20, KM_DEST_MAX_STATE);
 }
 
 TEST_HARNESS_MAIN

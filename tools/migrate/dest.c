@@ -683,6 +683,7 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 		dst_notify(&d, KM_EXIT_FAIL);
 		return KM_EXIT_FAIL;
 	}
+	kmp_dec_set_max_state(d.dec, KM_DEST_MAX_STATE);
 
 	r = dst_receive(&d, sfd);
 	if (d.checked) {	/* a pre-flight check: nothing more comes */

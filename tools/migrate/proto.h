@@ -410,6 +410,10 @@ bool kmp_dec_done(const struct kmp_dec *d);
 /* The source's decoder of a check-only stream (KMP_FR_CHECK): the
  * destination's ACCEPT ends it. */
 void kmp_dec_set_required(struct kmp_dec *d, uint64_t required);
+/* The largest VCPU_STATE this receiver takes (1 .. KMP_MAX_STATE, the
+ * default; 0: the default): a longer one is refused at its header
+ * (KMP_E_LIMIT), before a buffer of its length is allocated. */
+void kmp_dec_set_max_state(struct kmp_dec *d, uint32_t max);
 /* The destination's encoder, from HELLO: with KMP_FR_CHECK, ACCEPT ends
  * the stream. */
 void kmp_enc_set_required(struct kmp_enc *e, uint64_t required);

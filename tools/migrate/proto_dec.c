@@ -107,6 +107,7 @@ struct kmp_dec {
 	uint8_t *dst;			/* where bytes are collected */
 	uint8_t hdr[KMP_HDR_SIZE];
 	uint8_t *blob;
+	uint32_t max_state;		/* kmp_dec_set_max_state */
 	uint64_t gfns[KMP_MAX_PAGES_BATCH];
 	uint8_t page[KMP_PAGE_SIZE];
 	uint8_t body[KMP_BODY_MAX];
@@ -131,6 +132,7 @@ struct kmp_dec *kmp_dec_new(enum kmp_dir dir, const struct kmp_dec_ops *ops, voi
 		return NULL;
 	d->ops = ops ? ops : &no_ops;
 	d->opaque = opaque;
+	d->max_state = KMP_MAX_STATE;
 	kmp_order_init(&d->order, dir);
 	XXH64_reset(&d->xxh, 0);
 	dec_collect(d, S_HDR, d->hdr, KMP_HDR_SIZE);
@@ -291,6 +293,11 @@ static int dec_profile(struct kmp_dec *d)
 		c->edx = get32(x + 28);
 	}
 	return CALL(d, profile, &pr);
+}
+
+void kmp_dec_set_max_state(struct kmp_dec *d, uint32_t max)
+{
+	d->max_state = max && max < KMP_MAX_STATE ? max : KMP_MAX_STATE;
 }
 
 void kmp_dec_set_required(struct kmp_dec *d, uint64_t required)
@@ -553,6 +560,9 @@ static int dec_header(struct kmp_dec *d)
 	rc = kmp_hdr_check(d->type, d->flags, d->length, d->count, d->why, sizeof(d->why));
 	if (rc)
 		return dec_fail(d, rc);
+	if (d->type == KMP_T_VCPU_STATE && d->length > d->max_state)
+		return dec_failf(d, KMP_E_LIMIT, "state of %u bytes: this receiver takes at most %u",
+				 d->length, d->max_state);
 	if (kmp_type_digested(d->type)) {
 		XXH64_update(&d->xxh, d->hdr, KMP_HDR_SIZE);
 		d->sum.records++;
