@@ -479,9 +479,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_ASSERT(f.aborted || (f.end && f.commit));
 	}
 	if (getenv("FUZZ_RECV_TRACE"))	/* what one input did (README.md) */
-		fprintf(stderr, "fuzz_recv: %s%s%s%s: %s\n", rc ? kmp_strerror((uint32_t)rc) : "ok",
-			f.checked ? ", checked" : "", f.end ? ", END verified" : "",
+		fprintf(stderr, "fuzz_recv: %s%s%s%s%s%s%s%s: %s\n",
+			rc ? kmp_strerror((uint32_t)rc) : "ok", f.checked ? ", checked" : "",
+			f.end ? ", END verified" : "",
 			f.commit ? ", COMMIT" : f.aborted ? ", ABORT" : "",
+			f.accepted ? ", ACCEPT" : "", f.ready ? ", READY" : "",
+			f.resumed ? ", RESUMED" : "", f.error ? ", ERROR" : "",
 			rc ? kmp_dec_error(f.dec) : "");
 	vmm_state_free(&f.vmst);
 	for (unsigned int i = 0; f.vst && i < f.nr_vcpus; i++)

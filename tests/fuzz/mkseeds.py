@@ -11,16 +11,55 @@ its records as received, but every PAGES record keeps only its first
 PAGES_KEPT pages (count and length adjusted) so that seeds stay small;
 a complete stream is marked FZ_O_RESEAL, the fuzzer then gives its END
 the digest and counts of the thinned stream.  Per recording: the whole
-(thinned) stream and its head (through the first PAGES record).
+(thinned) stream; for a migration also its head (through the first PAGES
+record); for the first migration also the same without reseal (END's
+digest refused) and with its HOLE ranges sent as ZERO gfns.  The destination's answers to the first
+migration (ACCEPT, READY, RESUMED; ACCEPT of a check; an ERROR) are built
+from docs/PROTOCOL.md: the recordings are the destination's side only.
 """
 import os
 import struct
 import sys
 
 PAGES_KEPT = 2
-T_PAGES, T_END, T_COMMIT, T_ABORT = 3, 6, 7, 8
-FZ_O_PLAIN, FZ_O_RESEAL = 0x01, 0x20
+ZERO_KEPT = 64
+T_HELLO, T_PAGES, T_ZERO, T_END, T_COMMIT, T_ABORT, T_HOLE = 1, 3, 4, 6, 7, 8, 10
+T_ACCEPT, T_READY, T_ERROR, T_RESUMED = 0x81, 0x82, 0x83, 0x84
+FZ_O_PLAIN, FZ_O_DEST, FZ_O_CHECK, FZ_O_RESEAL = 0x01, 0x08, 0x10, 0x20
+MAGIC = 0x52474d4b
 HDR = struct.Struct('<IHHII')
+
+
+def rec(typ, payload, flags=0, count=0):
+    return HDR.pack(MAGIC, typ, flags, len(payload), count) + payload
+
+
+def hole_as_zero(typ, flags, count, payload, raw):
+    """A HOLE record as ZERO gfns (its first ZERO_KEPT pages): a source may
+    send zero pages either way."""
+    if typ != T_HOLE:
+        return thin(typ, flags, count, payload, raw)
+    gfns = []
+    for i in range(count):
+        gfn, n = struct.unpack_from('<QQ', payload, 16 * i)
+        gfns += range(gfn, gfn + min(n, ZERO_KEPT - len(gfns)))
+    return rec(T_ZERO, b''.join(struct.pack('<Q', g) for g in gfns), count=len(gfns))
+
+
+def answers(session):
+    """What a destination answers (docs/PROTOCOL.md), for the source's
+    decoder: these are built from the specification, not recorded."""
+    accept = struct.pack('<IIQ', 1, 0, 3) + session
+    ready = struct.pack('<QQ', 0x1234567890abcdef, 75)
+    resumed = struct.pack('<IHHQQQQ', 3, 0, 0, 2048, 0, 5000, 12000)
+    msg = b'cpu: avx512f missing here\nmemory: 4096 MiB needed, 1024 MiB available'
+    error = struct.pack('<II', 6, 0) + msg
+    return {
+        'answers-migration': bytes([0, FZ_O_DEST]) + rec(T_ACCEPT, accept) +
+        rec(T_READY, ready) + rec(T_RESUMED, resumed),
+        'answers-check': bytes([0, FZ_O_DEST | FZ_O_CHECK]) + rec(T_ACCEPT, accept),
+        'answers-refused': bytes([0, FZ_O_DEST]) + rec(T_ERROR, error),
+    }
 
 
 def records(b):
@@ -64,6 +103,13 @@ def main():
         if kind == 'migration':
             head = b''.join(thin(*r) for r in recs[:types.index(T_PAGES) + 1])
             seeds['head-%s-%s' % (kind, name)] = b'E\x00' + head
+        if kind == 'migration' and name == '1':
+            # the digest as recorded does not fit the thinned stream: END refused
+            seeds['%s-%s-digest' % (kind, name)] = b'E\x00' + whole
+            if T_HOLE in types:
+                zero = b''.join(hole_as_zero(*r) for r in recs)
+                seeds['%s-%s-zero' % (kind, name)] = b'E' + bytes([FZ_O_RESEAL]) + zero
+            seeds.update(answers(recs[0][3][32:48]))
         for n, data in seeds.items():
             with open(os.path.join(out, n), 'wb') as f:
                 f.write(data)
