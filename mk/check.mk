@@ -87,11 +87,13 @@ lab-migrate: deps tools lab-mig-module
 # destination killed at the handoff, idle and heavy writers
 # (tests/lab-migrate/faults_test.sh).
 LAB_BADSTREAM	:= $(BUILD)/tests/lab-migrate/badstream
-$(LAB_BADSTREAM): $(TOP)/tests/lab-migrate/badstream.c $(TOOLS_SRC)/migrate/proto.c \
-		  $(TOOLS_SRC)/migrate/proto.h $(TOOLS_SRC)/migrate/tls.c $(TOOLS_SRC)/migrate/tls.h
+LAB_PROTO_SRCS	:= $(addprefix $(TOOLS_SRC)/migrate/,proto.c proto_enc.c proto_dec.c)
+$(LAB_BADSTREAM): $(TOP)/tests/lab-migrate/badstream.c $(LAB_PROTO_SRCS) \
+		  $(TOOLS_SRC)/migrate/proto.h $(TOOLS_SRC)/migrate/proto_wire.h \
+		  $(TOOLS_SRC)/migrate/tls.c $(TOOLS_SRC)/migrate/tls.h
 	@mkdir -p $(dir $@)
 	$(TOOLS_CC) $(TOOLS_CFLAGS) -o $@ $(TOP)/tests/lab-migrate/badstream.c \
-		$(TOOLS_SRC)/migrate/proto.c $(TOOLS_SRC)/migrate/tls.c -lgnutls -ljson-c -lxxhash -pthread
+		$(LAB_PROTO_SRCS) $(TOOLS_SRC)/migrate/tls.c -lgnutls -ljson-c -lxxhash -pthread
 
 lab-migrate-faults: deps tools $(LAB_BADSTREAM) lab-mig-module
 	rm -rf $(BUILD)/payload-migf

@@ -63,6 +63,10 @@ step() {
 cd "$top" || exit 1
 step unit make -s unit
 step vmm-host bash -c 'make -s vmm && build/vmm/wl_hosttest && build/vmm/mb_parse_test build/vmm/mb_guest.elf'
+# The migration receiver's decoder under libFuzzer for 45 s from the seeds
+# of tests/fuzz/corpus (tests/fuzz/run.sh; one skipped line without clang's
+# libFuzzer); `make fuzz` is the long campaign (docs/TESTING.md).
+step fuzz-short make -s fuzz-short
 # What needs KVM but not the module, on this machine's own /dev/kvm when it
 # works (one line saying so when it does not): tests/host/run.sh.
 step host-kvm make -s check-host

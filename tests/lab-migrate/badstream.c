@@ -2,7 +2,7 @@
 /*
  * badstream: feeds a `kmigrate listen` streams it must refuse, for
  * tests/lab-migrate/faults_test.sh.  Built with the tool's flags and
- * tools/migrate/proto.c (the reference encoder).
+ * tools/migrate/proto*.c (the reference encoder).
  *
  *   badstream case CASE HOST PORT [TIMEOUT_S]
  *	connects (retrying up to TIMEOUT_S, default 120), sends the bad stream

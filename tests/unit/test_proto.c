@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The migration wire protocol (tools/migrate/proto.c): encoding and
+ * The migration wire protocol (tools/migrate/proto*.c): encoding and
  * decoding of every record, any chunking, every malformed stream we could
  * think of, and random mutations (the ASan run proves no out-of-bounds).
  */
@@ -705,7 +705,7 @@ TEST_F(proto, round_trip_resumed)
 	kern.guest_pause_us = 5;	/* a value without its valid bit */
 	EXPECT_EQ(-KMP_E_RESERVED, kmp_enc_resumed(&e, tmp, sizeof(tmp), &kern));
 	kern = good_rsm;
-	kern.valid |= 0x8;
+	kern.valid |= 0x10;
 	EXPECT_EQ(-KMP_E_RESERVED, kmp_enc_resumed(&e, tmp, sizeof(tmp), &kern));
 	EXPECT_EQ(-KMP_E_TYPE, kmp_enc_resumed(&(struct kmp_enc){ 0 }, tmp, sizeof(tmp),
 					       &good_rsm));
@@ -713,49 +713,71 @@ TEST_F(proto, round_trip_resumed)
 	EXPECT_TRUE(kmp_order_done(&e.order));
 }
 
-/* KMP_FO_MEMORY: RESUMED grows by the destination's guest RAM use. */
-TEST_F(proto, resumed_memory)
+/* KMP_FO_RESUMED_EXT: RESUMED grows by the destination's guest RAM use and
+ * resume time. */
+TEST_F(proto, resumed_ext)
 {
-	struct kmp_resumed mem = good_rsm;
+	struct kmp_resumed ext = good_rsm;
+	struct kmp_accept a = { .version = KMP_VERSION };
+	struct kmp_ready rd = { 0 };
 	struct stream s;
 	struct got g = { 0 };
+	struct kmp_enc e;
+	uint8_t tmp[512];
 	char msg[320];
 
-	mem.valid |= KMP_RSM_MEMORY;
-	mem.mem_populated_created = 0;
-	mem.mem_populated = 2 << 20;
-	mem.mem_rss_created = 4096;
-	mem.mem_rss = (2 << 20) + 8192;
-	ASSERT_EQ(0, build_dest_resumed(&s, KMP_FO_RESUMED | KMP_FO_MEMORY, &mem));
-	EXPECT_EQ(s.off[2] + 16 + KMP_RESUMED_MEM_SIZE, s.len);
+	ext.valid |= KMP_RSM_MEMORY | KMP_RSM_RESUME;
+	ext.mem_populated_created = 0;
+	ext.mem_populated = 2 << 20;
+	ext.mem_rss_created = 4096;
+	ext.mem_rss = (2 << 20) + 8192;
+	ext.resume_us = 1234;
+	ASSERT_EQ(0, build_dest_resumed(&s, KMP_FO_RESUMED | KMP_FO_RESUMED_EXT, &ext));
+	EXPECT_EQ(s.off[2] + 16 + KMP_RESUMED_EXT_SIZE, s.len);
 	for (size_t chunk = 0; chunk < 3; chunk++) {
 		memset(&g, 0, sizeof(g));
 		EXPECT_EQ(KMP_OK, decode(KMP_DIR_DEST, s.buf, s.len, chunk, &g, msg, sizeof(msg)))
 			TH_LOG("%s", msg);
 		EXPECT_EQ(1, g.resumeds);
-		EXPECT_EQ(0, memcmp(&mem, &g.rsm, sizeof(mem)));
+		EXPECT_EQ(0, memcmp(&ext, &g.rsm, sizeof(ext)));
 	}
-	/* the same record where ACCEPT did not agree to the feature */
-	s.buf[s.off[0] + 16 + 8] &= (uint8_t)~KMP_FO_MEMORY;
-	EXPECT_EQ(KMP_E_FEATURE, decode(KMP_DIR_DEST, s.buf, s.len, 0, &g, msg, sizeof(msg)));
-	EXPECT_NE(NULL, strstr(msg, "not agreed in ACCEPT")) TH_LOG("%s", msg);
+	/* the same 80 bytes where ACCEPT did not agree to the extension */
+	s.buf[s.off[0] + 16 + 8] &= (uint8_t)~KMP_FO_RESUMED_EXT;
+	EXPECT_EQ(KMP_E_LENGTH, decode(KMP_DIR_DEST, s.buf, s.len, 0, &g, msg, sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "expected 40 (extension not agreed")) TH_LOG("%s", msg);
 	free(s.buf);
-	/* memory values without the bit are refused by the encoder */
-	mem.valid &= ~KMP_RSM_MEMORY;
-	memset(&s, 0, sizeof(s));
-	EXPECT_NE(0, build_dest_resumed(&s, KMP_FO_RESUMED | KMP_FO_MEMORY, &mem));
+	/* agreed, the fields absent (an older value set): still 80 bytes, zeros */
+	ASSERT_EQ(0, build_dest_resumed(&s, KMP_FO_RESUMED | KMP_FO_RESUMED_EXT, &good_rsm));
+	EXPECT_EQ(s.off[2] + 16 + KMP_RESUMED_EXT_SIZE, s.len);
+	memset(&g, 0, sizeof(g));
+	EXPECT_EQ(KMP_OK, decode(KMP_DIR_DEST, s.buf, s.len, 0, &g, msg, sizeof(msg)));
+	EXPECT_EQ(0, memcmp(&good_rsm, &g.rsm, sizeof(good_rsm)));
+	/* a resume time without its bit: refused by the decoder */
+	s.buf[s.off[2] + 16 + 72] = 1;
+	EXPECT_EQ(KMP_E_RESERVED, decode(KMP_DIR_DEST, s.buf, s.len, 0, &g, msg, sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "resume time without the valid bit")) TH_LOG("%s", msg);
 	free(s.buf);
+	/* the encoder: extension fields without the feature, values without bits */
+	kmp_enc_init(&e, KMP_DIR_DEST);
+	a.features = KMP_FO_RESUMED;
+	ASSERT_LT(0, kmp_enc_accept(&e, tmp, sizeof(tmp), &a));
+	ASSERT_LT(0, kmp_enc_ready(&e, tmp, sizeof(tmp), &rd));
+	EXPECT_EQ(-KMP_E_FEATURE, kmp_enc_resumed(&e, tmp, sizeof(tmp), &ext));
+	ext.valid &= ~KMP_RSM_MEMORY;
+	EXPECT_EQ(-KMP_E_RESERVED, kmp_enc_resumed(&e, tmp, sizeof(tmp), &ext));
+	ASSERT_EQ(KMP_HDR_SIZE + KMP_RESUMED_SIZE,
+		  kmp_enc_resumed(&e, tmp, sizeof(tmp), &good_rsm));
 }
 
 static const struct bad_case bad_resumed[] = {
 	/* records: 0 ACCEPT, 1 READY, 2 RESUMED */
-	{ "valid bit unknown", 2, 16, B("\x0b"), KMP_E_RESERVED, "unknown valid bits 0x8" },
-	{ "memory bit in 40 bytes", 2, 16, B("\x07"), KMP_E_LENGTH,
-	  "RESUMED of 40 bytes with the memory bit" },
+	{ "valid bit unknown", 2, 16, B("\x13"), KMP_E_RESERVED, "unknown valid bits 0x10" },
+	{ "extension bit, not agreed", 2, 16, B("\x07"), KMP_E_FEATURE,
+	  "extension fields (valid 0x4) not agreed" },
 	{ "note with a value", 2, 16 + 4, B("\x01"), KMP_E_RESERVED, "note 1" },
 	{ "pause note with a value", 2, 16 + 6, B("\x02"), KMP_E_RESERVED, "guest pause" },
 	{ "more bad than verified", 2, 16 + 16 + 7, B("\x01"), KMP_E_RANGE, "bad pages of" },
-	{ "length", 2, 8, B("\x49"), KMP_E_LIMIT, "length 73 beyond the limit 72" },
+	{ "length", 2, 8, B("\x51"), KMP_E_LIMIT, "length 81 beyond the limit 80" },
 	{ "flags", 2, 6, B("\x01"), KMP_E_RESERVED, "flags 0x1" },
 	{ "count", 2, 12, B("\x01"), KMP_E_RESERVED, "count 1" },
 	{ "before READY", 1, 4, B("\x84"), KMP_E_ORDER, "record 1 (RESUMED)" },

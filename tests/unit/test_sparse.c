@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Sparse guest memory (issue 17): the HOLE record and PROFILE's
- * mem_populated of the feature SPARSE (tools/migrate/proto.c), hostile
+ * mem_populated of the feature SPARSE (tools/migrate/proto.c, proto_dec.c), hostile
  * ranges included, and the populated-memory helpers (populated.c) on a
  * real memfd: SEEK_DATA accounting and the destination's zeroing, which
  * punches a page that became zero instead of writing it.

@@ -63,7 +63,7 @@ struct dst {
 	uint64_t populated;		/* PROFILE's mem_populated (SPARSE) */
 	int64_t pop_created;		/* guest RAM held here once created */
 	uint64_t rss_created;
-	uint64_t t_hello, t_end;
+	uint64_t t_hello, t_end, t_commit;
 	uint64_t features;		/* optional features in use (ACCEPT) */
 	bool profiled, checked;		/* PROFILE passed the checks; CHECK done */
 	bool pf_failed;			/* d->err has the failed checks' lines */
@@ -430,7 +430,10 @@ static int dst_on_end(void *opaque, const struct kmp_end *e)
 
 static int dst_on_commit(void *opaque)
 {
-	((struct dst *)opaque)->commit = true;
+	struct dst *d = opaque;
+
+	d->commit = true;
+	d->t_commit = vmm_now_ns();
 	return 0;
 }
 
@@ -542,11 +545,46 @@ static struct json_object *dst_ctl(const char *cmd, struct json_object *req, voi
 	return r;
 }
 
+/*
+ * KMIGRATE_RECORD_STREAM=PREFIX (tests only: tests/fuzz/README.md): the
+ * stream's bytes as the decoder gets them, after TLS, into PREFIX.<pid>
+ * (created, never overwritten): the fuzzer's seeds are such recordings.
+ */
+static int dst_record_open(void)
+{
+	const char *prefix = getenv("KMIGRATE_RECORD_STREAM");
+	char path[4096];
+	int fd;
+
+	if (!prefix || !*prefix)
+		return -1;
+	snprintf(path, sizeof(path), "%s.%d", prefix, (int)getpid());
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		fprintf(stderr, "kmigrate listen: KMIGRATE_RECORD_STREAM: %s: %s (not recorded)\n",
+			path, strerror(errno));
+	return fd;
+}
+
+static void dst_record(int fd, const uint8_t *buf, size_t len)
+{
+	while (fd >= 0 && len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;	/* a test's recording: the migration goes on */
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
 /* Receives the stream until COMMIT or failure; 0 on COMMIT. */
 static int dst_receive(struct dst *d, int sfd)
 {
 	uint8_t *buf = malloc(DST_BUF);
-	int ret = -1;
+	int ret = -1, rec = dst_record_open();
 
 	if (!buf) {
 		snprintf(d->err, sizeof(d->err), "out of memory");
@@ -598,6 +636,7 @@ static int dst_receive(struct dst *d, int sfd)
 				 "operator decides)" : "");
 			break;
 		}
+		dst_record(rec, buf, (size_t)n);
 		if (kmp_dec_feed(d->dec, buf, (size_t)n) != KMP_OK) {
 			if (!d->err_code)
 				d->err_code = (uint32_t)kmp_dec_code(d->dec);
@@ -611,6 +650,8 @@ static int dst_receive(struct dst *d, int sfd)
 	else if (d->aborted)
 		snprintf(d->err, sizeof(d->err), "the source aborted: %s (%s)",
 			 d->abort.msg[0] ? d->abort.msg : "-", kmp_strerror(d->abort.code));
+	if (rec >= 0)
+		close(rec);
 	free(buf);
 	return ret;
 }
@@ -645,6 +686,7 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 		dst_notify(&d, KM_EXIT_FAIL);
 		return KM_EXIT_FAIL;
 	}
+	kmp_dec_set_max_state(d.dec, KM_DEST_MAX_STATE);
 
 	r = dst_receive(&d, sfd);
 	if (d.checked) {	/* a pre-flight check: nothing more comes */
@@ -733,8 +775,8 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 			" written\n", d.name, vmm_ram_size(d.vm) >> 20, d.pop_created / 1048576.0,
 			pop / 1048576.0, d.rss_created / 1048576.0, rss / 1048576.0,
 			said, d.punched, d.zero_written);
-		/* for the source's result (KMP_FO_MEMORY); a failed reading is 0 */
-		if ((d.features & KMP_FO_MEMORY) && d.pop_created >= 0 && pop >= 0) {
+		/* for the source's result (KMP_FO_RESUMED_EXT) */
+		if ((d.features & KMP_FO_RESUMED_EXT) && d.pop_created >= 0 && pop >= 0) {
 			rs.valid |= KMP_RSM_MEMORY;
 			rs.mem_populated_created = (uint64_t)d.pop_created;
 			rs.mem_populated = (uint64_t)pop;
@@ -743,9 +785,13 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 		}
 	}
 	if (d.features & KMP_FO_RESUMED) {
-		uint8_t buf[KMP_HDR_SIZE + KMP_RESUMED_MEM_SIZE];
+		uint8_t buf[KMP_HDR_SIZE + KMP_RESUMED_EXT_SIZE];
 		ssize_t n;
 
+		if (d.features & KMP_FO_RESUMED_EXT) {
+			rs.valid |= KMP_RSM_RESUME;
+			rs.resume_us = (h.start_ns - d.t_commit) / 1000;
+		}
 		if (workload)
 			dst_guest_pause(&d, &rs);
 		n = kmp_enc_resumed(&d.enc, buf, sizeof(buf), &rs);

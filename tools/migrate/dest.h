@@ -45,6 +45,12 @@ struct km_dest_opts {
  * The listener then names the VM when the child dies without reporting. */
 #define KM_DEST_NAME	0xfc
 
+/* The largest VCPU_STATE the destination takes: a real one is about 9 KiB
+ * (XSAVE with AMX, MSRs, CPUID: tens of KiB at most); the protocol's 16 MiB
+ * would let a hostile source make it hold about 1 GiB of states (the VM's
+ * and one per vCPU).  docs/TESTING.md. */
+#define KM_DEST_MAX_STATE	(1u << 20)
+
 /* Handles connection @fd; returns the process exit status (after the
  * migrated VM stopped, on success). */
 int km_mig_dest_run(int fd, const struct km_dest_opts *o);

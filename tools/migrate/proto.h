@@ -48,7 +48,7 @@
 #define KMP_ACCEPT_SIZE		32u
 #define KMP_READY_SIZE		16u
 #define KMP_RESUMED_SIZE	40u
-#define KMP_RESUMED_MEM_SIZE	72u	/* with KMP_RSM_MEMORY */
+#define KMP_RESUMED_EXT_SIZE	80u	/* with KMP_FO_RESUMED_EXT */
 #define KMP_ERROR_FIXED		8u		/* ERROR/ABORT without message */
 #define KMP_SESSION_SIZE	16u
 #define KMP_NAME_SIZE		64u
@@ -92,9 +92,11 @@
 #define KMP_FO_VERIFY		(1ull << 1)	/* verify the workload's memory
 						 * before resuming (reported in
 						 * RESUMED) */
-#define KMP_FO_MEMORY		(1ull << 2)	/* RESUMED carries the destination's
-						 * guest RAM use (KMP_RSM_MEMORY) */
-#define KMP_FO_KNOWN		(KMP_FO_RESUMED | KMP_FO_VERIFY | KMP_FO_MEMORY)
+#define KMP_FO_RESUMED_EXT	(1ull << 2)	/* RESUMED is KMP_RESUMED_EXT_SIZE
+						 * bytes: the destination's guest
+						 * RAM use (KMP_RSM_MEMORY) and
+						 * resume time (KMP_RSM_RESUME) */
+#define KMP_FO_KNOWN		(KMP_FO_RESUMED | KMP_FO_VERIFY | KMP_FO_RESUMED_EXT)
 
 /* Record types: source -> destination ... */
 enum kmp_type {
@@ -199,9 +201,10 @@ struct kmp_ready {
 /* RESUMED: what the destination saw when it resumed the guest. */
 #define KMP_RSM_VERIFIED	0x0001u	/* pages_verified, pages_bad, verify_us */
 #define KMP_RSM_PAUSE		0x0002u	/* guest_pause_us */
-#define KMP_RSM_MEMORY		0x0004u	/* mem_*: only with KMP_FO_MEMORY; the
-					 * record is then KMP_RESUMED_MEM_SIZE */
-#define KMP_RSM_KNOWN		(KMP_RSM_VERIFIED | KMP_RSM_PAUSE | KMP_RSM_MEMORY)
+#define KMP_RSM_MEMORY		0x0004u	/* mem_* (KMP_FO_RESUMED_EXT only) */
+#define KMP_RSM_RESUME		0x0008u	/* resume_us (KMP_FO_RESUMED_EXT only) */
+#define KMP_RSM_EXT		(KMP_RSM_MEMORY | KMP_RSM_RESUME)
+#define KMP_RSM_KNOWN		(KMP_RSM_VERIFIED | KMP_RSM_PAUSE | KMP_RSM_EXT)
 
 /* Why a RESUMED value is absent (verify_note, pause_note); 0 when present. */
 enum kmp_rsm_note {
@@ -229,6 +232,10 @@ struct kmp_resumed {
 	uint64_t mem_populated;		/* populated after COMMIT */
 	uint64_t mem_rss_created;	/* the process's RssShmem, same instants */
 	uint64_t mem_rss;
+	/* KMP_RSM_RESUME: COMMIT received -> every vCPU running again there
+	 * (the destination's share of the guest's pause after COMMIT: its
+	 * --verify included) */
+	uint64_t resume_us;
 };
 
 /* PROFILE: what the destination must offer to run the guest. */
@@ -421,6 +428,10 @@ bool kmp_dec_done(const struct kmp_dec *d);
 /* The source's decoder of a check-only stream (KMP_FR_CHECK): the
  * destination's ACCEPT ends it. */
 void kmp_dec_set_required(struct kmp_dec *d, uint64_t required);
+/* The largest VCPU_STATE this receiver takes (1 .. KMP_MAX_STATE, the
+ * default; 0: the default): a longer one is refused at its header
+ * (KMP_E_LIMIT), before a buffer of its length is allocated. */
+void kmp_dec_set_max_state(struct kmp_dec *d, uint32_t max);
 /* The destination's encoder, from HELLO: with KMP_FR_CHECK, ACCEPT ends
  * the stream. */
 void kmp_enc_set_required(struct kmp_enc *e, uint64_t required);

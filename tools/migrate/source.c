@@ -1041,7 +1041,7 @@ static int src_hello(struct km_mig_src *m)
 	h.cpuid_hash = src_cpuid_hash(m->vm);
 	/* RESUMED after COMMIT; the check of the workload's memory when asked
 	 * (a kernel guest's memory has no known contents) */
-	h.features_optional = KMP_FO_RESUMED | KMP_FO_MEMORY |
+	h.features_optional = KMP_FO_RESUMED | KMP_FO_RESUMED_EXT |
 			      (m->o.verify && m->o.workload ? KMP_FO_VERIFY : 0);
 	snprintf(h.name, sizeof(h.name), "%s", m->name);
 	/* PROFILE (preflight.h) for every guest, host model included: the
