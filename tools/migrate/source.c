@@ -12,6 +12,7 @@
  * (max_pause_us, reset just before the pause).
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include "datapath.h"
 #include "populated.h"
 #include "source_int.h"
+#include "throttle.h"
 
 void km_mig_opts_default(struct km_mig_opts *o)
 {
@@ -35,6 +37,7 @@ void km_mig_opts_default(struct km_mig_opts *o)
 	o->workload = true;
 	o->zerocopy = true;
 	o->datapath = KM_MIG_DP_AUTO;
+	o->throttle_floor_pct = KMT_DEFAULT_FLOOR_PCT;
 }
 
 static const char *const src_dp_names[] = {
@@ -163,6 +166,7 @@ static void *src_thread(void *arg)
 				/* the connection is gone: the destination discards */
 			}
 		}
+		vmm_throttle_clear(m->vm);	/* full speed before it runs on */
 		if (m->paused)
 			vmm_resume(m->vm);
 		m->paused = false;
@@ -285,6 +289,22 @@ int km_mig_src_set_bandwidth(struct km_mig_src *m, uint64_t bytes_per_sec, char 
 	}
 	pthread_mutex_unlock(&m->dp_lock);
 	return r;
+}
+
+int km_mig_src_set_downtime(struct km_mig_src *m, uint64_t ms, char *err, size_t errlen)
+{
+	if (!ms || ms > KM_MIG_MAX_DOWNTIME_MS) {
+		snprintf(err, errlen, "downtime limit %" PRIu64 " ms: expected 1..%u", ms,
+			 KM_MIG_MAX_DOWNTIME_MS);
+		return -EINVAL;
+	}
+	if (atomic_load(&m->done) || atomic_load(&m->committed)) {
+		snprintf(err, errlen, "no migration running");
+		return -ESRCH;
+	}
+	/* the rounds read it before each decision (source_rounds.c) */
+	__atomic_store_n(&m->o.downtime_ms, ms, __ATOMIC_RELAXED);
+	return 0;
 }
 
 void km_mig_src_cancel(struct km_mig_src *m)

@@ -28,6 +28,7 @@
 #include "proto.h"
 #include "rate.h"
 #include "source.h"
+#include "throttle.h"
 #include "tls.h"
 
 
@@ -52,6 +53,16 @@
 						 * pause): the guest still dirties */
 #define SRC_RTT_MIN_NS		1000000ULL	/* HELLO -> ACCEPT bounds the round trip */
 #define SRC_RTT_MAX_NS		10000000ULL	/* (it includes the destination's VM set-up) */
+#define SRC_THR_HISTORY		128	/* rounds of throttle history kept */
+
+/* What the throttle did in one round (source_report.c prints it). */
+struct src_thr_round {
+	uint32_t round;
+	uint32_t guest_speed;		/* % kept, mean over the vCPUs */
+	uint64_t dirty_pages, dirty_rate;	/* harvested; smoothed pages/s */
+	uint8_t speed[VMM_MAX_VCPUS];	/* % each vCPU keeps from now on */
+	uint32_t vcpu_dirty[VMM_MAX_VCPUS];	/* ring entries of the round */
+};
 
 
 struct km_mig_src {
@@ -126,12 +137,24 @@ struct km_mig_src {
 	struct km_bucket bucket;	/* the bandwidth cap (src_throttle) */
 	uint64_t harvest_ns_max;	/* slowest live harvest */
 	uint64_t t_hello_ns;		/* HELLO -> ACCEPT: bounds the round trip */
+
+	/* the throttle (throttle.h), published under lock for status readers */
+	unsigned int thr_n;			/* vCPUs; 0: no round decided yet */
+	uint32_t thr_speed[VMM_MAX_VCPUS];	/* % kept now */
+	uint64_t thr_sleep_ns[VMM_MAX_VCPUS];	/* slept by the throttle so far */
+	uint32_t thr_steps;			/* rounds that lowered a speed */
+	struct src_thr_round thr_hist[SRC_THR_HISTORY];
+	uint32_t thr_nhist, thr_hist_dropped;
 };
 
 /* source_report.c */
 void src_set(struct km_mig_src *m, const char *phase);
 void src_progress(struct km_mig_src *m, const struct kmc_state *ks,
 		  const struct kmc_verdict *v);
+/* The throttle after round @round decided (@vd: the vCPUs' ring entries
+ * of the round); also takes the vCPUs' throttle sleep counters. */
+void src_thr_record(struct km_mig_src *m, uint32_t round, const struct kmt_state *ts,
+		    const uint64_t *vd, uint64_t dirty, uint64_t dirty_rate);
 
 /* source_conn.c */
 int src_fail(struct km_mig_src *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -22,6 +22,8 @@ void src_set(struct km_mig_src *m, const char *phase)
 #define JU64(v)		json_object_new_int64((int64_t)(v))
 
 /* milliseconds from nanoseconds, printed with 3 decimals */
+static void src_json_throttle(struct km_mig_src *m, struct json_object *r);
+
 static struct json_object *src_json_ms(uint64_t ns)
 {
 	char s[32];
@@ -140,6 +142,7 @@ struct json_object *km_mig_src_status(struct km_mig_src *m)
 	JADD(r, "predicted_downtime_ms", JU64(m->predicted_ns / 1000000));
 	JADD(r, "guest_mem_bytes", JU64(m->guest_pages * KMP_PAGE_SIZE));
 	JADD(r, "downtime_limit_ms", JU64(m->o.downtime_ms));
+	src_json_throttle(m, r);
 	JADD(r, "elapsed_ms", JU64((end - m->t_start) / 1000000));
 	if (fin) {
 		JADD(r, "total_ms", JU64((m->t_end - m->t_start) / 1000000));
@@ -224,3 +227,79 @@ void src_progress(struct km_mig_src *m, const struct kmc_state *ks,
 	pthread_mutex_unlock(&m->lock);
 }
 
+
+void src_thr_record(struct km_mig_src *m, uint32_t round, const struct kmt_state *ts,
+		    const uint64_t *vd, uint64_t dirty, uint64_t dirty_rate)
+{
+	struct vmm_vcpu_stats st;
+	uint64_t slept[VMM_MAX_VCPUS];
+	struct src_thr_round *h;
+	unsigned int i, n = ts->nr_vcpus < VMM_MAX_VCPUS ? ts->nr_vcpus : VMM_MAX_VCPUS;
+
+	for (i = 0; i < n; i++) {
+		vmm_vcpu_stats(vmm_vcpu(m->vm, i), &st);
+		slept[i] = st.throttle_ns;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->thr_n = n;
+	m->thr_steps = ts->steps;
+	for (i = 0; i < n; i++) {
+		m->thr_speed[i] = ts->speed[i];
+		m->thr_sleep_ns[i] = slept[i];
+	}
+	if (m->thr_nhist < SRC_THR_HISTORY) {
+		h = &m->thr_hist[m->thr_nhist++];
+		h->round = round;
+		h->guest_speed = kmt_guest_speed(ts);
+		h->dirty_pages = dirty;
+		h->dirty_rate = dirty_rate;
+		for (i = 0; i < n; i++) {
+			h->speed[i] = (uint8_t)ts->speed[i];
+			h->vcpu_dirty[i] = vd[i] > UINT32_MAX ? UINT32_MAX : (uint32_t)vd[i];
+		}
+	} else {
+		m->thr_hist_dropped++;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* The throttle's part of the status (m->lock held). */
+static void src_json_throttle(struct km_mig_src *m, struct json_object *r)
+{
+	struct json_object *sp = json_object_new_array(), *sl = json_object_new_array();
+	struct json_object *hist = json_object_new_array();
+	uint64_t sum = 0;
+	unsigned int i, j;
+
+	for (i = 0; i < m->thr_n; i++) {
+		json_object_array_add(sp, JU64(m->thr_speed[i]));
+		json_object_array_add(sl, src_json_ms(m->thr_sleep_ns[i]));
+		sum += m->thr_speed[i];
+	}
+	for (i = 0; i < m->thr_nhist; i++) {
+		const struct src_thr_round *h = &m->thr_hist[i];
+		struct json_object *o = json_object_new_object();
+		struct json_object *hs = json_object_new_array(), *hd = json_object_new_array();
+
+		for (j = 0; j < m->thr_n; j++) {
+			json_object_array_add(hs, JU64(h->speed[j]));
+			json_object_array_add(hd, JU64(h->vcpu_dirty[j]));
+		}
+		JADD(o, "round", JU64(h->round));
+		JADD(o, "dirty_pages", JU64(h->dirty_pages));
+		JADD(o, "dirty_rate", JU64(h->dirty_rate));
+		JADD(o, "guest_speed_pct", JU64(h->guest_speed));
+		JADD(o, "vcpu_speed_pct", hs);
+		JADD(o, "vcpu_dirty_entries", hd);
+		json_object_array_add(hist, o);
+	}
+	JADD(r, "converge", json_object_new_string(m->o.converge_fail ? "fail" : "throttle"));
+	JADD(r, "throttle_floor_pct", JU64(m->o.throttle_floor_pct));
+	JADD(r, "guest_speed_pct", JU64(m->thr_n ? sum / m->thr_n : 100));
+	JADD(r, "throttle_pct", JU64(m->thr_n ? 100 - sum / m->thr_n : 0));
+	JADD(r, "throttle_steps", JU64(m->thr_steps));
+	JADD(r, "vcpu_speed_pct", sp);
+	JADD(r, "vcpu_throttle_ms", sl);
+	JADD(r, "throttle_rounds", hist);
+	JADD(r, "throttle_rounds_dropped", JU64(m->thr_hist_dropped));
+}

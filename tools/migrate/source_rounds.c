@@ -172,7 +172,21 @@ int src_harvest(struct km_mig_src *m, uint64_t *count, uint32_t next_round)
 	return 0;
 }
 
+/* Each vCPU's dirty-ring entries collected so far (0s without rings). */
+static void src_vcpu_entries(struct km_mig_src *m, uint64_t *out)
+{
+	unsigned int i, n = vmm_nr_vcpus(m->vm);
 
+	for (i = 0; i < n && i < VMM_MAX_VCPUS; i++)
+		out[i] = vmm_vcpu_dirty_entries(vmm_vcpu(m->vm, i));
+}
+
+/*
+ * The rounds: the bulk, then live rounds until the model says stop.  After
+ * each, the model (converge.h) and then the throttle (throttle.h) decide;
+ * a throttle raised is set on the vCPUs at once (vmm.h) and kept until the
+ * switch-over or a failure clears it.
+ */
 int src_rounds(struct km_mig_src *m, uint32_t *round_out)
 {
 	struct kmc_config kc;
@@ -181,7 +195,16 @@ int src_rounds(struct km_mig_src *m, uint32_t *round_out)
 	uint64_t t_round, t_sent, t_harvest, dirty = 0;
 	uint64_t t_hello = m->t_hello_ns, t_h, h_ns, h_prev = 0, handoff;
 	uint32_t round = 0;
+	struct kmt_config tc;
+	struct kmt_state ts;
+	uint64_t ent_prev[VMM_MAX_VCPUS], vd[VMM_MAX_VCPUS];
+	unsigned int nv = vmm_nr_vcpus(m->vm), i;
 
+	kmt_config_default(&tc);
+	tc.enabled = !m->o.converge_fail;
+	tc.floor_pct = m->o.throttle_floor_pct;
+	kmt_init(&ts, nv);
+	src_vcpu_entries(m, ent_prev);
 	kmc_config_default(&kc, m->o.downtime_ms * 1000000ULL);
 	kc.bandwidth_cap = m->o.bandwidth;
 	kc.max_rounds = m->o.max_rounds;
@@ -211,8 +234,11 @@ int src_rounds(struct km_mig_src *m, uint32_t *round_out)
 
 		if (src_drain(m, SRC_STALL_MS))
 			return -1;
-		/* `kmigrate set --bandwidth` may have changed the cap */
+		/* `kmigrate set --bandwidth / --downtime-limit` may have changed
+		 * the cap or the limit */
 		kc.bandwidth_cap = __atomic_load_n(&m->o.bandwidth, __ATOMIC_RELAXED);
+		kc.downtime_limit_ns = __atomic_load_n(&m->o.downtime_ms, __ATOMIC_RELAXED) *
+				       1000000ULL;
 		now = vmm_now_ns();
 		/* the link is measured over the sending only, not the wait below */
 		t_sent = now;
@@ -247,16 +273,40 @@ int src_rounds(struct km_mig_src *m, uint32_t *round_out)
 		kc.handoff_ns = handoff + 2 * (h_ns > h_prev ? h_ns : h_prev);
 		h_prev = h_ns;
 		kmc_update(&ks, &kc, &kr, &v);
+		/* each vCPU's ring entries of the round: its share of the writes */
+		src_vcpu_entries(m, vd);
+		for (i = 0; i < nv && i < VMM_MAX_VCPUS; i++) {
+			uint64_t e = vd[i];
+
+			vd[i] = e - ent_prev[i];
+			ent_prev[i] = e;
+		}
+		kmt_update(&ts, &tc, &ks, &v, vd);
+		for (i = 0; ts.changed && i < ts.nr_vcpus; i++)
+			vmm_vcpu_set_throttle(vmm_vcpu(m->vm, i), ts.speed[i]);
+		src_thr_record(m, round, &ts, vd, dirty, ks.dirty_rate);
 		src_progress(m, &ks, &v);
 		fprintf(stderr, "kmigrate: %s: round %u: %" PRIu64 " pages (%" PRIu64 " zero), %"
 			PRIu64 " KiB in %" PRIu64 " ms; %" PRIu64 " dirty; link %" PRIu64
-			" KiB/s, dirty %" PRIu64 " pages/s; predicted downtime %" PRIu64 " ms: %s%s%s\n",
+			" KiB/s, dirty %" PRIu64 " pages/s; predicted downtime %" PRIu64 " ms; guest "
+			"speed %u%%%s: %s%s%s\n",
 			m->name, round, m->r_pages, m->r_zero, kr.bytes_sent >> 10,
 			kr.duration_ns / 1000000, dirty, v.rate >> 10, ks.dirty_rate,
-			v.predicted_ns / 1000000, kmc_decision_name(v.decision),
+			v.predicted_ns / 1000000, kmt_guest_speed(&ts),
+			ts.changed ? " (throttle raised)" : "", kmc_decision_name(v.decision),
 			v.reason ? " " : "", v.reason ? kmc_reason_name(v.reason) : "");
 		if (v.decision == KMC_STOP)
 			break;
+		if (v.decision == KMC_NOT_CONVERGING && v.reason == KMC_R_FLOOR)
+			return src_fail(m, "not converging after %u rounds: throttled to the floor "
+					"(guest speed kept %u%%, floor %u%%), the guest still dirties "
+					"%" PRIu64 " pages/s (%" PRIu64 " KiB/s on the wire) against a "
+					"link of %" PRIu64 " KiB/s: predicted downtime %.1f ms > %.1f "
+					"ms allowed (limit %" PRIu64 " ms less margin); raise "
+					"--downtime-limit or --bandwidth, or lower --throttle-floor",
+					round + 1, kmt_guest_speed(&ts), tc.floor_pct, ks.dirty_rate,
+					v.dirty_bytes_rate >> 10, v.rate >> 10, v.predicted_ns / 1e6,
+					v.budget_ns / 1e6, kc.downtime_limit_ns / 1000000);
 		if (v.decision == KMC_NOT_CONVERGING)
 			return src_fail(m, "not converging after %u rounds (%s): predicted downtime "
 					"%.1f ms > %.1f ms allowed (limit %" PRIu64 " ms less margin) "
@@ -265,12 +315,14 @@ int src_rounds(struct km_mig_src *m, uint32_t *round_out)
 					PRIu64 " dirtied while stopping, dirty rate %" PRIu64
 					" pages/s, link %" PRIu64 " KiB/s); raise --downtime-limit%s",
 					round + 1, kmc_reason_name(v.reason), v.predicted_ns / 1e6,
-					v.budget_ns / 1e6, (uint64_t)m->o.downtime_ms,
+					v.budget_ns / 1e6, kc.downtime_limit_ns / 1000000,
 					v.fixed_ns == UINT64_MAX ? -1.0 : v.fixed_ns / 1e6,
 					kc.state_bytes >> 10, kc.handoff_ns / 1e6, kc.rtt_ns / 1e6,
 					v.pages_ns / 1e6, dirty, v.stop_delay_pages, ks.dirty_rate,
 					v.rate >> 10, v.reason == KMC_R_FIXED_COSTS ? "" :
-					" or lower the guest's write rate");
+					tc.enabled ? " or lower the guest's write rate" :
+					", lower the guest's write rate or let it be throttled "
+					"(--converge throttle)");
 		round++;
 		src_set(m, "live");
 		t_round = vmm_now_ns();

@@ -143,6 +143,9 @@ int src_switchover(struct km_mig_src *m, uint32_t round)
 		m->rf_n = i;
 		pthread_mutex_unlock(&m->lock);
 	}
+	/* full speed again: the pause must not wait on a throttled vCPU, and
+	 * the guest runs on unthrottled wherever it resumes */
+	vmm_throttle_clear(m->vm);
 	t_pause = vmm_now_ns();
 	r = vmm_pause(m->vm);
 	if (r)
