@@ -126,6 +126,13 @@ int src_switchover(struct km_mig_src *m, uint32_t round)
 
 	/* stop and copy */
 	src_set(m, "stop-copy");
+	/* full speed again, before the guest's pause count restarts: the pause
+	 * must not wait on a throttled vCPU, a throttle sleep must not count
+	 * as the move's pause (20 ms for a sleeping vCPU to wake and write),
+	 * and the guest runs on unthrottled wherever it resumes */
+	vmm_throttle_clear(m->vm);
+	if (m->thr_steps)
+		usleep(20000);
 	vmm_wl_reset_gaps(m->vm);	/* the guest's max pause from here: the move's */
 	usleep(20000);
 	if (src_check(m))
@@ -143,9 +150,6 @@ int src_switchover(struct km_mig_src *m, uint32_t round)
 		m->rf_n = i;
 		pthread_mutex_unlock(&m->lock);
 	}
-	/* full speed again: the pause must not wait on a throttled vCPU, and
-	 * the guest runs on unthrottled wherever it resumes */
-	vmm_throttle_clear(m->vm);
 	t_pause = vmm_now_ns();
 	r = vmm_pause(m->vm);
 	if (r)
