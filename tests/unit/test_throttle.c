@@ -78,7 +78,7 @@ TEST_F(throttle, defaults)
 	kmt_config_default(&tc);
 	kmt_init(&t, 3);
 	EXPECT_TRUE(tc.enabled);
-	EXPECT_EQ(20u, tc.floor_pct);
+	EXPECT_EQ(10u, tc.floor_pct);
 	EXPECT_EQ(50u, tc.target_pct);
 	EXPECT_EQ(100u, kmt_guest_speed(&t));
 	EXPECT_STREQ("throttled to the floor, the guest still dirties memory too fast for the link",
@@ -123,7 +123,7 @@ TEST_F(throttle, rises_until_it_converges)
 	EXPECT_EQ(KMC_STOP, m.v.decision) TH_LOG("round %d, speed %u", i, m.t.speed[0]);
 	EXPECT_LT(0u, m.t.steps);
 	EXPECT_GT(100u, m.t.speed[0]);
-	EXPECT_LE(20u, m.t.speed[0]);
+	EXPECT_LE(m.tc.floor_pct, m.t.speed[0]);
 	EXPECT_EQ(m.t.speed[0], m.t.speed[1]);	/* alike writers, alike throttle */
 }
 
@@ -228,6 +228,7 @@ TEST_F(throttle, next_writer_after_the_floor)
 	int i;
 
 	sim_init(&m, 2, base, true);
+	m.tc.floor_pct = 20;
 	for (i = 0; i < 40 && sim_round(&m) == KMC_CONTINUE; i++)
 		if (m.t.speed[1] < 100)
 			EXPECT_EQ(20u, m.t.speed[0]);	/* only after the first */

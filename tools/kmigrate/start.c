@@ -75,7 +75,7 @@ static const struct km_usage start_usage = {
 	"                              link carries: slow its busiest vCPUs until it\n"
 	"                              converges (throttle, default), or fail (fail)\n"
 	"      --throttle-floor PCT    the least speed a throttled vCPU keeps, % of\n"
-	"                              full speed, 1..100 (default 20)\n"
+	"                              full speed, 1..100 (default 10)\n"
 	"  -b, --bandwidth RATE        cap the migration traffic, e.g. 500MiB or\n"
 	"                              2gbit (see kmigrate(8), RATES; default: none)\n"
 	"  -c, --connect-timeout S     retry connecting this long (default 10)\n"

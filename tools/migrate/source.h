@@ -74,7 +74,7 @@ struct km_mig_opts {
 	bool converge_fail;		/* --converge fail: no throttle, fail as
 					 * before; default throttle (throttle.h) */
 	uint32_t throttle_floor_pct;	/* --throttle-floor: least guest speed
-					 * a vCPU keeps, 1..100 (default 20) */
+					 * a vCPU keeps, 1..100 (default 10) */
 };
 
 void km_mig_opts_default(struct km_mig_opts *o);

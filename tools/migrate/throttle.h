@@ -36,7 +36,7 @@
 #include "converge.h"
 
 #define KMT_MAX_VCPUS		64
-#define KMT_DEFAULT_FLOOR_PCT	20	/* guest speed kept at least */
+#define KMT_DEFAULT_FLOOR_PCT	10	/* guest speed kept at least (QEMU lets it fall to 1 %) */
 #define KMT_DEFAULT_TARGET_PCT	50	/* dirty rate aimed at, % of the link */
 #define KMT_DEFAULT_FLOOR_ROUNDS 3
 
