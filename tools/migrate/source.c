@@ -112,7 +112,6 @@ int km_mig_split_hostport(const char *s, char *host, size_t hlen, char *port,
 	return 0;
 }
 
-
 static int src_run(struct km_mig_src *m)
 {
 	uint64_t dirty = 0;

@@ -31,7 +31,6 @@
 #include "throttle.h"
 #include "tls.h"
 
-
 #define SRC_STALL_MS		30000	/* no progress on the socket: give up */
 #define SRC_MIN_ROUND_MS	100	/* shortest live round (lets dirt build up) */
 #define SRC_DRAIN_BYTES		(32u << 10)	/* send queue we wait down to */
@@ -63,7 +62,6 @@ struct src_thr_round {
 	uint8_t speed[VMM_MAX_VCPUS];	/* % each vCPU keeps from now on */
 	uint32_t vcpu_dirty[VMM_MAX_VCPUS];	/* ring entries of the round */
 };
-
 
 struct km_mig_src {
 	struct vmm_vm *vm;

@@ -227,7 +227,6 @@ void src_progress(struct km_mig_src *m, const struct kmc_state *ks,
 	pthread_mutex_unlock(&m->lock);
 }
 
-
 void src_thr_record(struct km_mig_src *m, uint32_t round, const struct kmt_state *ts,
 		    const uint64_t *vd, uint64_t dirty, uint64_t dirty_rate)
 {

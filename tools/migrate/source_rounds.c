@@ -16,7 +16,6 @@
 #include "bulk.h"
 #include "source_int.h"
 
-
 int src_round(struct km_mig_src *m, uint32_t round, bool final, uint64_t pages)
 {
 	struct kmp_round r = { .round = round, .flags = final ? KMP_ROUND_F_FINAL : 0,

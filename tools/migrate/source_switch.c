@@ -49,7 +49,6 @@ static int src_send_state(struct km_mig_src *m)
 	return 0;
 }
 
-
 /*
  * After COMMIT (the guest is the destination's): wait a short while for
  * RESUMED, what the destination saw when it resumed the guest.  Nothing
