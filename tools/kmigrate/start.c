@@ -421,6 +421,11 @@ int start_main(int argc, char **argv)
 		       start_int(st, "rounds"), start_int(st, "bytes_sent") / 1048576.0,
 		       start_int(st, "pages_sent"), start_int(st, "zero_pages"),
 		       dt ? json_object_get_double(dt) : 0.0, gbuf, vbuf);
+		if (start_int(st, "throttle_steps") > 0)
+			printf("%s: throttled in %" PRId64 " steps to a guest speed of %" PRId64
+			       "%% (floor %" PRId64 "%%) before the switch-over\n", name,
+			       start_int(st, "throttle_steps"), start_int(st, "guest_speed_pct"),
+			       start_int(st, "throttle_floor_pct"));
 	}
 	if (ret)
 		km_err("start: %s: migration %s: %s; the guest keeps running here", name, res,
