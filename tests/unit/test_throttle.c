@@ -238,4 +238,39 @@ TEST_F(throttle, next_writer_after_the_floor)
 	EXPECT_LE(20u, m.t.speed[1]);
 }
 
+
+/* At the floor, a dirty set that still shrinks each round is converging:
+ * no round of it counts towards giving up. */
+TEST_F(throttle, shrinking_at_the_floor_goes_on)
+{
+	struct kmc_verdict v;
+	struct kmc_state s;
+	struct kmt_config tc;
+	struct kmt_state t;
+	uint64_t dirty = 100000;
+	int i;
+
+	kmt_config_default(&tc);
+	kmt_init(&t, 1);
+	t.speed[0] = tc.floor_pct;
+	kmc_init(&s);
+	s.rounds = 5;
+	s.dirty_rate = s.dirty_sample = 50000;
+	for (i = 0; i < 10; i++) {
+		memset(&v, 0, sizeof(v));
+		v.decision = KMC_NOT_CONVERGING;
+		v.reason = KMC_R_DIRTY_RATE;
+		v.rate = LINK;
+		v.dirty_bytes_rate = 50000 * PAGE_WIRE;
+		v.remaining_pages = dirty;
+		dirty = dirty * 8 / 10;
+		EXPECT_EQ(KMC_CONTINUE, kmt_update(&t, &tc, &s, &v, NULL)) TH_LOG("round %d", i);
+	}
+	EXPECT_GE(1u, t.rounds_at_floor);	/* only the first, with nothing to compare */
+	for (i = 0; i < 10 && kmt_update(&t, &tc, &s, &v, NULL) == KMC_CONTINUE; i++)
+		v.decision = KMC_NOT_CONVERGING;	/* no longer shrinking */
+	EXPECT_EQ(KMC_R_FLOOR, v.reason);
+	EXPECT_EQ((int)tc.floor_rounds - 1, i);
+}
+
 TEST_HARNESS_MAIN

@@ -114,7 +114,7 @@ enum kmc_decision kmt_update(struct kmt_state *t, const struct kmt_config *tc,
 			     const uint64_t *vcpu_dirty)
 {
 	uint64_t target, raw;
-	bool over, fails;
+	bool over, fails, shrinking;
 	uint32_t pct;
 
 	t->changed = false;
@@ -141,6 +141,7 @@ enum kmc_decision kmt_update(struct kmt_state *t, const struct kmt_config *tc,
 	}
 	t->changed = lower(t, tc, vcpu_dirty, pct);
 	if (t->changed) {
+		t->last_dirty = 0;
 		t->steps++;
 		t->rounds_at_floor = 0;
 		s->stalled = 0;	/* give the new speed its rounds */
@@ -148,7 +149,13 @@ enum kmc_decision kmt_update(struct kmt_state *t, const struct kmt_config *tc,
 		v->reason = KMC_R_NONE;
 		return v->decision;
 	}
-	t->rounds_at_floor++;
+	/* at the floor: a dirty set still shrinking by a tenth a round is
+	 * converging (slowly, the rounds shorten): only a round that did not
+	 * shrink it counts towards giving up */
+	shrinking = t->last_dirty && v->remaining_pages * 10 < t->last_dirty * 9;
+	t->last_dirty = v->remaining_pages;
+	if (!shrinking)
+		t->rounds_at_floor++;
 	if (t->rounds_at_floor > tc->floor_rounds) {
 		v->decision = KMC_NOT_CONVERGING;
 		v->reason = KMC_R_FLOOR;

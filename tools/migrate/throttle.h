@@ -25,7 +25,9 @@
  * goes down during a migration, never below floor_pct.  While a step is
  * taken the model's stall count restarts and "not converging" becomes
  * "continue"; once no dirtying vCPU can go lower, floor_rounds more rounds
- * are given, then the verdict is "not converging", reason KMC_R_FLOOR.
+ * that do not shrink the dirty set by a tenth are given (a shrinking one
+ * is converging, if slowly), then the verdict is "not converging", reason
+ * KMC_R_FLOOR.
  */
 #ifndef KM_THROTTLE_H
 #define KM_THROTTLE_H
@@ -51,7 +53,9 @@ struct kmt_state {
 	unsigned int nr_vcpus;
 	uint32_t speed[KMT_MAX_VCPUS];	/* % of full speed each vCPU keeps */
 	uint32_t steps;			/* rounds that lowered a speed */
-	uint32_t rounds_at_floor;	/* rounds wanting more, none possible */
+	uint32_t rounds_at_floor;	/* rounds wanting more, none possible,
+					 * that did not shrink the dirty set */
+	uint64_t last_dirty;		/* dirty pages of the last such round */
 	bool changed;			/* the last kmt_update() lowered one */
 };
 
