@@ -665,6 +665,11 @@ static void run_throttle_test(enum vmm_dirty_mode mode)
 	     (unsigned long long)f1, s1.throttle_ns / 1e6, (unsigned long long)s1.throttle_sleeps);
 	t0 = d0;
 	t1 = d1;
+	if (d0 < 20) {
+		printf("ok %d %s: ratios # SKIP vCPU 0 wrote %llu pages in 2 s: too few to "
+		       "compare\n", ++test_no, scn, (unsigned long long)d0);
+		goto out;
+	}
 	tap(d0 > 0 && d1 * 100 < d0 * 50 && vmm_vcpu_throttle(vmm_vcpu(vm, 1)) == 20,
 	    "%s: the throttled vCPU wrote under half as many pages (%llu vs %llu)", scn,
 	    (unsigned long long)d1, (unsigned long long)d0);
@@ -713,7 +718,8 @@ static void usage(const char *argv0)
 		"  -F, --no-fpu-check   guest does not use SSE registers\n"
 		"  -R, --ring-entries N dirty ring size per vCPU\n"
 		"  -i, --interval MS    pause between harvest rounds\n"
-		"  -s, --scenario NAME  run only that scenario\n"
+		"  -s, --scenario NAME  run only that scenario ('throttle': the per-vCPU\n"
+		"                       throttle test, run only when named)\n"
 		"  -v, --verbose        show guest console\n", argv0);
 }
 
@@ -817,7 +823,9 @@ int main(int argc, char **argv)
 		run_fault_test();
 		alarm(0);
 	}
-	if (!only || !strcmp(only, "throttle")) {
+	/* on request only (tests/host/run.sh asks): not yet tried in the
+	 * lab's nested hosts, where the guest may write too little to compare */
+	if (only && !strcmp(only, "throttle")) {
 		watchdog_arm("throttle-ring");
 		run_throttle_test(VMM_DIRTY_RING);
 		alarm(0);
