@@ -31,7 +31,8 @@ rc=0
 # entries of so small a ring without any sign the harvester can see (it
 # loses a page in about one run of six here, before and after the reaper);
 # the default ring and the reaper keep rings far from full (migrate_test.sh).
-for sc in ring-random bitmap-random bitmap-noprotect-seq ring-shared-4vcpu bitmap-irqchip; do
+# throttle: a throttled vCPU writes fewer pages than its sibling (ring, bitmap).
+for sc in ring-random bitmap-random bitmap-noprotect-seq ring-shared-4vcpu bitmap-irqchip throttle; do
 	timeout 300 "$B/vmm/vmm_selftest" --seconds 2 -s "$sc" || rc=1
 done
 timeout 120 "$B/vmm/mb_test" "$B/vmm/mb_guest.elf" || rc=1

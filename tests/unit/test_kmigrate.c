@@ -155,6 +155,28 @@ TEST_F(kmigrate, limits_bad_values)
 	EXPECT_STREQ("", self->o.out);
 }
 
+/* --converge, --throttle-floor and set --downtime-limit: refused before
+ * any VM is asked (the VM names here do not exist). */
+TEST_F(kmigrate, throttle_usage_errors)
+{
+	EXPECT_EQ(2, KMIGRATE("start", "vm1", "--to", "127.0.0.1:1", "--converge", "maybe"));
+	EXPECT_TRUE(km_contains(self->o.err, "invalid --converge 'maybe': expected throttle or fail"));
+	EXPECT_EQ(2, KMIGRATE("start", "vm1", "--to", "127.0.0.1:1", "--throttle-floor", "0"));
+	EXPECT_TRUE(km_contains(self->o.err, "invalid --throttle-floor: 0 is out of range (1 to 100)"));
+	EXPECT_EQ(2, KMIGRATE("start", "vm1", "--to", "127.0.0.1:1", "--throttle-floor", "101"));
+	EXPECT_EQ(2, KMIGRATE("start", "vm1", "--to", "127.0.0.1:1", "--throttle-floor", "half"));
+	EXPECT_TRUE(km_contains(self->o.err, "'half' is not a number"));
+	EXPECT_EQ(2, KMIGRATE("set", "vm1"));
+	EXPECT_TRUE(km_contains(self->o.err, "--bandwidth RATE or --downtime-limit MS is required"));
+	EXPECT_EQ(2, KMIGRATE("set", "vm1", "--downtime-limit", "0"));
+	EXPECT_TRUE(km_contains(self->o.err, "invalid --downtime-limit: 0 is out of range"));
+	EXPECT_EQ(2, KMIGRATE("set", "vm1", "-d", "3600001"));
+	EXPECT_EQ(2, KMIGRATE("set", "vm1", "--downtime-limit", "soon"));
+	EXPECT_EQ(2, KMIGRATE("set", "--session", "1", "--downtime-limit", "50"));
+	EXPECT_TRUE(km_contains(self->o.err, "--downtime-limit needs a VM NAME, not --session"));
+	EXPECT_STREQ("", self->o.out);
+}
+
 TEST_F(kmigrate, version_without_module)
 {
 	SKIP_UNLESS_MODULE_ABSENT();

@@ -16,6 +16,7 @@
  *
  * Prints TAP lines; exits non-zero on any failure.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -593,6 +594,116 @@ static void run_fault_test(void)
 	vmm_vm_destroy(vm);
 }
 
+/* Page writes of each of the first two vCPUs, harvesting all the while. */
+static void thr_measure(struct vmm_vm *vm, struct vmm_dirty_bitmap *bm, unsigned int ms,
+			uint64_t *d0, uint64_t *d1)
+{
+	struct vmm_wl_vcpu_status a0, a1, b0, b1;
+	unsigned int t;
+
+	vmm_wl_status(vm, 0, &a0);
+	vmm_wl_status(vm, 1, &a1);
+	for (t = 0; t < ms; t += 50) {
+		msleep(50);
+		vmm_dirty_harvest(vm, bm, NULL, NULL, NULL);
+		vmm_dirty_bitmap_clear(bm);
+	}
+	vmm_wl_status(vm, 0, &b0);
+	vmm_wl_status(vm, 1, &b1);
+	*d0 = b0.seq - a0.seq;
+	*d1 = b1.seq - a1.seq;
+}
+
+/*
+ * The per-vCPU throttle (vmm_vcpu_set_throttle): with dirty logging on and
+ * harvests every 50 ms, vCPU 1 at 20 % of its speed writes far fewer
+ * pages than vCPU 0 of the same guest; a pause still freezes both; once
+ * cleared its share of the writes grows again.  Bounds are ratios with a
+ * wide margin (0.2 expected under 0.5; cleared, ~1 expected over 1.5x the
+ * throttled ratio): a busy machine slows both vCPUs alike.
+ */
+static void run_throttle_test(enum vmm_dirty_mode mode)
+{
+	struct vmm_config cfg = { .mem_bytes = 32ULL << 20, .nr_vcpus = 2, .dirty_mode = mode,
+				  .quiet_console = true };
+	struct vmm_wl_config wl = { .pattern = VMM_WL_RANDOM, .seed = 0x7407 };
+	struct vmm_dirty_bitmap bm = { 0 };
+	struct vmm_vcpu_stats s0, s1;
+	struct vmm_wl_vcpu_status p0, p1;
+	struct vmm_vm *vm = NULL;
+	uint64_t d0, d1, e0, e1, f0 = 0, f1 = 0, t0, t1;
+	int r;
+
+	scn = mode == VMM_DIRTY_RING ? "throttle-ring" : "throttle-bitmap";
+	note("%s: vCPU 1 throttled to 20 %% of its speed, vCPU 0 not, dirty logging on", scn);
+	r = vmm_vm_create(&cfg, &vm);
+	if (r == -ENOTSUP || r == -EOPNOTSUPP || r == -ENOSYS) {
+		printf("ok %d %s # SKIP %s tracking not offered here\n", ++test_no, scn,
+		       vmm_dirty_mode_name(mode));
+		return;
+	}
+	if (!tap(r == 0 && vmm_wl_load(vm, &wl) == 0 && vmm_dirty_bitmap_init(vm, &bm) == 0 &&
+		 vmm_dirty_start(vm) == 0 && vmm_start(vm) == 0, "%s: workload guest running", scn))
+		goto out;
+	tap(vmm_vcpu_set_throttle(vmm_vcpu(vm, 1), 0) == -EINVAL &&
+	    vmm_vcpu_set_throttle(vmm_vcpu(vm, 1), 101) == -EINVAL &&
+	    vmm_vcpu_throttle(vmm_vcpu(vm, 1)) == 100, "%s: speeds 0 and 101 refused", scn);
+	thr_measure(vm, &bm, 300, &d0, &d1);	/* warm up */
+	vmm_vcpu_set_throttle(vmm_vcpu(vm, 1), 20);
+	e0 = vmm_vcpu_dirty_entries(vmm_vcpu(vm, 0));
+	e1 = vmm_vcpu_dirty_entries(vmm_vcpu(vm, 1));
+	thr_measure(vm, &bm, 2000, &d0, &d1);
+	if (mode == VMM_DIRTY_RING) {
+		f0 = vmm_vcpu_dirty_entries(vmm_vcpu(vm, 0)) - e0;
+		f1 = vmm_vcpu_dirty_entries(vmm_vcpu(vm, 1)) - e1;
+	}
+	vmm_vcpu_stats(vmm_vcpu(vm, 0), &s0);
+	vmm_vcpu_stats(vmm_vcpu(vm, 1), &s1);
+	note("  throttled: vCPU 0 %llu writes, vCPU 1 %llu (%.2f); ring entries %llu / %llu; "
+	     "vCPU 1 slept %.0f ms in %llu periods", (unsigned long long)d0,
+	     (unsigned long long)d1, d0 ? (double)d1 / d0 : 0.0, (unsigned long long)f0,
+	     (unsigned long long)f1, s1.throttle_ns / 1e6, (unsigned long long)s1.throttle_sleeps);
+	t0 = d0;
+	t1 = d1;
+	if (d0 < 20) {
+		printf("ok %d %s: ratios # SKIP vCPU 0 wrote %llu pages in 2 s: too few to "
+		       "compare\n", ++test_no, scn, (unsigned long long)d0);
+		goto out;
+	}
+	tap(d0 > 0 && d1 * 100 < d0 * 50 && vmm_vcpu_throttle(vmm_vcpu(vm, 1)) == 20,
+	    "%s: the throttled vCPU wrote under half as many pages (%llu vs %llu)", scn,
+	    (unsigned long long)d1, (unsigned long long)d0);
+	tap(s1.throttle_ns > 0 && s0.throttle_ns == 0,
+	    "%s: only the throttled vCPU slept (%.0f ms)", scn, s1.throttle_ns / 1e6);
+	if (mode == VMM_DIRTY_RING)
+		tap(f0 > 0 && f1 < f0, "%s: per-vCPU ring entries follow the writes (%llu vs %llu)",
+		    scn, (unsigned long long)f1, (unsigned long long)f0);
+	else
+		tap(vmm_vcpu_dirty_entries(vmm_vcpu(vm, 0)) == 0,
+		    "%s: no per-vCPU counts with the bitmap", scn);
+	/* a pause parks a throttled vCPU and freezes the guest */
+	vmm_pause(vm);
+	vmm_wl_status(vm, 0, &p0);
+	vmm_wl_status(vm, 1, &p1);
+	msleep(100);
+	thr_measure(vm, &bm, 0, &d0, &d1);
+	tap(vmm_wl_status(vm, 1, &p0) == 0 && p0.seq == p1.seq,
+	    "%s: a pause freezes the throttled vCPU", scn);
+	vmm_resume(vm);
+	vmm_throttle_clear(vm);
+	thr_measure(vm, &bm, 1500, &d0, &d1);
+	note("  cleared: vCPU 0 %llu writes, vCPU 1 %llu (%.2f)", (unsigned long long)d0,
+	     (unsigned long long)d1, d0 ? (double)d1 / d0 : 0.0);
+	tap(d0 > 0 && d1 * t0 * 2 > t1 * d0 * 3 && vmm_vcpu_throttle(vmm_vcpu(vm, 1)) == 100,
+	    "%s: cleared, it writes at least 1.5x its throttled share again (%llu vs %llu)",
+	    scn, (unsigned long long)d1, (unsigned long long)d0);
+out:
+	if (vm)
+		vmm_stop(vm);
+	vmm_dirty_bitmap_free(&bm);
+	vmm_vm_destroy(vm);
+}
+
 static void usage(const char *argv0)
 {
 	fprintf(stderr,
@@ -607,7 +718,8 @@ static void usage(const char *argv0)
 		"  -F, --no-fpu-check   guest does not use SSE registers\n"
 		"  -R, --ring-entries N dirty ring size per vCPU\n"
 		"  -i, --interval MS    pause between harvest rounds\n"
-		"  -s, --scenario NAME  run only that scenario\n"
+		"  -s, --scenario NAME  run only that scenario ('throttle': the per-vCPU\n"
+		"                       throttle test, run only when named)\n"
 		"  -v, --verbose        show guest console\n", argv0);
 }
 
@@ -709,6 +821,16 @@ int main(int argc, char **argv)
 	if (!only && opt.mode < 0 && !opt.quick) {
 		watchdog_arm("fault");
 		run_fault_test();
+		alarm(0);
+	}
+	/* on request only (tests/host/run.sh asks): not yet tried in the
+	 * lab's nested hosts, where the guest may write too little to compare */
+	if (only && !strcmp(only, "throttle")) {
+		watchdog_arm("throttle-ring");
+		run_throttle_test(VMM_DIRTY_RING);
+		alarm(0);
+		watchdog_arm("throttle-bitmap");
+		run_throttle_test(VMM_DIRTY_BITMAP);
 		alarm(0);
 	}
 	printf("# %d passed, %d failed\n", test_no - failures, failures);

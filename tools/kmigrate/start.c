@@ -23,6 +23,7 @@
 #include "rate.h"
 #include "exitcode.h"
 #include "source.h"
+#include "throttle.h"
 #include "tls.h"
 #include "config.h"
 #include "netvia.h"
@@ -57,6 +58,8 @@ static const struct option start_longopts[] = {
 	{ "via", required_argument, NULL, 'I' },
 	{ "source-address", required_argument, NULL, 'S' },
 	{ "no-wait", no_argument, NULL, 'W' },
+	{ "converge", required_argument, NULL, 'C' },
+	{ "throttle-floor", required_argument, NULL, 'F' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -67,6 +70,12 @@ static const struct km_usage start_usage = {
 	"                              default; IPv6 as [ADDR]:PORT)\n"
 	"  -d, --downtime-limit MS     longest acceptable pause (default 300)\n"
 	"  -r, --max-rounds N          live rounds before giving up (default 30)\n"
+	"      --converge throttle|fail\n"
+	"                              a guest that dirties memory faster than the\n"
+	"                              link carries: slow its busiest vCPUs until it\n"
+	"                              converges (throttle, default), or fail (fail)\n"
+	"      --throttle-floor PCT    the least speed a throttled vCPU keeps, % of\n"
+	"                              full speed, 1..100 (default 10)\n"
 	"  -b, --bandwidth RATE        cap the migration traffic, e.g. 500MiB or\n"
 	"                              2gbit (see kmigrate(8), RATES; default: none)\n"
 	"  -c, --connect-timeout S     retry connecting this long (default 10)\n"
@@ -137,9 +146,11 @@ void km_mig_show_progress(struct json_object *st, bool tty, uint32_t *last_round
 
 	snprintf(line, sizeof(line), "%s round %u: sent %.1f MiB, remaining %" PRId64
 		 " pages, rate %.1f MiB/s, dirty %" PRId64 " pages/s, predicted downtime %"
-		 PRId64 " ms, datapath %s", phase ? phase : "?", round, sent,
-		 start_int(st, "remaining_pages"), rate, start_int(st, "dirty_rate"),
-		 start_int(st, "predicted_downtime_ms"), dp ? dp : "?");
+		 PRId64 " ms, guest speed %" PRId64 "%%, datapath %s", phase ? phase : "?", round,
+		 sent, start_int(st, "remaining_pages"), rate, start_int(st, "dirty_rate"),
+		 start_int(st, "predicted_downtime_ms"),
+		 json_object_object_get_ex(st, "guest_speed_pct", NULL) ?
+		 start_int(st, "guest_speed_pct") : 100, dp ? dp : "?");
 	if (start_int(st, "full_resends") > 0 && start_int(st, "full_resend_round") == round) {
 		const char *why = km_ctl_str(st, "full_resend_reason");
 		size_t len = strlen(line);
@@ -161,7 +172,8 @@ int start_main(int argc, char **argv)
 {
 	const char *name, *to = NULL, *res;
 	uint32_t downtime = KM_MIG_DEFAULT_DOWNTIME_MS, rounds = KM_MIG_DEFAULT_MAX_ROUNDS;
-	uint32_t ctimeout = 10, last_round = UINT32_MAX;
+	uint32_t ctimeout = 10, last_round = UINT32_MAX, floor = KMT_DEFAULT_FLOOR_PCT;
+	const char *converge = "throttle";
 	uint64_t bw = 0;
 	struct json_object *req, *reply = NULL, *st = NULL;
 	bool tty = isatty(1) && !km_opts.json, cancelled = false, verify = true;
@@ -230,6 +242,16 @@ int start_main(int argc, char **argv)
 		case 'W':
 			nowait = true;
 			break;
+		case 'C':
+			if (strcmp(optarg, "throttle") && strcmp(optarg, "fail"))
+				return km_usage_error("invalid --converge '%s': expected throttle or "
+						      "fail", optarg);
+			converge = optarg;
+			break;
+		case 'F':
+			if (km_parse_u32(optarg, 1, 100, &floor, why, sizeof(why)))
+				return km_usage_error("invalid --throttle-floor: %s", why);
+			break;
 		default:
 			return km_opt_exit(c);
 		}
@@ -293,6 +315,8 @@ int start_main(int argc, char **argv)
 	json_object_object_add(req, "to", json_object_new_string(to));
 	json_object_object_add(req, "downtime_ms", json_object_new_int64(downtime));
 	json_object_object_add(req, "max_rounds", json_object_new_int64(rounds));
+	json_object_object_add(req, "converge", json_object_new_string(converge));
+	json_object_object_add(req, "throttle_floor", json_object_new_int64(floor));
 	json_object_object_add(req, "bandwidth", json_object_new_int64(bw > INT64_MAX ? INT64_MAX : (int64_t)bw));
 	json_object_object_add(req, "connect_timeout_ms", json_object_new_int64((int64_t)ctimeout * 1000));
 	json_object_object_add(req, "verify", json_object_new_boolean(verify));
@@ -397,6 +421,11 @@ int start_main(int argc, char **argv)
 		       start_int(st, "rounds"), start_int(st, "bytes_sent") / 1048576.0,
 		       start_int(st, "pages_sent"), start_int(st, "zero_pages"),
 		       dt ? json_object_get_double(dt) : 0.0, gbuf, vbuf);
+		if (start_int(st, "throttle_steps") > 0)
+			printf("%s: throttled in %" PRId64 " steps to a guest speed of %" PRId64
+			       "%% (floor %" PRId64 "%%) before the switch-over\n", name,
+			       start_int(st, "throttle_steps"), start_int(st, "guest_speed_pct"),
+			       start_int(st, "throttle_floor_pct"));
 	}
 	if (ret)
 		km_err("start: %s: migration %s: %s; the guest keeps running here", name, res,

@@ -140,9 +140,8 @@ static void measure(struct kmc_state *s, const struct kmc_config *c, const struc
 		s->link_rate = sample > r->window_rate ? sample : r->window_rate;
 	}
 	if (interval) {
-		s->dirty_rate = smooth(c, s->dirty_rate,
-				       muldiv(r->dirty_pages, NSEC_PER_SEC, interval),
-				       !s->dirty_samples);
+		s->dirty_sample = muldiv(r->dirty_pages, NSEC_PER_SEC, interval);
+		s->dirty_rate = smooth(c, s->dirty_rate, s->dirty_sample, !s->dirty_samples);
 		s->dirty_samples++;
 	}
 	s->pages_total = add_sat(s->pages_total, r->pages_sent);
@@ -238,6 +237,7 @@ const char *kmc_reason_name(enum kmc_reason r)
 	case KMC_R_MAX_TIME:		return "time limit reached";
 	case KMC_R_FIXED_COSTS:		return "fixed costs (vCPU state, handoff, round trip) alone exceed the downtime limit";
 	case KMC_R_STOP_PAGES:		return "the pages the guest dirties while it is being stopped take longer than the downtime limit on this link";
+	case KMC_R_FLOOR:		return "throttled to the floor, the guest still dirties memory too fast for the link";
 	}
 	return "?";
 }

@@ -99,6 +99,8 @@ enum kmc_reason {
 	KMC_R_STOP_PAGES,	/* the fixed costs fit, but with the pages the
 				 * guest dirties in stop_delay (dirty_rate *
 				 * stop_delay) on this link they do not */
+	KMC_R_FLOOR,		/* throttled to the floor (throttle.h), still
+				 * not converging */
 };
 
 struct kmc_state {
@@ -106,6 +108,7 @@ struct kmc_state {
 	uint64_t elapsed_ns;		/* sum of round durations */
 	uint64_t link_rate;		/* smoothed bytes/s, 0 until measured */
 	uint64_t dirty_rate;		/* smoothed dirty pages/s */
+	uint64_t dirty_sample;		/* the last round's, unsmoothed */
 	uint32_t dirty_samples;		/* rounds that measured it */
 	uint64_t pages_total;		/* pages sent, for the zero fraction */
 	uint64_t zero_total;

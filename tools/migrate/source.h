@@ -5,7 +5,10 @@
  *
  *   connect -> HELLO/ACCEPT -> dirty logging on -> ROUND 0: bulk copy of
  *   all RAM (all-zero pages as ZERO gfns) -> live rounds of harvested
- *   dirty pages, each fed to the convergence model (converge.h) -> when it
+ *   dirty pages, each fed to the convergence model (converge.h) and, unless
+ *   --converge fail, the throttle (throttle.h: slows the vCPUs that dirty
+ *   the most, down to a floor; undone before the pause and on any
+ *   failure) -> when it
  *   says stop: pause, ROUND FINAL with the last dirty set, VM + vCPU state
  *   (VCPU_STATE records), END -> READY -> COMMIT -> RESUMED (the
  *   destination's verification and guest-observed pause; optional).
@@ -31,6 +34,7 @@
 #define KM_MIG_DEFAULT_PORT	49152
 #define KM_MIG_DEFAULT_DOWNTIME_MS 300
 #define KM_MIG_DEFAULT_MAX_ROUNDS 30
+#define KM_MIG_MAX_DOWNTIME_MS	3600000u
 
 /*
  * Which data path (datapath.h) moves the pages: "kernel" (kmigrate.ko via
@@ -67,6 +71,10 @@ struct km_mig_opts {
 	char tls_name[256];		/* --tls-name ("": the host of @to) */
 	char via[16];			/* --via IFACE: SO_BINDTODEVICE; "" none */
 	char source_address[64];	/* bind to it before connecting; "" none */
+	bool converge_fail;		/* --converge fail: no throttle, fail as
+					 * before; default throttle (throttle.h) */
+	uint32_t throttle_floor_pct;	/* --throttle-floor: least guest speed
+					 * a vCPU keeps, 1..100 (default 10) */
 };
 
 void km_mig_opts_default(struct km_mig_opts *o);
@@ -90,6 +98,9 @@ bool km_mig_src_completed(struct km_mig_src *m);
  * other -errno with @err set. */
 int km_mig_src_set_bandwidth(struct km_mig_src *m, uint64_t bytes_per_sec, char *err,
 			     size_t errlen);
+/* Changes the downtime limit of the running migration (ms, > 0): the
+ * model uses it from the next round.  -ESRCH: it is over (@err set). */
+int km_mig_src_set_downtime(struct km_mig_src *m, uint64_t ms, char *err, size_t errlen);
 /* Asks the thread to give up (before COMMIT); the guest resumes here. */
 void km_mig_src_cancel(struct km_mig_src *m);
 /* {"event":"progress",...} or {"event":"result",...}; NULL: no memory. */

@@ -274,6 +274,25 @@ static struct json_object *vmhost_migrate(struct km_vmhost *h, struct json_objec
 		}
 		o.zerocopy = json_object_get_boolean(j);
 	}
+	if (json_object_object_get_ex(req, "converge", &j) && !json_object_is_type(j, json_type_null)) {
+		const char *s = json_object_is_type(j, json_type_string) ?
+				json_object_get_string(j) : "";
+
+		if (strcmp(s, "throttle") && strcmp(s, "fail")) {
+			snprintf(err, errlen, "migrate: \"converge\": expected \"throttle\" or "
+				 "\"fail\"");
+			return NULL;
+		}
+		o.converge_fail = !strcmp(s, "fail");
+	}
+	v = o.throttle_floor_pct;
+	if (vmhost_get_u64(req, "throttle_floor", 100, &v, err, errlen))
+		return NULL;
+	if (!v) {
+		snprintf(err, errlen, "migrate: \"throttle_floor\" must be 1..100");
+		return NULL;
+	}
+	o.throttle_floor_pct = (uint32_t)v;
 	if (json_object_object_get_ex(req, "datapath", &j) && !json_object_is_type(j, json_type_null)) {
 		enum km_mig_datapath d;
 
@@ -308,7 +327,10 @@ static struct json_object *vmhost_migrate(struct km_vmhost *h, struct json_objec
 	if (ret)
 		return NULL;
 	fprintf(stderr, "kmigrate: %s: migration to %s started (downtime limit %" PRIu64
-		" ms, max %u rounds)\n", h->name, o.to, o.downtime_ms, o.max_rounds);
+		" ms, max %u rounds, converge %s%s%.0u%s)\n", h->name, o.to, o.downtime_ms,
+		o.max_rounds, o.converge_fail ? "fail" : "throttle",
+		o.converge_fail ? "" : ", floor ", o.converge_fail ? 0 : o.throttle_floor_pct,
+		o.converge_fail ? "" : "%");
 	r = json_object_new_object();
 	if (r)
 		JADD(r, "state", json_object_new_string("started"));
@@ -339,27 +361,47 @@ static struct json_object *vmhost_handle(const char *cmd, struct json_object *re
 		return r;
 	}
 	if (!strcmp(cmd, "set")) {
-		/* {"cmd":"set","bandwidth":N}: the running migration's cap */
-		struct json_object *r, *jb;
-		uint64_t bw = 0;
+		/* {"cmd":"set","bandwidth":N,"downtime_ms":N}: the running
+		 * migration's cap and downtime limit, either or both */
+		struct json_object *r, *jb, *jd;
+		uint64_t bw = 0, dt = 0;
+		bool has_bw, has_dt;
 
-		if (!json_object_object_get_ex(req, "bandwidth", &jb) ||
-		    json_object_is_type(jb, json_type_null)) {
-			snprintf(err, errlen, "set: \"bandwidth\" is required");
+		has_bw = json_object_object_get_ex(req, "bandwidth", &jb) &&
+			 !json_object_is_type(jb, json_type_null);
+		has_dt = json_object_object_get_ex(req, "downtime_ms", &jd) &&
+			 !json_object_is_type(jd, json_type_null);
+		if (!has_bw && !has_dt) {
+			snprintf(err, errlen, "set: \"bandwidth\" or \"downtime_ms\" is required");
 			return NULL;
 		}
-		if (vmhost_get_u64(req, "bandwidth", UINT64_MAX >> 1, &bw, err, errlen))
+		if ((has_bw && vmhost_get_u64(req, "bandwidth", UINT64_MAX >> 1, &bw, err, errlen)) ||
+		    (has_dt && vmhost_get_u64(req, "downtime_ms", KM_MIG_MAX_DOWNTIME_MS, &dt, err,
+					      errlen)))
 			return NULL;
+		if (has_dt && !dt) {
+			snprintf(err, errlen, "set: \"downtime_ms\" must be 1..%u",
+				 KM_MIG_MAX_DOWNTIME_MS);
+			return NULL;
+		}
 		if (!vmhost_migrating(h) || h->migrated) {
 			snprintf(err, errlen, "no migration running");
 			return NULL;
 		}
-		if (km_mig_src_set_bandwidth(h->mig, bw, err, errlen))
+		if (has_dt && km_mig_src_set_downtime(h->mig, dt, err, errlen))
 			return NULL;
-		fprintf(stderr, "kmigrate: %s: bandwidth cap now %" PRIu64 " bytes/s\n", h->name, bw);
+		if (has_bw && km_mig_src_set_bandwidth(h->mig, bw, err, errlen))
+			return NULL;
+		if (has_dt)
+			fprintf(stderr, "kmigrate: %s: downtime limit now %" PRIu64 " ms\n", h->name, dt);
+		if (has_bw)
+			fprintf(stderr, "kmigrate: %s: bandwidth cap now %" PRIu64 " bytes/s\n",
+				h->name, bw);
 		r = json_object_new_object();
-		if (r)
+		if (r && has_bw)
 			JADD(r, "bandwidth", JU64(bw));
+		if (r && has_dt)
+			JADD(r, "downtime_ms", JU64(dt));
 		return r;
 	}
 	if (!strcmp(cmd, "migrate-cancel")) {

@@ -312,6 +312,7 @@ static void *vmm_vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	for (;;) {
+		vmm_throttle_point(v);	/* throttle.c: may sleep, no lock held */
 		pthread_mutex_lock(&vm->lock);
 		if (vm->pause_req && !vm->quit && v->io_pending) {
 			pthread_mutex_unlock(&vm->lock);
@@ -357,6 +358,7 @@ static void *vmm_vcpu_thread(void *arg)
 		if (!vmm_handle_exit(v))
 			break;
 	}
+	vmm_throttle_exit(v);
 
 	pthread_mutex_lock(&vm->lock);
 	v->active = false;

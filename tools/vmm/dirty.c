@@ -456,6 +456,7 @@ static int64_t vmm_ring_collect(struct vmm_vm *vm, struct vmm_sink *sink,
 			v->ring_fetch++;
 			n++;
 		}
+		__atomic_add_fetch(&v->dirty_entries, got, __ATOMIC_RELAXED);
 		/*
 		 * KVM makes a vCPU exit before its ring gets within 64 entries
 		 * (+ the PML buffer) of full; a completely full ring means KVM

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <time.h>
 #include "vmm.h"
 
 #define VMM_MAX_IO_HANDLERS	16
@@ -38,6 +39,16 @@ struct vmm_vcpu {
 	uint64_t ring_gen_seen;	/* vm->ring_reset_gen before the last KVM_RUN */
 
 	struct vmm_vcpu_stats stats;
+
+	/* throttle (throttle.c): thr_speed is set by any thread (atomic); the
+	 * rest belongs to the vCPU thread */
+	uint32_t thr_speed;	/* % of each period it runs; 0 or 100: full speed */
+	uint64_t thr_run_from;	/* when the running share began */
+	uint64_t thr_run_until;	/* end of the running share; 0: not throttled */
+	uint64_t thr_armed_at;	/* the timer's next kick; 0: disarmed */
+	timer_t thr_timer;
+	bool thr_timer_ok, thr_warned;
+	uint64_t dirty_entries;	/* ring entries collected from it (atomic) */
 
 	char console[VMM_CONSOLE_LINE];
 	unsigned int console_len;
@@ -144,5 +155,9 @@ int64_t vmm_ring_collect_into(struct vmm_vm *vm, struct vmm_dirty_bitmap *out, b
 /* reaper.c */
 int64_t vmm_ring_collect_ext_into(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
 				  bool *lost);
+
+/* throttle.c: in the vCPU thread, before each KVM_RUN and at its end */
+void vmm_throttle_point(struct vmm_vcpu *vcpu);
+void vmm_throttle_exit(struct vmm_vcpu *vcpu);
 
 #endif

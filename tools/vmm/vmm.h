@@ -8,6 +8,7 @@
  *   ioport.c    port I/O dispatch and the workload's hypercall device
  *   dirty.c     dirty tracking: per-vCPU dirty ring or dirty bitmap
  *   reaper.c    the thread that collects dirty rings between harvests
+ *   throttle.c  the per-vCPU throttle (a duty cycle) the migration sets
  *   state.c     vCPU / VM state save and restore, serialised form
  *   x86.c       long-mode boot state (GDT, page tables, control registers)
  *   workload.c  the built-in workload guest: load, control, status, verify
@@ -153,9 +154,28 @@ struct vmm_vcpu_stats {
 	uint64_t exits_other;
 	uint64_t events;		/* hypercall events */
 	uint32_t last_event;		/* (arg << 8) | code */
+	uint64_t throttle_ns;		/* time slept by the throttle */
+	uint64_t throttle_sleeps;	/* periods it slept in */
 	enum vmm_vcpu_exit exit;
 };
 void vmm_vcpu_stats(struct vmm_vcpu *vcpu, struct vmm_vcpu_stats *st);
+
+/*
+ * Throttle (throttle.c): the vCPU runs @speed_pct % (1..100; 100: full
+ * speed) of every VMM_THROTTLE_PERIOD_NS and sleeps outside KVM_RUN for the
+ * rest, holding no lock.  Works with any dirty tracking.  Takes effect at
+ * once (a kick); a pause parks a sleeping vCPU within a millisecond and
+ * the throttle is kept over pause/resume: vmm_throttle_clear() ends it for
+ * every vCPU.  -EINVAL for a speed out of range.
+ */
+#define VMM_THROTTLE_PERIOD_NS	10000000ULL
+int vmm_vcpu_set_throttle(struct vmm_vcpu *vcpu, unsigned int speed_pct);
+unsigned int vmm_vcpu_throttle(const struct vmm_vcpu *vcpu);	/* 1..100 */
+void vmm_throttle_clear(struct vmm_vm *vm);
+/* Ring mode, user harvests: the dirty-ring entries collected from this
+ * vCPU so far (one per logged write, so a measure of its dirty rate); 0
+ * with the bitmap or when the module reaps the rings. */
+uint64_t vmm_vcpu_dirty_entries(const struct vmm_vcpu *vcpu);
 
 /* Start one thread per vCPU; they run the guest until paused/stopped. */
 int vmm_start(struct vmm_vm *vm);

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The source's reporting: the status and result JSON, the progress the
+ * rounds publish.
+ * See source.h, source_int.h and docs/PROTOCOL.md.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "populated.h"
+#include "source_int.h"
+
+void src_set(struct km_mig_src *m, const char *phase)
+{
+	pthread_mutex_lock(&m->lock);
+	m->phase = phase;
+	pthread_mutex_unlock(&m->lock);
+}
+
+#define JADD(o, k, v)	json_object_object_add((o), (k), (v))
+#define JU64(v)		json_object_new_int64((int64_t)(v))
+
+/* milliseconds from nanoseconds, printed with 3 decimals */
+static void src_json_throttle(struct km_mig_src *m, struct json_object *r);
+
+static struct json_object *src_json_ms(uint64_t ns)
+{
+	char s[32];
+
+	snprintf(s, sizeof(s), "%.3f", ns / 1e6);
+	return json_object_new_double_s(ns / 1e6, s);
+}
+
+/*
+ * The destination's view after COMMIT (RESUMED): pages_verified,
+ * verify_bad, verify_ms, guest_downtime_ms, each null with a *_note saying
+ * why when not known.  Called with m->lock held, once the result is final.
+ */
+static void src_json_resumed(struct km_mig_src *m, struct json_object *r)
+{
+	const struct kmp_resumed *rs = &m->resumed;
+	const char *vnote = NULL, *pnote = NULL;
+	bool verified = m->got_resumed && (rs->valid & KMP_RSM_VERIFIED);
+	bool pause = m->got_resumed && (rs->valid & KMP_RSM_PAUSE);
+
+	if (!m->got_resumed) {
+		vnote = pnote = *m->resumed_note ? m->resumed_note :
+				"the migration did not complete";
+	} else {
+		if (!verified)
+			vnote = kmp_rsm_note_name(rs->verify_note);
+		if (!pause)
+			pnote = kmp_rsm_note_name(rs->pause_note);
+	}
+	JADD(r, "pages_verified", verified ? JU64(rs->pages_verified) : NULL);
+	JADD(r, "verify_bad", verified ? JU64(rs->pages_bad) : NULL);
+	JADD(r, "verify_ms", verified ? src_json_ms(rs->verify_us * 1000) : NULL);
+	JADD(r, "verify_note", vnote ? json_object_new_string(vnote) : NULL);
+	JADD(r, "guest_downtime_ms", pause ? src_json_ms(rs->guest_pause_us * 1000) : NULL);
+	JADD(r, "guest_downtime_method", json_object_new_string(
+		"destination: the guest's own longest pause since the reset before the "
+		"pause, read after ~200 ms of progress there"));
+	JADD(r, "guest_downtime_note", pnote ? json_object_new_string(pnote) : NULL);
+	{	/* the guest's RAM held on the destination (KMP_RSM_MEMORY) */
+		bool mem = m->got_resumed && (rs->valid & KMP_RSM_MEMORY);
+		struct json_object *g = json_object_new_object();
+
+		JADD(g, "method", json_object_new_string(
+			"destination: populated: memfd SEEK_DATA/SEEK_HOLE sum; rss_shmem: its "
+			"process's RssShmem; created: the VM made there, resumed: after COMMIT"));
+		JADD(g, "populated_created", mem ? JU64(rs->mem_populated_created) : NULL);
+		JADD(g, "populated_resumed", mem ? JU64(rs->mem_populated) : NULL);
+		JADD(g, "rss_shmem_created", mem ? JU64(rs->mem_rss_created) : NULL);
+		JADD(g, "rss_shmem_resumed", mem ? JU64(rs->mem_rss) : NULL);
+		JADD(g, "note", mem ? NULL : json_object_new_string(
+			!m->got_resumed ? (*m->resumed_note ? m->resumed_note :
+					   "the migration did not complete") :
+			"the destination did not report it (an older kmigrate)"));
+		JADD(r, "dest_memory", g);
+	}
+}
+
+struct json_object *km_mig_src_status(struct km_mig_src *m)
+{
+	struct json_object *r = json_object_new_object();
+	uint64_t now = vmm_now_ns(), end;
+	bool fin;
+
+	if (!r)
+		return NULL;
+	pthread_mutex_lock(&m->lock);
+	/* final only once the thread has finished: a cancel names the result
+	 * early, while the data path is still being taken down */
+	fin = m->result && atomic_load(&m->done);
+	end = fin ? m->t_end : now;
+	JADD(r, "event", json_object_new_string(fin ? "result" : "progress"));
+	if (fin)
+		JADD(r, "result", json_object_new_string(m->result));
+	JADD(r, "name", json_object_new_string(m->name));
+	JADD(r, "to", json_object_new_string(m->o.to));
+	JADD(r, "peer", json_object_new_string(m->peer));
+	JADD(r, "phase", json_object_new_string(m->phase));
+	JADD(r, "check_only", json_object_new_boolean(m->o.check_only));
+	JADD(r, "peer_code", m->got_error ? JU64(m->peer_err.code) : NULL);
+	JADD(r, "peer_error", m->got_error ? json_object_new_string(m->peer_err.msg) : NULL);
+	JADD(r, "datapath", json_object_new_string(m->dp.ops->name));
+	JADD(r, "tls", *m->tls_desc ? json_object_new_string(m->tls_desc) : NULL);
+	JADD(r, "tls_peer", *m->tls_peer ? json_object_new_string(m->tls_peer) : NULL);
+	JADD(r, "datapath_requested", json_object_new_string(km_mig_datapath_name(m->o.datapath)));
+	JADD(r, "datapath_note", *m->dp_note ? json_object_new_string(m->dp_note) : NULL);
+	JADD(r, "bandwidth", JU64(m->o.bandwidth));
+	JADD(r, "round", JU64(m->round));
+	JADD(r, "rounds", JU64(m->round + 1));
+	JADD(r, "bytes_sent", JU64(m->bytes_sent));
+	JADD(r, "pages_sent", JU64(m->pages_sent));
+	JADD(r, "zero_pages", JU64(m->zero_pages));
+	JADD(r, "hole_pages", JU64(m->hole_pages));
+	JADD(r, "sparse", json_object_new_boolean(m->sparse));
+	JADD(r, "remaining_pages", JU64(m->remaining));
+	JADD(r, "full_resends", JU64(m->full_resends));
+	if (m->rf_n) {	/* the live rounds' waits on a full dirty ring, per vCPU */
+		struct json_object *ex = json_object_new_array(), *wt = json_object_new_array();
+		uint64_t max = 0;
+		unsigned int i;
+
+		for (i = 0; i < m->rf_n; i++) {
+			json_object_array_add(ex, JU64(m->rf_exits[i]));
+			json_object_array_add(wt, src_json_ms(m->rf_wait_ns[i]));
+			if (m->rf_wait_ns[i] > max)
+				max = m->rf_wait_ns[i];
+		}
+		JADD(r, "ring_full_wait_max_ms", src_json_ms(max));
+		JADD(r, "ring_full_exits", ex);
+		JADD(r, "ring_full_wait_ms", wt);
+	}
+	JADD(r, "full_resend_round", m->full_resends ? JU64(m->full_round) : NULL);
+	JADD(r, "full_resend_reason", m->full_resends ? json_object_new_string(m->full_why) : NULL);
+	JADD(r, "rate", JU64(m->link_rate ? m->link_rate : end > m->t_start ?
+			     m->bytes_sent * 1000000000ULL / (end - m->t_start) : 0));
+	JADD(r, "dirty_rate", JU64(m->dirty_rate));
+	JADD(r, "predicted_downtime_ms", JU64(m->predicted_ns / 1000000));
+	JADD(r, "guest_mem_bytes", JU64(m->guest_pages * KMP_PAGE_SIZE));
+	JADD(r, "downtime_limit_ms", JU64(m->o.downtime_ms));
+	src_json_throttle(m, r);
+	JADD(r, "elapsed_ms", JU64((end - m->t_start) / 1000000));
+	if (fin) {
+		JADD(r, "total_ms", JU64((m->t_end - m->t_start) / 1000000));
+		JADD(r, "downtime_ms", m->downtime_ns ? src_json_ms(m->downtime_ns) : NULL);
+		JADD(r, "downtime_method", json_object_new_string(
+			"source: guest paused -> READY received"));
+		if (m->d_ready) {
+			struct json_object *b = json_object_new_object();
+
+			JADD(b, "pause", src_json_ms(m->d_paused));
+			JADD(b, "harvest", src_json_ms(m->d_harvest - m->d_paused));
+			JADD(b, "final_pages", src_json_ms(m->d_pages - m->d_harvest));
+			JADD(b, "state", src_json_ms(m->d_state - m->d_pages));
+			JADD(b, "end", src_json_ms(m->d_end - m->d_state));
+			JADD(b, "ready_wait", src_json_ms(m->d_ready - m->d_end));
+			JADD(r, "downtime_breakdown_ms", b);
+			JADD(r, "final_round_pages", JU64(m->final_pages));
+		}
+		JADD(r, "state_bytes", JU64(m->state_bytes));
+		{	/* the guest's RAM held on this host (populated.h) */
+			struct json_object *g = json_object_new_object();
+
+			JADD(g, "method", json_object_new_string(
+				"populated: memfd SEEK_DATA/SEEK_HOLE sum; rss_shmem: "
+				"/proc/self/status RssShmem; before: at HELLO, after: at READY"));
+			JADD(g, "guest_bytes", JU64(m->guest_pages * KMP_PAGE_SIZE));
+			JADD(g, "populated_before", m->pop_before >= 0 ? JU64(m->pop_before) : NULL);
+			JADD(g, "populated_after", m->pop_after >= 0 ? JU64(m->pop_after) : NULL);
+			JADD(g, "rss_shmem_before", m->rss_before ? JU64(m->rss_before) : NULL);
+			JADD(g, "rss_shmem_after", m->rss_after ? JU64(m->rss_after) : NULL);
+			JADD(r, "source_memory", g);
+		}
+		JADD(r, "dest_pages", JU64(m->dest_pages));
+		{	/* MSG_ZEROCOPY for page payloads (datapath.h) */
+			struct json_object *z = json_object_new_object();
+
+			JADD(z, "enabled", json_object_new_boolean(m->zc.enabled));
+			JADD(z, "sends", JU64(m->zc.sends));
+			JADD(z, "bytes", JU64(m->zc.bytes));
+			JADD(z, "completions", JU64(m->zc.completions));
+			JADD(z, "copied", JU64(m->zc.copied));
+			JADD(z, "enobufs", JU64(m->zc.enobufs));
+			JADD(z, "note", *m->zc.note ? json_object_new_string(m->zc.note) : NULL);
+			JADD(r, "zerocopy", z);
+		}
+		if (m->ks.valid) {	/* the module's own counters (KMIGRATE_GET_STATS) */
+			struct json_object *k = json_object_new_object();
+
+			JADD(k, "state", JU64(m->ks.state));
+			JADD(k, "rounds", JU64(m->ks.rounds));
+			JADD(k, "error", JU64(m->ks.error));
+			JADD(k, "pages_harvested", JU64(m->ks.pages_harvested));
+			JADD(k, "pages_sent", JU64(m->ks.pages_sent));
+			JADD(k, "zero_pages", JU64(m->ks.zero_pages));
+			JADD(k, "bytes_sent", JU64(m->ks.bytes_sent));
+			JADD(k, "harvest_ms", src_json_ms(m->ks.harvest_ns));
+			JADD(k, "send_ms", src_json_ms(m->ks.send_ns));
+			JADD(k, "send_stalls", JU64(m->ks.send_stalls));
+			JADD(k, "bandwidth", JU64(m->ks.bandwidth));
+			JADD(k, "harvest_calls", JU64(m->ks.harvest_calls));
+			JADD(k, "send_calls", JU64(m->ks.send_calls));
+			JADD(k, "ring_overflows", JU64(m->ks.overflows));
+			JADD(r, "kernel_session", k);
+		} else {
+			JADD(r, "kernel_session", NULL);
+		}
+		src_json_resumed(m, r);
+		JADD(r, "error", *m->error ? json_object_new_string(m->error) : NULL);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+void src_progress(struct km_mig_src *m, const struct kmc_state *ks,
+			 const struct kmc_verdict *v)
+{
+	pthread_mutex_lock(&m->lock);
+	m->link_rate = v->rate;
+	m->dirty_rate = ks->dirty_rate;
+	m->predicted_ns = v->predicted_ns;
+	m->remaining = v->remaining_pages;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void src_thr_record(struct km_mig_src *m, uint32_t round, const struct kmt_state *ts,
+		    const uint64_t *vd, uint64_t dirty, uint64_t dirty_rate)
+{
+	struct vmm_vcpu_stats st;
+	uint64_t slept[VMM_MAX_VCPUS];
+	struct src_thr_round *h;
+	unsigned int i, n = ts->nr_vcpus < VMM_MAX_VCPUS ? ts->nr_vcpus : VMM_MAX_VCPUS;
+
+	for (i = 0; i < n; i++) {
+		vmm_vcpu_stats(vmm_vcpu(m->vm, i), &st);
+		slept[i] = st.throttle_ns;
+	}
+	pthread_mutex_lock(&m->lock);
+	m->thr_n = n;
+	m->thr_steps = ts->steps;
+	for (i = 0; i < n; i++) {
+		m->thr_speed[i] = ts->speed[i];
+		m->thr_sleep_ns[i] = slept[i];
+	}
+	if (m->thr_nhist < SRC_THR_HISTORY) {
+		h = &m->thr_hist[m->thr_nhist++];
+		h->round = round;
+		h->guest_speed = kmt_guest_speed(ts);
+		h->dirty_pages = dirty;
+		h->dirty_rate = dirty_rate;
+		for (i = 0; i < n; i++) {
+			h->speed[i] = (uint8_t)ts->speed[i];
+			h->vcpu_dirty[i] = vd[i] > UINT32_MAX ? UINT32_MAX : (uint32_t)vd[i];
+		}
+	} else {
+		m->thr_hist_dropped++;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+/* The throttle's part of the status (m->lock held). */
+static void src_json_throttle(struct km_mig_src *m, struct json_object *r)
+{
+	struct json_object *sp = json_object_new_array(), *sl = json_object_new_array();
+	struct json_object *hist = json_object_new_array();
+	uint64_t sum = 0;
+	unsigned int i, j;
+
+	for (i = 0; i < m->thr_n; i++) {
+		json_object_array_add(sp, JU64(m->thr_speed[i]));
+		json_object_array_add(sl, src_json_ms(m->thr_sleep_ns[i]));
+		sum += m->thr_speed[i];
+	}
+	for (i = 0; i < m->thr_nhist; i++) {
+		const struct src_thr_round *h = &m->thr_hist[i];
+		struct json_object *o = json_object_new_object();
+		struct json_object *hs = json_object_new_array(), *hd = json_object_new_array();
+
+		for (j = 0; j < m->thr_n; j++) {
+			json_object_array_add(hs, JU64(h->speed[j]));
+			json_object_array_add(hd, JU64(h->vcpu_dirty[j]));
+		}
+		JADD(o, "round", JU64(h->round));
+		JADD(o, "dirty_pages", JU64(h->dirty_pages));
+		JADD(o, "dirty_rate", JU64(h->dirty_rate));
+		JADD(o, "guest_speed_pct", JU64(h->guest_speed));
+		JADD(o, "vcpu_speed_pct", hs);
+		JADD(o, "vcpu_dirty_entries", hd);
+		json_object_array_add(hist, o);
+	}
+	JADD(r, "converge", json_object_new_string(m->o.converge_fail ? "fail" : "throttle"));
+	JADD(r, "throttle_floor_pct", JU64(m->o.throttle_floor_pct));
+	JADD(r, "guest_speed_pct", JU64(m->thr_n ? sum / m->thr_n : 100));
+	JADD(r, "throttle_pct", JU64(m->thr_n ? 100 - sum / m->thr_n : 0));
+	JADD(r, "throttle_steps", JU64(m->thr_steps));
+	JADD(r, "vcpu_speed_pct", sp);
+	JADD(r, "vcpu_throttle_ms", sl);
+	JADD(r, "throttle_rounds", hist);
+	JADD(r, "throttle_rounds_dropped", JU64(m->thr_hist_dropped));
+}
