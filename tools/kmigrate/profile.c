@@ -74,14 +74,18 @@ static void prof_on_signal(int sig)
 static int prof_parse_list(const char *s, bool rate, uint64_t *v, unsigned int *n,
 			   const char *what)
 {
-	char *copy = strdup(s), *save = NULL, *tok, why[256];
+	char *copy = strdup(s), *rest = copy, *tok, why[256];
 	uint32_t ms;
 	int r = 0;
 
 	if (!copy)
 		return KM_EXIT_FAIL;
 	*n = 0;
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	while ((tok = strsep(&rest, ","))) {
+		if (!*tok) {
+			r = km_usage_error("invalid %s '%s': an empty value", what, s);
+			break;
+		}
 		if (*n >= PROF_MAX_LIST) {
 			r = km_usage_error("invalid %s: at most %d values", what, PROF_MAX_LIST);
 			break;
@@ -418,6 +422,35 @@ static void prof_sleep(unsigned int ms)
 	nanosleep(&ts, NULL);
 }
 
+/* Interrupted: cancels the profile and waits for its end (dirty logging off). */
+static int prof_cancel(const struct prof_opts *o)
+{
+	struct json_object *rep = NULL;
+	const char *state = NULL;
+	char err[512];
+	int i;
+
+	km_ctl_cmd(o->name, "profile-cancel", PROF_CALL_MS, &rep, err, sizeof(err));
+	json_object_put(rep);
+	for (i = 0; i < 40; i++) {
+		rep = NULL;
+		if (km_ctl_cmd(o->name, "profile-status", PROF_CALL_MS, &rep, err, sizeof(err)))
+			break;
+		state = km_ctl_str(rep, "state");
+		if (state && strcmp(state, "running")) {
+			json_object_put(rep);
+			km_err("profile: interrupted (%s); dirty logging is off again",
+			       strsignal(prof_stop));
+			return KM_EXIT_FAIL;
+		}
+		json_object_put(rep);
+		prof_sleep(50);
+	}
+	km_err("profile: interrupted (%s); the VM ends the profile by itself within %d s",
+	       strsignal(prof_stop), KM_PROF_CLIENT_GONE_MS / 1000);
+	return KM_EXIT_FAIL;
+}
+
 /* Starts the profile and polls it to its end; the result in *@res. */
 static int prof_measure(const struct prof_opts *o, struct json_object **res)
 {
@@ -445,13 +478,8 @@ static int prof_measure(const struct prof_opts *o, struct json_object **res)
 	json_object_put(rep);
 	for (;;) {
 		prof_sleep(PROF_POLL_MS);
-		if (prof_stop) {
-			km_ctl_cmd(o->name, "profile-cancel", PROF_CALL_MS, &rep, err, sizeof(err));
-			json_object_put(rep);
-			km_err("profile: interrupted (%s); dirty logging is off again",
-			       strsignal(prof_stop));
-			return KM_EXIT_FAIL;
-		}
+		if (prof_stop)
+			return prof_cancel(o);
 		r = km_ctl_cmd(o->name, "profile-status", PROF_CALL_MS, &rep, err, sizeof(err));
 		if (r) {
 			km_err("profile: %s", err);
