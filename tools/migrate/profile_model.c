@@ -175,8 +175,8 @@ int km_predict(const struct km_pred_input *in, const struct km_pred_cfg *c, stru
 		uint64_t send = muldiv(bytes, NSEC_PER_SEC, bw), t = send;
 		struct kmc_round r;
 
-		if (s.rounds && t < c->min_round_ns)
-			t = c->min_round_ns;	/* round 0 is as long as it takes */
+		if (t < c->min_round_ns)
+			t = c->min_round_ns;	/* the source waits so long, round 0 too */
 		if (!t)
 			t = 1;
 		memset(&r, 0, sizeof(r));

@@ -16,7 +16,7 @@
  * converge.c's decision (kmc_update), the same model and the same
  * constants as tools/migrate/source.c: round 0 sends the populated pages;
  * each round lasts its bytes / bandwidth (at least min_round_ns, source.c's
- * shortest live round), during which the guest dirties ws(duration) pages
+ * shortest round, round 0 included), during which the guest dirties ws(duration) pages
  * (the working-set curve, interpolated; beyond the measured window
  * extended at the growth rate of its second half); those are the next
  * round's pages; kmc_update decides after each round whether to stop and
