@@ -196,5 +196,14 @@ ok $? "profile: kmigrate start after the profiles completes ($(head -c 200 "$T/s
 KMIGRATE_RUN_DIR="$T/b" "$KM" profile "$VM" --seconds 1 >/dev/null 2>"$T/p7.err"
 ok $? "profile: the migrated guest is profiled on the destination"
 
+# --- bitmap mode: the total only, the vCPUs unknown
+inA "$KM" run "$VM"bm --memory 64M --vcpus 2 --rate 200 --working-set 1M --dirty-log bitmap \
+	--detach >"$T/runbm.out" 2>&1 && sleep 2 &&
+	kmA -j profile "$VM"bm --seconds 2 >"$T/bm.json" 2>"$T/bm.err"
+ok $? "profile: a bitmap-mode guest ($(head -c 200 "$T/bm.err"))"
+[ "$(py 'd["dirty_mode"] == "bitmap" and not d["per_vcpu"] and d["dirty_rate"]["vcpus"] is None' "$T/bm.json")" = True ] &&
+	[ "$(py 'int(d["dirty_rate"]["pages_per_s"] > 0)' "$T/bm.json")" = 1 ]
+ok $? "profile: bitmap mode reports the total rate, no per-vCPU rates"
+
 echo "# profile_test: $((N - FAILED)) of $N passed"
 [ "$FAILED" -eq 0 ]
