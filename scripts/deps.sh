@@ -8,7 +8,7 @@ set -eu
 build_pkgs="gcc make libc6-dev pkg-config libnl-3-dev libnl-genl-3-dev
 	libjson-c-dev libxxhash-dev linux-headers-amd64 linux-headers-6.12-amd64
 	linux-source-6.1 sparse dkms kmod xz-utils perl openssl libgnutls28-dev
-	python3 iproute2 clang libclang-rt-14-dev"
+	python3 iproute2 clang libclang-rt-14-dev gnuplot-nox"
 lab_pkgs="qemu-system-x86 busybox-static cpio xz-utils zstd iproute2 kmod procps"
 
 case "${1:-all}" in

@@ -24,6 +24,7 @@ static const struct km_cmd km_cmds[] = {
 	{ "start",	start_main,	"live-migrate a guest of 'kmigrate run' to another host" },
 	{ "check",	check_main,	"run a migration's pre-flight checks, moving nothing" },
 	{ "cancel",	cancel_main,	"cancel a running migration (the guest stays here)" },
+	{ "profile",	profile_main,	"measure a guest's dirty rate and working set, predict its migration" },
 };
 
 int main(int argc, char **argv)

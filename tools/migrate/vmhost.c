@@ -18,6 +18,7 @@
 #include "exitcode.h"
 #include "guest/wl_abi.h"
 #include "netvia.h"
+#include "profile_vm.h"
 #include "source.h"
 #include "tls.h"
 #include "vmhost.h"
@@ -238,6 +239,11 @@ static struct json_object *vmhost_migrate(struct km_vmhost *h, struct json_objec
 		snprintf(err, errlen, "the guest is paused: resume it before migrating");
 		return NULL;
 	}
+	if (h->prof && !km_prof_run_done(h->prof)) {
+		snprintf(err, errlen, "'%s' is being profiled (kmigrate profile): wait for it",
+			 h->name);
+		return NULL;
+	}
 	km_mig_opts_default(&o);
 	if (!json_object_object_get_ex(req, "to", &j) || !json_object_is_type(j, json_type_string) ||
 	    !*json_object_get_string(j) || strlen(json_object_get_string(j)) >= sizeof(o.to)) {
@@ -346,6 +352,11 @@ static struct json_object *vmhost_handle(const char *cmd, struct json_object *re
 		return vmhost_info(h);
 	if (!strcmp(cmd, "migrate"))
 		return vmhost_migrate(h, req, err, errlen);
+	if (!strncmp(cmd, "profile", 7))
+		return km_prof_serve(&h->prof, h->vm, cmd, req,
+				     h->migrated ? "the guest was migrated away" :
+				     vmhost_migrating(h) ? "a migration runs: profile it after "
+				     "(or kmigrate cancel it first)" : NULL, err, errlen);
 	if (!strcmp(cmd, "migrate-status")) {
 		struct json_object *r, *jp;
 
@@ -478,12 +489,15 @@ static struct json_object *vmhost_handle(const char *cmd, struct json_object *re
 		return r;
 	}
 	snprintf(err, errlen, "unknown command '%.64s' (info, pause, resume, stop, verify, "
-		 "burst, migrate, migrate-status, migrate-cancel, set)", cmd);
+		 "burst, migrate, migrate-status, migrate-cancel, set, profile, "
+		 "profile-status, profile-cancel)", cmd);
 	return NULL;
 }
 
 void km_vmhost_shutdown(struct km_vmhost *h)
 {
+	km_prof_run_free(h->prof);	/* dirty logging goes off with it */
+	h->prof = NULL;
 	if (h->mig) {
 		km_mig_src_cancel(h->mig);
 		km_mig_src_free(h->mig);

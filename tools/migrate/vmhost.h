@@ -18,6 +18,8 @@
  *            {"event":"result","result":"completed"|"failed"|"cancelled",...}
  *   migrate-cancel   asks the running migration to stop; the guest resumes
  *            here
+ *   profile, profile-status, profile-cancel   kmigrate profile
+ *            (profile_vm.h); no migration starts while a profile runs
  * While a migration runs, pause/resume/verify/stop are refused (the
  * migration thread is the VM's controlling thread then).  After a
  * completed migration the guest runs on the destination: the VM here is
@@ -36,6 +38,7 @@
 #define KM_VMHOST_LINGER_MS	10000
 
 struct km_mig_src;
+struct km_prof_run;
 
 struct km_vmhost {
 	const char *name;
@@ -60,6 +63,7 @@ struct km_vmhost {
 	bool migrated;			/* completed: the guest runs elsewhere */
 	uint64_t migrated_ns;		/* when the result became final */
 	bool result_read;
+	struct km_prof_run *prof;	/* kmigrate profile: running or last; NULL */
 };
 
 /* Fills the fields with their defaults (pages_verified -1, ...). */

@@ -243,8 +243,10 @@ int vmm_dirty_stop(struct vmm_vm *vm)
 struct vmm_sink {
 	struct vmm_dirty_bitmap *out;
 	vmm_dirty_fn fn;
+	vmm_dirty_vcpu_fn vfn;		/* vmm_dirty_harvest_vcpu() */
 	void *opaque;
 	uint64_t new_pages;
+	int vcpu;			/* the ring being collected, -1: none */
 };
 
 static inline void vmm_sink_gfn(struct vmm_sink *s, uint64_t gfn)
@@ -259,6 +261,8 @@ static inline void vmm_sink_gfn(struct vmm_sink *s, uint64_t gfn)
 	}
 	if (s->fn)
 		s->fn(gfn, s->opaque);
+	if (s->vfn)
+		s->vfn(gfn, s->vcpu, s->opaque);
 }
 
 /* OR a word of 64 gfns starting at gfn (a multiple of 64) into the sink. */
@@ -272,11 +276,14 @@ static inline uint64_t vmm_sink_word(struct vmm_sink *s, uint64_t gfn, uint64_t 
 		s->new_pages += (uint64_t)__builtin_popcountll(w & ~*o);
 		*o |= w;
 	}
-	if (s->fn) {
-		while (w) {
-			s->fn(gfn + (uint64_t)__builtin_ctzll(w), s->opaque);
-			w &= w - 1;
-		}
+	while ((s->fn || s->vfn) && w) {
+		uint64_t g = gfn + (uint64_t)__builtin_ctzll(w);
+
+		if (s->fn)
+			s->fn(g, s->opaque);
+		if (s->vfn)
+			s->vfn(g, -1, s->opaque);
+		w &= w - 1;
 	}
 	return n;
 }
@@ -436,6 +443,7 @@ static int64_t vmm_ring_collect(struct vmm_vm *vm, struct vmm_sink *sink,
 				*lost = true;
 			}
 		}
+		sink->vcpu = (int)i;
 		for (got = 0;; got++) {
 			struct kvm_dirty_gfn *e = &v->ring[v->ring_fetch & mask];
 			uint32_t flags = __atomic_load_n(&e->flags, __ATOMIC_ACQUIRE);
@@ -457,6 +465,7 @@ static int64_t vmm_ring_collect(struct vmm_vm *vm, struct vmm_sink *sink,
 			n++;
 		}
 		__atomic_add_fetch(&v->dirty_entries, got, __ATOMIC_RELAXED);
+		sink->vcpu = -1;
 		/*
 		 * KVM makes a vCPU exit before its ring gets within 64 entries
 		 * (+ the PML buffer) of full; a completely full ring means KVM
@@ -538,7 +547,7 @@ static int64_t vmm_harvest_rings(struct vmm_vm *vm, struct vmm_sink *sink,
  * harvest_lock held. */
 int64_t vmm_ring_collect_into(struct vmm_vm *vm, struct vmm_dirty_bitmap *out, bool *lost)
 {
-	struct vmm_sink sink = { .out = out };
+	struct vmm_sink sink = { .out = out, .vcpu = -1 };
 	int64_t n = vmm_ring_collect(vm, &sink, NULL, lost);
 
 	vmm_ring_reset_done(vm, NULL);
@@ -648,7 +657,15 @@ int64_t vmm_dirty_harvest(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
 			  vmm_dirty_fn fn, void *opaque,
 			  struct vmm_harvest_stats *st)
 {
-	struct vmm_sink sink = { .out = out, .fn = fn, .opaque = opaque };
+	return vmm_dirty_harvest_vcpu(vm, out, fn, NULL, opaque, st);
+}
+
+int64_t vmm_dirty_harvest_vcpu(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
+			       vmm_dirty_fn fn, vmm_dirty_vcpu_fn vfn, void *opaque,
+			       struct vmm_harvest_stats *st)
+{
+	struct vmm_sink sink = { .out = out, .fn = fn, .vfn = vfn, .opaque = opaque,
+				 .vcpu = -1 };
 	uint64_t t0 = vmm_now_ns();
 	int64_t n;
 
@@ -674,7 +691,7 @@ int64_t vmm_dirty_harvest_ext(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
 			      vmm_ring_collect_fn collect, void *opaque,
 			      struct vmm_harvest_stats *st)
 {
-	struct vmm_sink sink = { .out = out };
+	struct vmm_sink sink = { .out = out, .vcpu = -1 };
 	struct vmm_harvest_stats local;
 	uint64_t t0 = vmm_now_ns(), before = out ? vmm_dirty_bitmap_count(out) : 0;
 	bool overflow = false;

@@ -303,6 +303,16 @@ int64_t vmm_dirty_harvest(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
 			  vmm_dirty_fn fn, void *opaque,
 			  struct vmm_harvest_stats *st);
 /*
+ * The same, and @vfn (if given) gets each gfn with the index of the vCPU
+ * whose ring held it, or -1 where that is unknown: bitmap mode, pages the
+ * VMM wrote itself, what a reaper gathered, or every page reported after
+ * an overflow (`kmigrate profile` counts pages per vCPU with it).
+ */
+typedef void (*vmm_dirty_vcpu_fn)(uint64_t gfn, int vcpu, void *opaque);
+int64_t vmm_dirty_harvest_vcpu(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
+			       vmm_dirty_fn fn, vmm_dirty_vcpu_fn vfn, void *opaque,
+			       struct vmm_harvest_stats *st);
+/*
  * Ring mode with another collector (the kmigrate module's KMIGRATE_HARVEST):
  * under the harvest lock, @collect reads and resets the rings instead of
  * libvmm.  It gets @nr_vcpus positions in @ring_fetch (libvmm's, in: where
