@@ -91,6 +91,9 @@ struct km_mig_src {
 	/* stop-and-copy, ns from the pause request: paused, harvested, final
 	 * pages sent, state sent, END sent, READY received */
 	uint64_t d_paused, d_harvest, d_pages, d_state, d_end, d_ready;
+	/* ... COMMIT written (ns from the pause), the smoothed round trip
+	 * then (TCP_INFO, us; 0 unknown) */
+	uint64_t d_commit, commit_rtt_us;
 	uint64_t final_pages;
 	/* rounds that resent every populated page (a dirty ring may have
 	 * lost entries): how many, the last one, why */

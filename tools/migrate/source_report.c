@@ -62,6 +62,32 @@ static void src_json_resumed(struct km_mig_src *m, struct json_object *r)
 		"destination: the guest's own longest pause since the reset before the "
 		"pause, read after ~200 ms of progress there"));
 	JADD(r, "guest_downtime_note", pnote ? json_object_new_string(pnote) : NULL);
+	{	/* the guest's pause end to end, for every guest (KMP_RSM_RESUME) */
+		bool res = m->got_resumed && (rs->valid & KMP_RSM_RESUME) && m->d_commit &&
+			   m->commit_rtt_us;
+		uint64_t trip = m->commit_rtt_us * 1000 / 2;
+
+		JADD(r, "switchover_ms", res ? src_json_ms(m->d_commit + trip +
+							   rs->resume_us * 1000) : NULL);
+		JADD(r, "switchover_method", json_object_new_string(
+			"source: paused -> COMMIT written (its clock) + half the TCP round trip "
+			"then (TCP_INFO) + destination: COMMIT received -> vCPUs running (its "
+			"clock, from RESUMED): no clock is compared across hosts"));
+		if (res) {
+			struct json_object *b = json_object_new_object();
+
+			JADD(b, "source", src_json_ms(m->d_commit));
+			JADD(b, "commit_trip", src_json_ms(trip));
+			JADD(b, "destination", src_json_ms(rs->resume_us * 1000));
+			JADD(r, "switchover_breakdown_ms", b);
+		}
+		JADD(r, "switchover_note", res ? NULL : json_object_new_string(
+			!m->got_resumed ? (*m->resumed_note ? m->resumed_note :
+					   "the migration did not complete") :
+			!(rs->valid & KMP_RSM_RESUME) ?
+			"the destination did not report its resume time (an older kmigrate)" :
+			"COMMIT's round trip is not known (TCP_INFO)"));
+	}
 	{	/* the guest's RAM held on the destination (KMP_RSM_MEMORY) */
 		bool mem = m->got_resumed && (rs->valid & KMP_RSM_MEMORY);
 		struct json_object *g = json_object_new_object();
@@ -158,6 +184,7 @@ struct json_object *km_mig_src_status(struct km_mig_src *m)
 			JADD(b, "state", src_json_ms(m->d_state - m->d_pages));
 			JADD(b, "end", src_json_ms(m->d_end - m->d_state));
 			JADD(b, "ready_wait", src_json_ms(m->d_ready - m->d_end));
+			JADD(b, "commit", m->d_commit ? src_json_ms(m->d_commit - m->d_ready) : NULL);
 			JADD(r, "downtime_breakdown_ms", b);
 			JADD(r, "final_round_pages", JU64(m->final_pages));
 		}

@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "populated.h"
 #include "source_int.h"
@@ -209,6 +212,14 @@ int src_switchover(struct km_mig_src *m, uint32_t round)
 	if (r)
 		fprintf(stderr, "kmigrate: %s: sending COMMIT: %s; the destination decides "
 			"(the guest does not run here again)\n", m->name, m->error);
+	m->d_commit = vmm_now_ns() - t_pause;
+	{	/* COMMIT's trip, for the guest's pause end to end (half of it) */
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+
+		if (!r && getsockopt(m->fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0)
+			m->commit_rtt_us = ti.tcpi_rtt;
+	}
 	/* release our copy: no more dirty tracking; the owner stops the VM */
 	src_dp_down(m);
 	pthread_mutex_lock(&m->lock);
