@@ -50,14 +50,10 @@ LPIDS=""
 n=0
 failed=0
 
+. "$HERE/lib.sh"	# km_stop_guests, ok, jnum, on
+
 cleanup() {
-	for d in "$A" "$B"; do
-		for s in "$d"/*.sock; do
-			[ -e "$s" ] || continue
-			v=$(basename "$s" .sock)
-			KMIGRATE_RUN_DIR=$d "$KM" stop "$v" >/dev/null 2>&1
-		done
-	done
+	km_stop_guests "$A" "$B"
 	for p in $LPIDS; do
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
@@ -67,32 +63,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-ok() {	# ok STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failed=1
-	fi
-}
-
-# jnum KEY FILE: the first number of "KEY": in a JSON text
-jnum() {
-	tr -d '\n' <"$2" | grep -o "\"$1\": *[0-9][0-9.]*" | head -n 1 | sed 's/.*: *//'
-}
-
 # rss PID: RssShmem of the process in kB (0 if unknown)
 rss() {
 	awk '/^RssShmem:/ { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/status" 2>/dev/null
 }
 
-# on a|b CMD...: kmigrate with side a's or b's run and credentials directory
-on() {
-	s=$1
-	shift
-	KMIGRATE_RUN_DIR=$T/$s KMIGRATE_TLS_DIR=$T/tls/$s "$KM" "$@"
-}
 
 vm_pid() {	# vm_pid SIDE NAME
 	on "$1" -j vmctl "$2" info >"$T/info.json" 2>/dev/null || { echo 0; return; }

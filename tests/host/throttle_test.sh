@@ -55,28 +55,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
-ok() {	# ok STATUS DESCRIPTION
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		failed=1
-	fi
-}
-
-# jnum KEY FILE: the first number of "KEY": in a JSON text
-jnum() {
-	tr -d '\n' <"$2" | grep -o "\"$1\": *[0-9][0-9.]*" | head -n 1 | sed 's/.*: *//'
-}
-
-# on a|b CMD...: kmigrate with side a's or b's run and credentials directory
-on() {
-	s=$1
-	shift
-	KMIGRATE_RUN_DIR=$T/$s KMIGRATE_TLS_DIR=$T/tls/$s "$KM" "$@"
-}
-
 listen() {	# listen SIDE PORT (exec: $! is the listener itself)
 	(KMIGRATE_RUN_DIR=$T/$1 KMIGRATE_TLS_DIR=$T/tls/$1 exec "$KM" listen \
 		--address 127.0.0.1 --port "$2" --insecure --verify >>"$T/listen-$1.log" 2>&1) &

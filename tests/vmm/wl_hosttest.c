@@ -140,11 +140,9 @@ static void setup(struct run *r, uint64_t mib, unsigned int nr_vcpus,
 	p->ranges[1].pages = (r->size >> WL_PAGE_SHIFT) / 2;
 }
 
-static void run_for(struct run *r, unsigned int ms, uint8_t *snapshot, unsigned int snap_ms)
+/* The vCPU threads of @r start; stop_vcpus() asks them to stop and joins. */
+static void start_vcpus(struct run *r, pthread_t *th, struct thr *t)
 {
-	struct wl_params *p = (struct wl_params *)(r->mem + WL_PARAMS_GPA);
-	pthread_t th[WL_MAX_VCPUS];
-	struct thr t[WL_MAX_VCPUS];
 	unsigned int i;
 
 	for (i = 0; i < r->nr_vcpus; i++) {
@@ -152,6 +150,24 @@ static void run_for(struct run *r, unsigned int ms, uint8_t *snapshot, unsigned 
 		t[i].vcpu = i;
 		pthread_create(&th[i], NULL, vcpu_thread, &t[i]);
 	}
+}
+
+static void stop_vcpus(struct run *r, pthread_t *th)
+{
+	struct wl_params *p = (struct wl_params *)(r->mem + WL_PARAMS_GPA);
+	unsigned int i;
+
+	__atomic_store_n(&p->stop, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < r->nr_vcpus; i++)
+		pthread_join(th[i], NULL);
+}
+
+static void run_for(struct run *r, unsigned int ms, uint8_t *snapshot, unsigned int snap_ms)
+{
+	pthread_t th[WL_MAX_VCPUS];
+	struct thr t[WL_MAX_VCPUS];
+
+	start_vcpus(r, th, t);
 	if (snapshot) {
 		usleep(snap_ms * 1000);
 		memcpy(snapshot, r->mem, r->size);
@@ -159,31 +175,26 @@ static void run_for(struct run *r, unsigned int ms, uint8_t *snapshot, unsigned 
 	} else {
 		usleep(ms * 1000);
 	}
-	__atomic_store_n(&p->stop, 1, __ATOMIC_SEQ_CST);
-	for (i = 0; i < r->nr_vcpus; i++)
-		pthread_join(th[i], NULL);
+	stop_vcpus(r, th);
 }
 
-/* Like run_for, with the host's burst request (vmm_wl_burst) at half time. */
+/*
+ * Like run_for, with the host's burst request (vmm_wl_burst) in the middle:
+ * every vCPU in its loop first (it reads the burst word as it enters),
+ * then the request, then every vCPU past its next write (a slow host may
+ * start a thread late: wait for them, up to 10 s each way).
+ */
 static void run_burst(struct run *r, unsigned int ms)
 {
 	struct wl_params *p = (struct wl_params *)(r->mem + WL_PARAMS_GPA);
+	uint64_t seen[WL_MAX_VCPUS];
+	struct vmm_wl_vcpu_status st;
 	pthread_t th[WL_MAX_VCPUS];
 	struct thr t[WL_MAX_VCPUS];
 	unsigned int i;
-
-	for (i = 0; i < r->nr_vcpus; i++) {
-		t[i].r = r;
-		t[i].vcpu = i;
-		pthread_create(&th[i], NULL, vcpu_thread, &t[i]);
-	}
-	/* every vCPU in its loop (it reads the burst word as it enters), then
-	 * the request, then every vCPU past its next write (a slow host may
-	 * start a thread late: wait for them, up to 10 s each way) */
-	uint64_t seen[WL_MAX_VCPUS];
-	struct vmm_wl_vcpu_status st;
 	int tries;
 
+	start_vcpus(r, th, t);
 	for (i = 0; i < r->nr_vcpus; i++)
 		for (tries = 0; tries < 1000; tries++) {
 			vmm_wl_status_from(r->mem, r->size, i, &st);
@@ -205,9 +216,7 @@ static void run_burst(struct run *r, unsigned int ms)
 				break;
 			usleep(10000);
 		}
-	__atomic_store_n(&p->stop, 1, __ATOMIC_SEQ_CST);
-	for (i = 0; i < r->nr_vcpus; i++)
-		pthread_join(th[i], NULL);
+	stop_vcpus(r, th);
 }
 
 static uint64_t total_seq(struct run *r)

@@ -143,28 +143,28 @@ int vmm_wl_request_stop(struct vmm_vm *vm)
 			       &one, sizeof(one));
 }
 
-int vmm_wl_reset_gaps(struct vmm_vm *vm)
+/* A host control word of the params page moves on by one (the guest
+ * acts on the change); written as the VMM's own write, so tracked dirty. */
+static int vmm_wl_bump(struct vmm_vm *vm, size_t off)
 {
 	struct wl_params *p = vmm_wl_params(vm);
-	uint32_t e;
+	uint32_t v;
 
 	if (!p)
 		return -ENOENT;
-	e = p->gap_epoch + 1;
-	return vmm_guest_write(vm, WL_PARAMS_GPA + offsetof(struct wl_params, gap_epoch),
-			       &e, sizeof(e));
+	memcpy(&v, (const uint8_t *)p + off, sizeof(v));
+	v++;
+	return vmm_guest_write(vm, WL_PARAMS_GPA + off, &v, sizeof(v));
+}
+
+int vmm_wl_reset_gaps(struct vmm_vm *vm)
+{
+	return vmm_wl_bump(vm, offsetof(struct wl_params, gap_epoch));
 }
 
 int vmm_wl_burst(struct vmm_vm *vm)
 {
-	struct wl_params *p = vmm_wl_params(vm);
-	uint32_t b;
-
-	if (!p)
-		return -ENOENT;
-	b = p->burst + 1;
-	return vmm_guest_write(vm, WL_PARAMS_GPA + offsetof(struct wl_params, burst),
-			       &b, sizeof(b));
+	return vmm_wl_bump(vm, offsetof(struct wl_params, burst));
 }
 
 /* -------------------------------------------------------------- status -- */

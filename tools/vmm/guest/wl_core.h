@@ -141,7 +141,7 @@ static void wl_run(uint8_t *mem, uint32_t vcpu)
 	struct wl_plan plan;
 	uint64_t tpp, next, last, now, gap, seq, stall_thresh, catchup;
 	uint64_t max_gap = 0;
-	uint32_t epoch, flags, burst;
+	uint32_t epoch, flags, burst, b;
 
 	if (vcpu >= WL_MAX_VCPUS) {
 		wl_out32(WL_PORT_EVENT, (WL_PANIC_VCPU << 8) | WL_EV_PANIC);
@@ -218,12 +218,12 @@ static void wl_run(uint8_t *mem, uint32_t vcpu)
 			next += tpp;
 		}
 		seq++;
+		b = vp->burst;	/* read once: a request between two reads is not lost */
 		if (!wl_write_page(mem, wl_ram_page_gpa(p, p->work_first + plan.base +
 							wl_pick(&plan, seq)),
-				   vcpu, seq, flags, wl_zeroes(p->zero_every, seq),
-				   vp->burst != burst))
+				   vcpu, seq, flags, wl_zeroes(p->zero_every, seq), b != burst))
 			st->collisions++;
-		burst = vp->burst;
+		burst = b;
 		st->seq = seq;
 		st->last_tsc = now;
 #if WL_HAVE_FPU_CHECK
