@@ -22,6 +22,18 @@
 #endif
 
 #include <linux/bvec.h>
+#include <net/genetlink.h>
+
+/*
+ * The events group is admin-only (netlink.c): genl_multicast_group.flags
+ * and GENL_MCAST_CAP_NET_ADMIN came with Linux 6.7 and were backported to
+ * the 6.1 stable line that Debian ships.  A kernel without them would let
+ * anyone join the group, so refuse to build rather than leak sessions.
+ */
+#ifndef GENL_MCAST_CAP_NET_ADMIN
+#error "kmigrate needs GENL_MCAST_CAP_NET_ADMIN (Linux 6.7, or a 6.1.y stable kernel with it)"
+#endif
+
 #include <linux/errno.h>
 #include <linux/jiffies.h>
 #include <linux/mm_types.h>
