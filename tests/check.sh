@@ -62,6 +62,7 @@ step() {
 
 cd "$top" || exit 1
 step unit make -s unit
+step lab-explain sh tests/lab/console_explain_test.sh
 step vmm-host bash -c 'make -s vmm && build/vmm/wl_hosttest && build/vmm/mb_parse_test build/vmm/mb_guest.elf'
 # What needs KVM but not the module, on this machine's own /dev/kvm when it
 # works (one line saying so when it does not): tests/host/run.sh.
