@@ -32,6 +32,8 @@ static bool msr_is_debug(uint32_t index)
 	return index >= MSR_IA32_DEBUGCTLMSR && index <= MSR_IA32_LASTINTTOIP;
 }
 
+#define X86_EFLAGS_TF_BIT		(1ULL << 8)
+
 /* MSRs whose value is a clock: they never read back equal. */
 static bool msr_is_clock(uint32_t index)
 {
@@ -647,6 +649,10 @@ static int vmm_load_state_at(struct vmm_vcpu *v, const struct vmm_state *st,
 		r = -EBADMSG;
 		goto out;
 	}
+	/* KVM_GET_REGS hides KVM's own single-stepping: a TF here is the guest's. */
+	if (((const struct kvm_regs *)p)->rflags & X86_EFLAGS_TF_BIT)
+		vmm_logf(vm, "vcpu %u: the guest single-steps itself (RFLAGS.TF): restored as it was",
+			 v->idx);
 	SET(KVM_SET_REGS, "KVM_SET_REGS", (void *)p);
 	r = 0;
 out:
