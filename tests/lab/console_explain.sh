@@ -27,7 +27,7 @@ if grep -q 'exc_debug_kernel' "$log"; then
 		"SVM suspect the emulator's debug-state switch at VMRUN/#VMEXIT (issue 13)"
 fi
 if grep -q 'stack-protector: Kernel stack is corrupted' "$log"; then
-	show 'stack-protector: Kernel stack is corrupted'
+	show 'stack-protector: Kernel stack is corrupted|Comm: '
 	if grep -q 'exc_debug_kernel' "$log"; then
 		say "^ the kernel then found a stack canary overwritten: the same event" \
 			"as the #DB above (a #DB the kernel does not expect runs on its" \
@@ -35,6 +35,11 @@ if grep -q 'stack-protector: Kernel stack is corrupted' "$log"; then
 	else
 		say "^ the kernel found a stack canary overwritten: a memory corruption" \
 			"in the host kernel; the function named is where it was noticed"
+	fi
+	if grep -q 'tcp_recvmsg' "$log"; then
+		say "^ in the TCP receive path (an ACK sent from tcp_recvmsg), where" \
+			"issue 13's #DB and panics were seen on 6.12 lab hosts; kmigrate.ko" \
+			"has no code on a receiving host's path"
 	fi
 fi
 if grep -q 'Unhandled WRMSR(0x1d9)' "$log"; then
