@@ -395,9 +395,9 @@ static int kmigrate_nl_set_session(struct sk_buff *skb, struct genl_info *info)
  * (GENL_ADMIN_PERM, not GENL_UNS_ADMIN_PERM): sessions and limits are
  * host-wide, not per network namespace, so root of a container's user
  * namespace must not see or change them.  The events group's
- * GENL_MCAST_CAP_NET_ADMIN checks the namespace of the socket's network
- * namespace; events are only sent to the initial one, whose owner is the
- * initial user namespace.  The core checks all of this before a handler
+ * GENL_MCAST_CAP_NET_ADMIN checks the capability in the user namespace
+ * that owns the socket's network namespace; events are only sent to the
+ * initial network namespace, owned by the initial user namespace.  The core checks all of this before a handler
  * or a dump runs and answers -EPERM.  /dev/kmigrate is root's alone
  * (chardev.c).
  */
