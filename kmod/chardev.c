@@ -9,6 +9,7 @@
  * while any file is open.
  */
 #include <linux/build_bug.h>
+#include <linux/capability.h>
 #include <linux/errno.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -26,13 +27,26 @@
 #define KMIGRATE_MINOR		250
 
 /*
+ * Opening needs CAP_NET_ADMIN in the initial user namespace, the privilege
+ * the generic netlink family asks to list or change sessions (netlink.c):
+ * a session takes one of the host's max_sessions and sends guest memory
+ * on a socket.  The node's mode 0600 is the first gate; this one still
+ * holds when an administrator opens the mode, and refuses root without
+ * the capability.  The check is at open, as for other privileged devices:
+ * a privileged process may hand the file on.
+ *
  * Context: process context, misc_mtx held by misc_open(); takes
  * kmigrate_lock through kmigrate_session_create().
+ * Return: 0, -EPERM without CAP_NET_ADMIN, or kmigrate_session_create()'s
+ * error.
  */
 static int kmigrate_open(struct inode *inode, struct file *file)
 {
 	struct kmigrate_session *session;
 	int err;
+
+	if (!capable(CAP_NET_ADMIN))
+		return -EPERM;
 
 	err = nonseekable_open(inode, file);
 	if (err)

@@ -30,7 +30,19 @@
 #include <linux/sched/signal.h>
 #include <linux/socket.h>
 #include <linux/uio.h>
+#include <net/genetlink.h>
 #include <net/sock.h>
+
+/*
+ * The events group is admin-only (netlink.c): genl_multicast_group.flags
+ * and GENL_MCAST_CAP_NET_ADMIN are upstream since Linux 6.7 and were
+ * backported to the 6.1 stable line that Debian ships.  A kernel without
+ * them would let anyone join the group: refuse to build rather than leak
+ * the sessions.
+ */
+#ifndef GENL_MCAST_CAP_NET_ADMIN
+#error "kmigrate needs GENL_MCAST_CAP_NET_ADMIN (Linux 6.7, or a 6.1.y stable kernel with it)"
+#endif
 
 /**
  * kmigrate_send_again - may an interrupted socket send be tried again?

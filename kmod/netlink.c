@@ -57,8 +57,15 @@ enum {
 	KMIGRATE_MCGRP_EVENTS_IDX,
 };
 
+/*
+ * Events name sessions and the processes behind them, as the session dump
+ * does: only CAP_NET_ADMIN may join (see "Who may ask" above the ops).
+ */
 static const struct genl_multicast_group kmigrate_genl_mcgrps[] = {
-	[KMIGRATE_MCGRP_EVENTS_IDX] = { .name = KMIGRATE_MCGRP_EVENTS },
+	[KMIGRATE_MCGRP_EVENTS_IDX] = {
+		.name	= KMIGRATE_MCGRP_EVENTS,
+		.flags	= GENL_MCAST_CAP_NET_ADMIN,
+	},
 };
 
 static size_t kmigrate_nl_info_size(void)
@@ -233,7 +240,8 @@ static int kmigrate_nl_fill_session(struct sk_buff *skb,
  * flagged NLM_F_DUMP_INTR, so a dump under churn is bounded.  The owner pid is given as seen from
  * the pid namespace of the process reading the dump (0 when not visible).
  *
- * Context: process context; takes kmigrate_lock.
+ * Context: process context, CAP_NET_ADMIN checked by the core
+ * (GENL_ADMIN_PERM); takes kmigrate_lock.
  */
 static int kmigrate_nl_get_session_dump(struct sk_buff *skb,
 					struct netlink_callback *cb)
@@ -374,6 +382,25 @@ static int kmigrate_nl_set_session(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
+/*
+ * Who may ask.  Like WireGuard's, whose device dump is admin-only, the
+ * family tells an unprivileged caller nothing about the migrations on the
+ * host: the session dump (which VMs, owned by which processes, how far
+ * along, at what cap) and the events group need CAP_NET_ADMIN, as every
+ * change does.  Only GET_INFO is open to all: versions, features, the
+ * host-wide limits and a bare count of sessions, what `kmigrate version`
+ * shows and what any user needs to know whether the module is usable.
+ *
+ * The capability is checked in the initial user namespace
+ * (GENL_ADMIN_PERM, not GENL_UNS_ADMIN_PERM): sessions and limits are
+ * host-wide, not per network namespace, so root of a container's user
+ * namespace must not see or change them.  The events group's
+ * GENL_MCAST_CAP_NET_ADMIN checks the capability in the user namespace
+ * that owns the socket's network namespace; events are only sent to the
+ * initial network namespace, owned by the initial user namespace.  The core checks all of this before a handler
+ * or a dump runs and answers -EPERM.  /dev/kmigrate is root's alone
+ * (chardev.c).
+ */
 static const struct genl_ops kmigrate_genl_ops[] = {
 	{
 		.cmd		= KMIGRATE_CMD_GET_INFO,
@@ -386,6 +413,7 @@ static const struct genl_ops kmigrate_genl_ops[] = {
 		.dumpit		= kmigrate_nl_get_session_dump,
 		.policy		= kmigrate_no_attr_policy,
 		.maxattr	= KMIGRATE_A_MAX,
+		.flags		= GENL_ADMIN_PERM,
 	},
 	{
 		.cmd		= KMIGRATE_CMD_SET_CONFIG,

@@ -15,6 +15,7 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <linux/capability.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -504,6 +505,77 @@ TEST(unprivileged_open_eacces)
 
 	ASSERT_EQ(UNPRIV_OK, kmt_run_child(unpriv_open, NULL));
 	/* The refused opens took no session slot. */
+	n = kmt_open_many(fds, MAX_DEFAULT, &err);
+	EXPECT_EQ(MAX_DEFAULT, n);
+	kmt_close_all(fds, n);
+}
+
+/*
+ * Opening also needs CAP_NET_ADMIN, the privilege the genl family asks to
+ * list sessions: the mode alone does not decide.
+ */
+enum { CAP_CHILD_OK, CAP_CHILD_DROP, CAP_CHILD_OPEN };
+
+/* want: the open's result, 0 for success. */
+static int open_expect(int want)
+{
+	int fd = kmt_open(O_RDWR);
+
+	if (want ? fd != want : fd < 0) {
+		fprintf(stderr, "# uid %d: open(O_RDWR) = %d, want %d\n",
+			(int)getuid(), fd, want);
+		return CAP_CHILD_OPEN;
+	}
+	if (fd >= 0)
+		close(fd);
+	return CAP_CHILD_OK;
+}
+
+static int root_without_net_admin_open(void *arg)
+{
+	(void)arg;
+	if (kmt_caps_drop(CAP_NET_ADMIN))
+		return CAP_CHILD_DROP;
+	return open_expect(-EPERM);
+}
+
+static int only_net_admin_open(void *arg)
+{
+	(void)arg;
+	if (kmt_caps_keep_only(1ULL << CAP_NET_ADMIN))
+		return CAP_CHILD_DROP;
+	return open_expect(0);
+}
+
+static int nobody_open_eperm(void *arg)
+{
+	(void)arg;
+	if (kmt_become_nobody())
+		return CAP_CHILD_DROP;
+	return open_expect(-EPERM);
+}
+
+TEST(root_without_cap_net_admin_open_eperm)
+{
+	EXPECT_EQ(CAP_CHILD_OK, kmt_run_child(root_without_net_admin_open, NULL));
+}
+
+TEST(cap_net_admin_suffices_to_open)
+{
+	EXPECT_EQ(CAP_CHILD_OK, kmt_run_child(only_net_admin_open, NULL));
+}
+
+/* An administrator who opens the mode to all still lets nobody in. */
+TEST(unprivileged_open_eperm_whatever_the_mode)
+{
+	int fds[MAX_DEFAULT], err, n, child;
+	struct stat st;
+
+	ASSERT_EQ(0, stat(KMT_DEV_PATH, &st));
+	ASSERT_EQ(0, chmod(KMT_DEV_PATH, 0666));
+	child = kmt_run_child(nobody_open_eperm, NULL);
+	ASSERT_EQ(0, chmod(KMT_DEV_PATH, st.st_mode & 07777));
+	EXPECT_EQ(CAP_CHILD_OK, child);
 	n = kmt_open_many(fds, MAX_DEFAULT, &err);
 	EXPECT_EQ(MAX_DEFAULT, n);
 	kmt_close_all(fds, n);

@@ -35,7 +35,7 @@ has() {
 # as_nobody COMMAND...: run COMMAND as uid/gid 65534 (as_nobody.c).
 as_nobody() { "$(dirname "$0")/as_nobody" "$@"; }
 
-echo "1..55"
+echo "1..64"
 
 expect "version exits 0 with the module loaded" 0 "$KM" version
 has "version shows the module version" '^module version: +[0-9]'
@@ -70,6 +70,20 @@ has "reset restored 16 sessions and no cap" '"max_sessions":16.*"default_bandwid
 
 expect "limits as nobody exits 4" 4 as_nobody "$(command -v "$KM")" limits --max-sessions 2
 has "the refusal names CAP_NET_ADMIN" 'CAP_NET_ADMIN'
+
+# What an unprivileged user may read: versions and limits, not sessions.
+exec 4<>"$DEV"
+expect "version as nobody exits 0" 0 as_nobody "$(command -v "$KM")" version
+has "version as nobody shows the module version" '^module version: +[0-9]'
+expect "limits (read) as nobody exits 0" 0 as_nobody "$(command -v "$KM")" limits
+expect "status as nobody exits 4" 4 as_nobody "$(command -v "$KM")" status
+has "status as nobody says the session list needs CAP_NET_ADMIN" \
+	'^kmigrate: listing sessions: Operation not permitted: the session list needs CAP_NET_ADMIN$'
+if grep -q "$$" "$OUT"; then not_ok "status as nobody shows no owner pid"; else ok "status as nobody shows no owner pid"; fi
+expect "status -j as nobody exits 4" 4 as_nobody "$(command -v "$KM")" -j status
+expect "monitor as nobody exits 4" 4 as_nobody "$(command -v "$KM")" monitor --timeout 1
+has "monitor as nobody says the events need CAP_NET_ADMIN" 'the events group needs CAP_NET_ADMIN'
+exec 4>&-
 
 expect "a bad rate is a usage error (exit 2)" 2 "$KM" limits --bandwidth 12parsecs
 expect "max-sessions 0 is refused before the module is asked (exit 2)" 2 "$KM" limits --max-sessions 0

@@ -632,6 +632,8 @@ TAILS=()
 for h in "${HOSTLIST[@]}"; do
 	if grep -qE "$OOPS_RE" "$LOGS/$h-console.log" 2>/dev/null; then
 		say "host $h: the kernel logged a WARNING/BUG/Oops: see $LOGS/$h-console.log"
+		# Known reports (issue 13's #DB in the host kernel): what they mean.
+		sh "$LAB_DIR/console_explain.sh" "$h" "$LOGS/$h-console.log" >&2 || true
 		[ "$LOGS" = "$RUN" ] && KEEP=1
 	fi
 done

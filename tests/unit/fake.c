@@ -140,6 +140,8 @@ static int fake_get_session(struct fake_state *s)
 	int flags = 0;
 	uint32_t id;
 
+	if (s->m.session_error)
+		return fake_error(s, s->m.session_error, NULL);
 	if (s->m.dump_interrupts > 0) {
 		s->m.dump_interrupts--;
 		flags = NLM_F_DUMP_INTR;

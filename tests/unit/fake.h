@@ -25,6 +25,9 @@ struct fake_module {
 	int set_error;			/* SET_CONFIG fails: -errno, no extack */
 	int dump_interrupts;		/* so many dumps flagged NLM_F_DUMP_INTR */
 	int dump_error;			/* GET_SESSION's NLMSG_DONE status */
+	int session_error;		/* GET_SESSION refused at once with an
+					 * error ack, as the core does for
+					 * GENL_ADMIN_PERM (-EPERM) */
 	bool info_no_reply;		/* GET_INFO: only the ack */
 	bool info_malformed;		/* GET_INFO: ABI version as a u16 */
 	bool session_malformed;		/* GET_SESSION: a message without nest */

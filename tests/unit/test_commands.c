@@ -192,6 +192,24 @@ TEST_F(commands, status_dump_error)
 	EXPECT_STREQ("kmigrate: listing sessions: Cannot allocate memory\n", self->o.err);
 }
 
+/* The module lists sessions to CAP_NET_ADMIN only (GENL_ADMIN_PERM). */
+TEST_F(commands, status_not_permitted)
+{
+	FAKE(.nsessions = 2, .session_error = -EPERM);
+	EXPECT_EQ(4, KMIGRATE("status"));
+	EXPECT_STREQ("", self->o.out);
+	EXPECT_STREQ("kmigrate: listing sessions: Operation not permitted:"
+		     " the session list needs CAP_NET_ADMIN\n", self->o.err);
+}
+
+TEST_F(commands, status_json_not_permitted)
+{
+	FAKE(.nsessions = 2, .session_error = -EPERM);
+	EXPECT_EQ(4, KMIGRATE("-j", "status"));
+	EXPECT_STREQ("", self->o.out);
+	EXPECT_TRUE(km_contains(self->o.err, "needs CAP_NET_ADMIN")) TH_LOG("%s", self->o.err);
+}
+
 TEST_F(commands, status_without_module)
 {
 	EXPECT_EQ(3, KMIGRATE("status"));

@@ -125,6 +125,15 @@ TEST_F(ops, get_sessions_dump_error)
 	EXPECT_EQ(ENOMEM, self->g.err.errnum);
 }
 
+TEST_F(ops, get_sessions_not_permitted)
+{
+	FAKE(.nsessions = 2, .session_error = -EPERM);
+	EXPECT_EQ(-EPERM, km_get_sessions(&self->g, &self->list));
+	EXPECT_EQ(KM_EXIT_PERM, self->g.err.code);
+	EXPECT_EQ(0, (int)self->list.n);
+	EXPECT_STREQ("the session list needs CAP_NET_ADMIN", self->g.err.detail);
+}
+
 TEST_F(ops, get_sessions_malformed)
 {
 	FAKE(.nsessions = 1, .session_malformed = true);

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -275,7 +276,9 @@ static void run_scenario(const struct scenario *sc)
 	struct vmm_wl_vcpu_status ws, before[VMM_MAX_VCPUS];
 	struct vmm_vcpu_stats vs;
 	struct events ev1 = { 0 }, ev2 = { 0 };
-	struct vmm_load_opts lo = { .tsc_advance = true };
+	struct vmm_load_stats ls = { 0 };
+	struct vmm_load_opts lo = { .tsc_advance = true, .stats = &ls };
+	bool dr_set;
 	uint8_t *dst;
 	uint64_t t_start, t_end, t_pause, t_saved, t_load, t_run, rounds = 0, pages = 0;
 	uint64_t entries = 0, harvest_ns = 0, max_round = 0, s0, s1, s2, ring_full = 0;
@@ -392,9 +395,24 @@ static void run_scenario(const struct scenario *sc)
 	c = harvest_copy(vm, sc, &bm, dst, &hs);
 	final_pages = c > 0 ? (uint64_t)c : 0;
 	final_ns = vmm_now_ns() - t_pause;
+	/*
+	 * vCPU 0's debug address registers get values of their own (no
+	 * breakpoint enabled: DR7 stays 0x400), the others keep a fresh
+	 * vCPU's: the load must restore vCPU 0's and write no other debug
+	 * state (see the checks after the load).
+	 */
+	{
+		struct kvm_debugregs dr;
+		int fd = vmm_vcpu_fd(vmm_vcpu(vm, 0));
+
+		dr_set = !vmm_check_cap(vm, KVM_CAP_DEBUGREGS) ||
+			 (ioctl(fd, KVM_GET_DEBUGREGS, &dr) == 0 &&
+			  (dr.db[0] = 0xdb0000, dr.db[1] = 0xdb1000, dr.db[2] = 0xdb2000,
+			   dr.db[3] = 0xdb3000, ioctl(fd, KVM_SET_DEBUGREGS, &dr) == 0));
+	}
 	st1 = calloc(sc->vcpus, sizeof(*st1));
 	st2 = calloc(sc->vcpus, sizeof(*st2));
-	ok = st1 && st2;
+	ok = dr_set && st1 && st2;
 	for (i = 0; ok && i < sc->vcpus; i++) {
 		struct vmm_state tmp = { 0 };
 
@@ -464,6 +482,11 @@ static void run_scenario(const struct scenario *sc)
 		r = vmm_vcpus_state_load(vm2, st1, &lo);
 	if (!tap(r == 0, "%s: load state into destination (%s)", scn, r ? strerror(-r) : "ok"))
 		goto out;
+	tap(ls.debug_msrs_written == 0 &&
+	    ls.debugregs_written == (vmm_check_cap(vm2, KVM_CAP_DEBUGREGS) ? 1u : 0u),
+	    "%s: the load wrote only the debug state the guest had changed "
+	    "(%u DEBUGCTL/LBR MSRs, debug registers of %u vCPUs; want 0 and vCPU 0's)", scn,
+	    ls.debug_msrs_written, ls.debugregs_written);
 	r = vmm_start(vm2);
 	t_run = vmm_now_ns();
 	if (!tap(r == 0, "%s: start destination", scn))

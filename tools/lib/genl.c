@@ -343,6 +343,9 @@ int km_get_sessions_counters(struct km_genl *g, struct km_sessions *list,
 			return -ENOMEM;
 		ret = km_genl_exchange(g, msg, km_both_cb, &b);
 	}
+	if (ret == -EPERM && !g->err.detail[0])
+		snprintf(g->err.detail, sizeof(g->err.detail),
+			 "the session list needs CAP_NET_ADMIN");
 	if (!ret)
 		km_sessions_sort(list);
 	return ret;
@@ -381,6 +384,9 @@ int km_genl_subscribe_events(struct km_genl *g)
 	if (grp < 0)
 		return km_nl_fail(&g->err, grp, "finding the events group");
 	ret = nl_socket_add_membership(g->sk, grp);
+	if (ret == -NLE_PERM)
+		return km_error_set(&g->err, EPERM,
+				    "the events group needs CAP_NET_ADMIN");
 	if (ret < 0)
 		return km_nl_fail(&g->err, ret, "joining the events group");
 	/* The controller's notifications say when the module goes away. */

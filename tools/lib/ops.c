@@ -66,6 +66,9 @@ int km_get_sessions(struct km_genl *g, struct km_sessions *list)
 			return -ENOMEM;
 		ret = km_genl_exchange(g, msg, km_session_cb, list);
 	}
+	if (ret == -EPERM && !g->err.detail[0])
+		snprintf(g->err.detail, sizeof(g->err.detail),
+			 "the session list needs CAP_NET_ADMIN");
 	if (!ret)
 		km_sessions_sort(list);
 	return ret;

@@ -97,7 +97,8 @@ int km_dp_kernel_open(struct vmm_vm *vm, char *why, size_t whylen)
 		e = errno;
 		snprintf(why, whylen, "%s: %s%s", DPK_DEV, strerror(e),
 			 e == ENOENT || e == ENODEV || e == ENXIO ?
-			 " (kmigrate.ko is not loaded; load it with 'modprobe kmigrate')" : "");
+			 " (kmigrate.ko is not loaded; load it with 'modprobe kmigrate')" :
+			 e == EPERM || e == EACCES ? " (it needs CAP_NET_ADMIN: run as root)" : "");
 		return -e;
 	}
 	if (ioctl(fd, KMIGRATE_GET_VERSION, &ver) < 0) {

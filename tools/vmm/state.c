@@ -19,6 +19,21 @@
 #define HV_X64_MSR_VP_RUNTIME		0x40000010
 #define HV_X64_MSR_TIME_REF_COUNT	0x40000020
 
+/*
+ * The debug MSRs KVM may list (IA32_DEBUGCTL and the last-branch records).
+ * A KVM without LBR virtualisation (AMD without LBRV, e.g. QEMU's TCG)
+ * ignores a write of DEBUGCTL and logs "Unhandled WRMSR(0x1d9)" for it.
+ */
+#define MSR_IA32_DEBUGCTLMSR		0x1d9
+#define MSR_IA32_LASTINTTOIP		0x1de
+
+static bool msr_is_debug(uint32_t index)
+{
+	return index >= MSR_IA32_DEBUGCTLMSR && index <= MSR_IA32_LASTINTTOIP;
+}
+
+#define X86_EFLAGS_TF_BIT		(1ULL << 8)
+
 /* MSRs whose value is a clock: they never read back equal. */
 static bool msr_is_clock(uint32_t index)
 {
@@ -479,8 +494,44 @@ static int vmm_load_cpuid(struct vmm_vcpu *v, const struct vmm_state *st)
 	return 0;
 }
 
+/*
+ * Drop from @m the debug MSRs that already hold the saved value on this
+ * vCPU (all of them for a guest that never used them); returns the new
+ * count and adds the debug MSRs left to write to *@written.  The values
+ * left are logged: a guest's own debug state is restored as it was.
+ */
+static uint32_t drop_unchanged_debug_msrs(struct vmm_vcpu *v, struct kvm_msr_entry *m,
+					  uint32_t n, unsigned int *written)
+{
+	uint32_t i, out = 0;
+
+	for (i = 0; i < n; i++) {
+		struct { struct kvm_msrs h; struct kvm_msr_entry e; } cur = {
+			.h.nmsrs = 1, .e.index = m[i].index,
+		};
+
+		if (msr_is_debug(m[i].index)) {
+			if (ioctl(v->fd, KVM_GET_MSRS, &cur) == 1 && cur.e.data == m[i].data)
+				continue;
+			vmm_logf(v->vm, "vcpu %u: restoring the guest's debug MSR %#x = %#llx",
+				 v->idx, m[i].index, (unsigned long long)m[i].data);
+			(*written)++;
+		}
+		m[out++] = m[i];
+	}
+	return out;
+}
+
+/* The debug registers as KVM_SET_DEBUGREGS takes them, reserved fields aside. */
+static bool debugregs_equal(const struct kvm_debugregs *a, const struct kvm_debugregs *b)
+{
+	return !memcmp(a->db, b->db, sizeof(a->db)) && a->dr6 == b->dr6 &&
+	       a->dr7 == b->dr7 && a->flags == b->flags;
+}
+
 static int vmm_load_state_at(struct vmm_vcpu *v, const struct vmm_state *st,
-			     bool tsc_advance, int64_t now_ns)
+			     bool tsc_advance, int64_t now_ns,
+			     struct vmm_load_stats *stats)
 {
 	struct vmm_vm *vm = v->vm;
 	const struct vmm_state_hdr *h = vmm_state_hdr(st);
@@ -529,6 +580,7 @@ static int vmm_load_state_at(struct vmm_vcpu *v, const struct vmm_state *st,
 			goto out;
 		}
 		memcpy(m, msrs, size);
+		count = drop_unchanged_debug_msrs(v, m, count, &stats->debug_msrs_written);
 		for (i = 0; i < count; i++) {
 			if (m[i].index == MSR_IA32_TSC && tsc && tsc_advance &&
 			    now_ns > tsc->realtime_ns)
@@ -577,13 +629,30 @@ static int vmm_load_state_at(struct vmm_vcpu *v, const struct vmm_state *st,
 	if ((p = st_get(st, VMM_ST_MP_STATE, sizeof(struct kvm_mp_state))))
 		SET(KVM_SET_MP_STATE, "KVM_SET_MP_STATE", (void *)p);
 	if (vm->has_debugregs &&
-	    (p = st_get(st, VMM_ST_DEBUGREGS, sizeof(struct kvm_debugregs))))
-		SET(KVM_SET_DEBUGREGS, "KVM_SET_DEBUGREGS", (void *)p);
+	    (p = st_get(st, VMM_ST_DEBUGREGS, sizeof(struct kvm_debugregs)))) {
+		const struct kvm_debugregs *dr = p;
+		struct kvm_debugregs cur;
+
+		/* A fresh vCPU's (DR7 0x400, no breakpoint): nothing to set. */
+		if (ioctl(v->fd, KVM_GET_DEBUGREGS, &cur) < 0 || !debugregs_equal(&cur, dr)) {
+			vmm_logf(vm, "vcpu %u: restoring the guest's debug registers: "
+				 "DR0-3 %#llx %#llx %#llx %#llx DR6 %#llx DR7 %#llx", v->idx,
+				 (unsigned long long)dr->db[0], (unsigned long long)dr->db[1],
+				 (unsigned long long)dr->db[2], (unsigned long long)dr->db[3],
+				 (unsigned long long)dr->dr6, (unsigned long long)dr->dr7);
+			SET(KVM_SET_DEBUGREGS, "KVM_SET_DEBUGREGS", (void *)p);
+			stats->debugregs_written++;
+		}
+	}
 	p = st_get(st, VMM_ST_REGS, sizeof(struct kvm_regs));
 	if (!p) {
 		r = -EBADMSG;
 		goto out;
 	}
+	/* KVM_GET_REGS hides KVM's own single-stepping: a TF here is the guest's. */
+	if (((const struct kvm_regs *)p)->rflags & X86_EFLAGS_TF_BIT)
+		vmm_logf(vm, "vcpu %u: the guest single-steps itself (RFLAGS.TF): restored as it was",
+			 v->idx);
 	SET(KVM_SET_REGS, "KVM_SET_REGS", (void *)p);
 	r = 0;
 out:
@@ -596,20 +665,24 @@ int vmm_vcpu_state_load(struct vmm_vcpu *v, const struct vmm_state *st,
 			const struct vmm_load_opts *opts)
 {
 	int64_t now = opts && opts->now_ns ? opts->now_ns : (int64_t)vmm_realtime_ns();
+	struct vmm_load_stats ignored = { 0 };
 
-	return vmm_load_state_at(v, st, opts && opts->tsc_advance, now);
+	return vmm_load_state_at(v, st, opts && opts->tsc_advance, now,
+				 opts && opts->stats ? opts->stats : &ignored);
 }
 
 int vmm_vcpus_state_load(struct vmm_vm *vm, const struct vmm_state *states,
 			 const struct vmm_load_opts *opts)
 {
 	int64_t now = opts && opts->now_ns ? opts->now_ns : (int64_t)vmm_realtime_ns();
+	struct vmm_load_stats ignored = { 0 };
 	unsigned int i;
 	int r;
 
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		r = vmm_load_state_at(&vm->vcpus[i], &states[i],
-				      opts && opts->tsc_advance, now);
+				      opts && opts->tsc_advance, now,
+				      opts && opts->stats ? opts->stats : &ignored);
 		if (r)
 			return r;
 	}

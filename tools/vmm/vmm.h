@@ -430,6 +430,18 @@ const char *vmm_state_type_name(uint32_t type);
  */
 int vmm_vcpu_state_save(struct vmm_vcpu *vcpu, struct vmm_state *st);
 
+/*
+ * What a load wrote of the guest's debug state.  Only what differs from a
+ * fresh vCPU is written: a guest that never used its debug registers,
+ * DEBUGCTL or the LBR MSRs gets none of them set by the load, so nothing
+ * reaches KVM's (and through it the host's) debug handling that the guest
+ * did not put there itself.
+ */
+struct vmm_load_stats {
+	unsigned int debug_msrs_written;	/* DEBUGCTL and LBR MSRs */
+	unsigned int debugregs_written;		/* vCPUs given KVM_SET_DEBUGREGS */
+};
+
 struct vmm_load_opts {
 	/*
 	 * Advance the guest TSC by the host time elapsed since the save
@@ -438,6 +450,7 @@ struct vmm_load_opts {
 	 */
 	bool tsc_advance;
 	int64_t now_ns;		/* the "now" for tsc_advance; 0: read the clock */
+	struct vmm_load_stats *stats;	/* optional, added to */
 };
 
 /*

@@ -47,8 +47,11 @@
  * 2. The generic netlink family KMIGRATE_GENL_NAME, version
  *    KMIGRATE_GENL_VERSION.  Every command has a strict attribute policy:
  *    an attribute that is not part of the command's policy, or a malformed
- *    one, is refused with -EINVAL and an extended ack message.  Commands
- *    that change state require CAP_NET_ADMIN (-EPERM otherwise).
+ *    one, is refused with -EINVAL and an extended ack message.  Only
+ *    KMIGRATE_CMD_GET_INFO is open to every user; the session dump, the
+ *    events group and every command that changes state require
+ *    CAP_NET_ADMIN in the initial user namespace (-EPERM otherwise), and
+ *    so does opening the character device (-EPERM, whatever its mode).
  */
 #ifndef _UAPI_LINUX_KMIGRATE_H
 #define _UAPI_LINUX_KMIGRATE_H
@@ -364,8 +367,8 @@ struct kmigrate_stats {
  *	%KMIGRATE_A_GENL_VERSION, %KMIGRATE_A_FEATURES,
  *	%KMIGRATE_A_SESSION_COUNT, %KMIGRATE_A_MAX_SESSIONS,
  *	%KMIGRATE_A_DEFAULT_BANDWIDTH.
- * @KMIGRATE_CMD_GET_SESSION: list migration sessions (dumpit).  Each reply
- *	message carries one %KMIGRATE_A_SESSION nest.
+ * @KMIGRATE_CMD_GET_SESSION: list migration sessions (dumpit, admin only).
+ *	Each reply message carries one %KMIGRATE_A_SESSION nest.
  * @KMIGRATE_CMD_SET_CONFIG: change host-wide limits (admin only).  Request:
  *	any of %KMIGRATE_A_MAX_SESSIONS, %KMIGRATE_A_DEFAULT_BANDWIDTH and
  *	%KMIGRATE_A_FLAGS; at least one limit or %KMIGRATE_CONFIG_F_RESET
@@ -374,7 +377,8 @@ struct kmigrate_stats {
  *	Request: a %KMIGRATE_A_SESSION nest with %KMIGRATE_SESSION_A_ID and
  *	%KMIGRATE_SESSION_A_BANDWIDTH (both required; -ENOENT: no such
  *	session).  The new cap applies at once, also to a send that waits.
- * @KMIGRATE_CMD_EVENT: multicast only, on group %KMIGRATE_MCGRP_EVENTS:
+ * @KMIGRATE_CMD_EVENT: multicast only, on group %KMIGRATE_MCGRP_EVENTS
+ *	(joining it is admin only):
  *	%KMIGRATE_A_EVENT and a %KMIGRATE_A_SESSION nest with the session's
  *	counters at that moment.  Sent, not accepted (-EOPNOTSUPP).
  */
