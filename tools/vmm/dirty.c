@@ -218,8 +218,10 @@ int vmm_dirty_start(struct vmm_vm *vm)
 		}
 	}
 	r = vmm_mem_set_slot_flags(vm, KVM_MEM_LOG_DIRTY_PAGES);
-	if (!r)
+	if (!r) {
 		vm->dirty_active = true;
+		vm->rearm_failed = false;
+	}
 	pthread_mutex_unlock(&vm->harvest_lock);
 	return r;
 }
@@ -384,15 +386,30 @@ static uint32_t vmm_ring_resync(struct vmm_vm *vm, struct vmm_vcpu *v)
 
 /*
  * A ring may have lost entries: every populated page goes into @sink (one
- * full pass covers whatever was lost up to now).  Returns the pages
- * reported.  Context: harvest_lock held.
+ * full pass covers whatever was lost up to now).  First the write
+ * protection of all guest RAM is armed again (dirty logging off and on for
+ * every slot): a page whose entry was lost was made writable by the write
+ * that pushed it, and no entry would ever be reset to protect it again, so
+ * its later writes would go unseen (the lab's 6.12 hosts showed it: a page
+ * sent once after the overflow, then stale on the destination).  Returns
+ * the pages reported.  Context: harvest_lock held.
  */
 static uint64_t vmm_ring_report_all(struct vmm_vm *vm, struct vmm_sink *sink)
 {
+	int r = 0;
+
 	vm->ring_overflows++;
-	if (vm->ring_overflows == 1)
-		vmm_logf(vm, "dirty ring overflowed (%s): reporting every populated page "
-			 "dirty once", vm->ring_overflow_why);
+	if (vm->dirty_active) {
+		r = vmm_mem_set_slot_flags(vm, 0);
+		if (!r)
+			r = vmm_mem_set_slot_flags(vm, KVM_MEM_LOG_DIRTY_PAGES);
+	}
+	if (vm->ring_overflows == 1 || r)
+		vmm_logf(vm, "dirty ring overflowed (%s): %s; reporting every populated page "
+			 "dirty once", vm->ring_overflow_why, r ? "re-arming the write protection "
+			 "FAILED: a page may be missed" : "write protection re-armed");
+	if (r)
+		vm->rearm_failed = true;
 	return vmm_sink_all(vm, sink);
 }
 
@@ -538,6 +555,8 @@ static int64_t vmm_harvest_rings(struct vmm_vm *vm, struct vmm_sink *sink,
 		n += (int64_t)vmm_ring_report_all(vm, sink);
 		if (st)
 			st->overflows = 1;
+		if (vm->rearm_failed)
+			n = -EIO;	/* a page may go unseen: the migration must not go on */
 	}
 	vmm_ring_reset_done(vm, st);
 	return n;
@@ -723,6 +742,8 @@ int64_t vmm_dirty_harvest_ext(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,
 			st->overflows++;
 		}
 		n += (int64_t)vmm_harvest_soft(vm, &sink);
+		if (overflow && vm->rearm_failed)
+			n = -EIO;	/* a page may go unseen: the migration must not go on */
 	}
 	/* whatever happened, the rings may have room now */
 	vmm_ring_reset_done(vm, st);

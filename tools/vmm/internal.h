@@ -110,6 +110,8 @@ struct vmm_vm {
 	uint64_t ring_mismatches;	/* for rate-limiting messages */
 	char ring_overflow_why[128];	/* the last overflow's cause */
 	bool ring_resync;		/* an overflow was seen (harvest_lock) */
+	bool rearm_failed;		/* write protection could not be re-armed
+					 * after an overflow (harvest_lock) */
 	pthread_mutex_t harvest_lock;
 
 	/* the ring reaper (dirty.c): collects into reaped between harvests */
