@@ -364,7 +364,7 @@ int run_main(int argc, char **argv)
 	struct vmm_config cfg;
 	struct vmm_wl_config wl;
 	struct vmm_linux *lx = NULL;
-	struct run_console con = { .fd = -1 };
+	struct run_console con;
 	char err[512];
 	sigset_t sigs;
 	int ret, sfd = -1, notify = -1;
@@ -372,6 +372,7 @@ int run_main(int argc, char **argv)
 	ret = run_parse(argc, argv, &o);
 	if (ret != KM_OPT_END)
 		return km_opt_exit(ret);
+	run_console_init(&con);
 
 	ret = km_ctl_server_open(&srv, o.name, err, sizeof(err));
 	if (ret) {
@@ -448,6 +449,8 @@ int run_main(int argc, char **argv)
 
 			ret = vmm_linux_load(rs.vm, &lc, &lx, err, sizeof(err));
 		}
+		if (!ret)
+			ret = run_console_serve(&con, lx, err, sizeof(err));
 		if (ret) {
 			km_err("run: %s: %s", o.name, err);
 			ret = KM_EXIT_FAIL;
@@ -497,8 +500,8 @@ int run_main(int argc, char **argv)
 	fprintf(stderr, "kmigrate run: %s: stopped\n", o.name);
 out_vm:
 	vmm_vm_destroy(rs.vm);
-	vmm_linux_free(lx);	/* after the VM: its port handlers use it */
-	run_console_close(&con);
+	run_console_close(&con);	/* its thread feeds lx */
+	vmm_linux_free(lx);		/* after both: the VM's ports use it */
 out_srv:
 	km_ctl_server_close(&srv);
 	if (sfd >= 0)
