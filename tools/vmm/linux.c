@@ -16,11 +16,12 @@
  *   elsewhere    reads all ones, writes ignored; logged once per port
  *                with the RIP, so a boot that goes wrong can be traced
  *
- * CPUID: KVM's supported set with the KVM paravirt leaves (kvm-clock) and
- * the "hypervisor" bit (leaf 1 ECX 31) that tells the guest to look for
- * them, the TSC-deadline timer where KVM emulates it, APIC ids per vCPU (cpu.c), and invariant TSC hidden so the guest keeps
- * kvm-clock (a guest on an invariant TSC prefers the TSC, which does not
- * survive a migration to another host's TSC).
+ * CPUID: KVM's supported set, with of the KVM paravirt leaves only
+ * kvm-clock (LX_KVM_PV_FEATURES); the "hypervisor" bit (leaf 1 ECX 31)
+ * that tells the guest to look for them; the TSC-deadline timer where KVM
+ * emulates it; APIC ids per vCPU (cpu.c); invariant TSC hidden, so the
+ * guest keeps kvm-clock (a guest on an invariant TSC prefers the TSC,
+ * which does not survive a migration to another host's TSC).
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -33,6 +34,14 @@
 
 #define LX_MAX_KERNEL		(256ULL << 20)
 #define LX_MAX_UNKNOWN_LOGS	64
+/*
+ * The KVM paravirt features (CPUID 0x40000001 EAX) a Linux guest gets:
+ * kvm-clock (CLOCKSOURCE, CLOCKSOURCE2, STABLE_BIT) and NOP_IO_DELAY.  Not
+ * async page faults, steal time, PV EOI/IPIs/TLB flush/spinlocks: their
+ * per-vCPU MSRs and shared pages are not migrated yet, and a guest using
+ * them stalled in the lab (nested KVM under TCG) where one without boots.
+ */
+#define LX_KVM_PV_FEATURES	((1u << 0) | (1u << 1) | (1u << 3) | (1u << 24))
 
 struct vmm_linux {
 	struct vmm_vm *vm;
@@ -378,6 +387,7 @@ static int lx_setup_cpus(struct vmm_vm *vm, uint64_t entry)
 		struct vmm_vcpu *v = &vm->vcpus[i];
 		struct kvm_cpuid_entry2 *e = lx_cpuid(v->cpuid, 0x80000007);
 		struct kvm_cpuid_entry2 *l1 = lx_cpuid(v->cpuid, 1);
+		struct kvm_cpuid_entry2 *pv = lx_cpuid(v->cpuid, 0x40000001);
 		struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_UNINITIALIZED };
 
 		if (e)
@@ -386,6 +396,8 @@ static int lx_setup_cpus(struct vmm_vm *vm, uint64_t entry)
 			l1->ecx |= 1u << 31;	/* "hypervisor": look at 0x40000000 */
 		if (l1 && tsc_deadline)
 			l1->ecx |= 1u << 24;	/* the LAPIC's TSC-deadline mode */
+		if (pv)
+			pv->eax &= LX_KVM_PV_FEATURES;
 		if (ioctl(v->fd, KVM_SET_CPUID2, v->cpuid) < 0)
 			return vmm_ioctl_err(vm, "KVM_SET_CPUID2");
 		if (i == 0)
