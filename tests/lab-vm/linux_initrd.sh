@@ -7,8 +7,7 @@
 # checks on the serial console, then (with kmtest_console on the kernel
 # command line) reads one line from the console, so `kmigrate console` can
 # be tested (30 s, then it goes on), and reboots (the VM ends: i8042 reset
-# with reboot=k), or with kmtest_poweroff powers off (no ACPI: init exits,
-# the kernel panics and panic=-1 reboots, which ends the VM the same way).
+# with reboot=k).
 set -eu
 out=${1:?usage: linux_initrd.sh OUT.cpio}
 bb=$(command -v busybox) || { echo "linux_initrd.sh: busybox not found" >&2; exit 1; }
@@ -16,7 +15,7 @@ st=$(mktemp -d)
 trap 'rm -rf "$st"' EXIT
 mkdir -p "$st/bin" "$st/proc" "$st/sys" "$st/dev"
 cp "$bb" "$st/bin/busybox"
-for t in sh mount cat nproc reboot poweroff sleep echo grep; do
+for t in sh mount cat nproc reboot sleep echo grep; do
 	ln -s busybox "$st/bin/$t"
 done
 cat >"$st/init" <<'INIT'
@@ -33,10 +32,6 @@ if grep -q kmtest_console /proc/cmdline; then
 	if read -t 30 line </dev/ttyS0; then
 		echo "KMTEST got: $line"
 	fi
-fi
-if grep -q kmtest_poweroff /proc/cmdline; then
-	echo "KMTEST powering off"
-	poweroff -f
 fi
 echo "KMTEST rebooting"
 reboot -f
