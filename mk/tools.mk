@@ -56,6 +56,7 @@ TOOLS_VMM_SRCS	:= $(addprefix $(TOOLS_SRC)/migrate/,vmhost.c source.c source_con
 TOOLS_LIB_SRCS	:= $(filter-out $(TOOLS_VMM_SRCS),$(sort $(wildcard $(TOOLS_SRC)/lib/*.c $(TOOLS_SRC)/migrate/*.c) $(TOOLS_SRC)/migrate/ctl.c))
 TOOLS_CMD_SRCS	:= $(wildcard $(TOOLS_SRC)/kmigrate/*.c) $(TOOLS_VMM_SRCS)
 UNIT_TESTS	:= $(sort $(basename $(notdir $(wildcard $(UNIT_SRC)/test_*.c))))
+UNIT_VMM_PURE	:= $(addprefix $(TOOLS_SRC)/vmm/,bzimage.c mptable.c serial.c)
 UNIT_HELPERS	:= $(filter-out $(UNIT_SRC)/test_%.c,$(wildcard $(UNIT_SRC)/*.c))
 
 # The version is compiled into version.o only, which a stamp file rebuilds
@@ -106,6 +107,9 @@ $(TOOLS_OBJ)/$(1)/unit/test_commands: $(TOOLS_OBJ)/$(1)/unit/test_commands.o \
 		$(call tools-objs,$(1),$(UNIT_HELPERS) $(TOOLS_LIB_SRCS) \
 			$(filter-out %/main.c,$(TOOLS_CMD_SRCS))) $(TOOLS_VMM_LIB)
 	$$(TOOLS_CC) $(2) -Wl,--wrap=km_genl_open -o $$@ $$^ $$(TOOLS_LDLIBS)
+
+# The pure parts of libvmm's Linux boot path, built with the tools' flags.
+$(TOOLS_OBJ)/$(1)/unit/test_linuxboot: $(call tools-objs,$(1),$(UNIT_VMM_PURE))
 
 UNIT_BUILD_$(1) := $(3) $(addprefix $(TOOLS_OBJ)/$(1)/unit/,$(UNIT_TESTS))
 endef

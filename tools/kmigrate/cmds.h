@@ -25,6 +25,7 @@ int start_main(int argc, char **argv);
 int check_main(int argc, char **argv);
 int cancel_main(int argc, char **argv);
 int profile_main(int argc, char **argv);
+int console_main(int argc, char **argv);
 
 /* start.c, shared with `status NAME`: one progress line of a
  * {"event":"progress",...} object (on a terminal: rewritten in place). */
