@@ -40,6 +40,7 @@
 #include "cpumodel.h"
 #include "ctl.h"
 #include "exitcode.h"
+#include "run_devs.h"
 #include "vmhost.h"
 #include "vmm.h"
 
@@ -62,6 +63,7 @@ struct run_opts {
 	const char *cmdline;
 	const char *wl_opt;		/* the first workload-only option given */
 	const char *cpu;		/* --cpu MODEL (cpumodel.h); NULL: host */
+	struct run_devs devs;		/* --disk, --net */
 };
 
 struct run_state {
@@ -84,6 +86,8 @@ static const struct option run_longopts[] = {
 	{ "kernel", required_argument, NULL, 'K' },
 	{ "cmdline", required_argument, NULL, 'L' },
 	{ "cpu", required_argument, NULL, 'C' },
+	{ "disk", required_argument, NULL, 'B' },
+	{ "net", required_argument, NULL, 'N' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -105,7 +109,12 @@ static const struct km_usage run_usage = {
 	"                           qemu64; refused if this host cannot offer it\n"
 	"      --kernel FILE        boot this multiboot (v1) kernel instead of the\n"
 	"                           workload (1 vCPU; not with -w, -r, -s)\n"
-	"      --cmdline STR        the kernel's command line (with --kernel)\n",
+	"      --cmdline STR        the kernel's command line (with --kernel)\n"
+	"      --disk PATH[,ro]     a virtio-blk disk: a file or block device, opened\n"
+	"                           with O_DIRECT and locked (repeatable, up to 8)\n"
+	"      --net bridge=BR|tap=TAP[,mac=MAC]\n"
+	"                           a virtio-net NIC on a new tap in bridge BR, or on\n"
+	"                           an existing TAP (repeatable, up to 8)\n",
 	.notes =
 	"Runs the built-in workload guest (or the --kernel) until stopped (SIGTERM,\n"
 	"SIGINT or 'kmigrate stop NAME').  NAME is [A-Za-z0-9._-]{1,64}; the VM's\n"
@@ -231,6 +240,14 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 				return km_usage_error("invalid --cmdline: longer than %d bytes",
 						      VMM_MB_CMDLINE_MAX), KM_OPT_EXIT_USAGE;
 			o->cmdline = optarg;
+			break;
+		case 'B':
+			if (run_devs_parse_disk(&o->devs, optarg))
+				return KM_OPT_EXIT_USAGE;
+			break;
+		case 'N':
+			if (run_devs_parse_net(&o->devs, optarg))
+				return KM_OPT_EXIT_USAGE;
 			break;
 		case 'C':
 			if (!vmm_cpumodel_known(optarg))
@@ -383,6 +400,9 @@ int run_main(int argc, char **argv)
 		ret = KM_EXIT_FAIL;
 		goto out_srv;
 	}
+	ret = run_devs_add(&o.devs, rs.vm, o.name);
+	if (ret)
+		goto out_vm;
 	memset(&wl, 0, sizeof(wl));
 	wl.pattern = o.pattern;
 	wl.rate = o.rate;
