@@ -54,6 +54,24 @@ lab-vm: deps tools
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 1 \
 		--payload $(BUILD)/payload-vm --timeout 600 -- sh bin/run_test.sh
 
+.PHONY: lab-linux
+# A stock Linux guest in kmigrate's VMM inside one lab host of LAB_KERNEL:
+# `kmigrate run --kernel` boots that host's own Debian bzImage with a busybox
+# initramfs built here (tests/lab-vm/linux_initrd.sh) at 1 and 4 vCPUs,
+# `kmigrate console`, bad input (tests/lab-vm/linux_test.sh).  A few minutes.
+LAB_CACHE_DIR	= $(or $(LAB_CACHE),$(TOP)/.cache/lab)
+lab-linux: deps tools
+	@rel=$$($(TOP)/scripts/lab-kernel.sh $(LAB_KERNEL)) && \
+	$(TOP)/tests/lab/lab.sh prepare --kernel $(LAB_KERNEL) >/dev/null && \
+	rm -rf $(BUILD)/payload-linux && mkdir -p $(BUILD)/payload-linux/bin && \
+	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-vm/linux_test.sh $(TOP)/tests/lib/labtest.sh \
+		$(BUILD)/payload-linux/bin/ && \
+	cp $(LAB_CACHE_DIR)/kernel/$$rel/vmlinuz $(BUILD)/payload-linux/vmlinuz && \
+	sh $(TOP)/tests/lab-vm/linux_initrd.sh $(BUILD)/payload-linux/initrd.cpio && \
+	$(LAB_TLS) $(BUILD)/payload-linux/tls && \
+	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 1 \
+		--payload $(BUILD)/payload-linux --timeout 900 -- sh bin/linux_test.sh
+
 .PHONY: lab-migrate lab-mig-module
 # Live migration between two lab hosts (`kmigrate listen`/`start`/`cancel`,
 # tests/lab-migrate/migrate_test.sh; docs/MIGRATION.md).  The payloads carry

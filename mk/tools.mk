@@ -56,6 +56,7 @@ TOOLS_LIB_SRCS	:= $(filter-out $(TOOLS_VMM_SRCS),$(sort $(wildcard $(TOOLS_SRC)/
 TOOLS_CMD_SRCS	:= $(wildcard $(TOOLS_SRC)/kmigrate/*.c) $(TOOLS_VMM_SRCS)
 UNIT_TESTS	:= $(sort $(basename $(notdir $(wildcard $(UNIT_SRC)/test_*.c))))
 UNIT_VIRTIO_SRCS := $(addprefix $(TOOLS_SRC)/vmm/,pci.c virtq.c virtio_pci.c virtio_blk.c virtio_net.c)
+UNIT_VMM_PURE	:= $(addprefix $(TOOLS_SRC)/vmm/,bzimage.c mptable.c serial.c)
 UNIT_HELPERS	:= $(filter-out $(UNIT_SRC)/test_%.c,$(wildcard $(UNIT_SRC)/*.c))
 
 # The version is compiled into version.o only, which a stamp file rebuilds
@@ -111,6 +112,9 @@ $(TOOLS_OBJ)/$(1)/unit/test_commands: $(TOOLS_OBJ)/$(1)/unit/test_commands.o \
 $(TOOLS_OBJ)/$(1)/unit/test_virtio: $(TOOLS_OBJ)/$(1)/unit/test_virtio.o \
 		$(call tools-objs,$(1),$(UNIT_HELPERS) $(TOOLS_LIB_SRCS) $(UNIT_VIRTIO_SRCS))
 	$$(TOOLS_CC) $(2) -o $$@ $$^ $$(TOOLS_LDLIBS)
+
+# The pure parts of libvmm's Linux boot path, built with the tools' flags.
+$(TOOLS_OBJ)/$(1)/unit/test_linuxboot: $(call tools-objs,$(1),$(UNIT_VMM_PURE))
 
 UNIT_BUILD_$(1) := $(3) $(addprefix $(TOOLS_OBJ)/$(1)/unit/,$(UNIT_TESTS))
 endef

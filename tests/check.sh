@@ -74,6 +74,7 @@ for k in $LAB_KERNELS; do
 	step "kselftest-$k" make -s lab-kselftest LAB_KERNEL="$k"
 	step "vmm-$k" make -s lab-vmm LAB_KERNEL="$k"
 	step "vm-$k" make -s lab-vm LAB_KERNEL="$k"
+	step "linux-$k" make -s lab-linux LAB_KERNEL="$k"
 	step "migrate-$k" make -s lab-migrate LAB_KERNEL="$k"
 	step "migrate-faults-$k" make -s lab-migrate-faults LAB_KERNEL="$k"
 	step "migrate-downtime-$k" make -s lab-migrate-downtime LAB_KERNEL="$k"

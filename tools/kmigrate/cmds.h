@@ -24,6 +24,7 @@ int listen_main(int argc, char **argv);
 int start_main(int argc, char **argv);
 int check_main(int argc, char **argv);
 int cancel_main(int argc, char **argv);
+int console_main(int argc, char **argv);
 
 /* start.c, shared with `status NAME`: one progress line of a
  * {"event":"progress",...} object (on a terminal: rewritten in place). */

@@ -19,6 +19,7 @@ static const struct km_cmd km_cmds[] = {
 	{ "pause",	pause_main,	"pause a guest of 'kmigrate run'" },
 	{ "resume",	resume_main,	"resume a paused guest" },
 	{ "stop",	stop_main,	"shut a guest of 'kmigrate run' down" },
+	{ "console",	console_main,	"attach the terminal to a Linux guest's serial console" },
 	{ "vmctl",	vmctl_main,	"send a raw request to a guest's control socket" },
 	{ "listen",	listen_main,	"accept live migrations from other hosts" },
 	{ "start",	start_main,	"live-migrate a guest of 'kmigrate run' to another host" },

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "console.h"
 #include "cmds.h"
 #include "cpumodel.h"
 #include "ctl.h"
@@ -59,8 +60,10 @@ struct run_opts {
 	uint64_t ws_bytes;
 	uint32_t ring_entries;
 	bool detach;
-	const char *kernel;		/* --kernel: multiboot kernel, not the workload */
+	const char *kernel;		/* --kernel: multiboot kernel or bzImage */
 	const char *cmdline;
+	const char *initrd;		/* --initrd (bzImage only) */
+	bool linux_kernel;		/* --kernel is a bzImage (setup header "HdrS") */
 	const char *wl_opt;		/* the first workload-only option given */
 	const char *cpu;		/* --cpu MODEL (cpumodel.h); NULL: host */
 	struct run_devs devs;		/* --disk, --net */
@@ -85,6 +88,8 @@ static const struct option run_longopts[] = {
 	{ "detach", no_argument, NULL, 'D' },
 	{ "kernel", required_argument, NULL, 'K' },
 	{ "cmdline", required_argument, NULL, 'L' },
+	{ "append", required_argument, NULL, 'L' },
+	{ "initrd", required_argument, NULL, 'I' },
 	{ "cpu", required_argument, NULL, 'C' },
 	{ "disk", required_argument, NULL, 'B' },
 	{ "net", required_argument, NULL, 'N' },
@@ -107,9 +112,12 @@ static const struct km_usage run_usage = {
 	"      --cpu MODEL          the CPUID the guest sees: host (all KVM offers,\n"
 	"                           default) or a baseline: x86-64-v1 .. x86-64-v4,\n"
 	"                           qemu64; refused if this host cannot offer it\n"
-	"      --kernel FILE        boot this multiboot (v1) kernel instead of the\n"
-	"                           workload (1 vCPU; not with -w, -r, -s)\n"
-	"      --cmdline STR        the kernel's command line (with --kernel)\n"
+	"      --kernel FILE        boot this kernel instead of the workload (not with\n"
+	"                           -w, -r, -s): a Linux bzImage (x86-64, boot protocol\n"
+	"                           2.12+; SMP, serial console) or a multiboot (v1)\n"
+	"                           ELF (1 vCPU)\n"
+	"      --initrd FILE        the initramfs of a Linux --kernel\n"
+	"      --append STR         the kernel's command line (also --cmdline)\n"
 	"      --disk PATH[,ro]     a virtio-blk disk: a file or block device, opened\n"
 	"                           with O_DIRECT and locked (repeatable, up to 8)\n"
 	"      --net bridge=BR|tap=TAP[,mac=MAC]\n"
@@ -120,8 +128,25 @@ static const struct km_usage run_usage = {
 	"SIGINT or 'kmigrate stop NAME').  NAME is [A-Za-z0-9._-]{1,64}; the VM's\n"
 	"control socket is $KMIGRATE_RUN_DIR/NAME.sock (default /run/kmigrate/vms).\n"
 	"SIZE takes K, M, G, T suffixes (powers of 1024).  With --detach the log\n"
-	"goes to $KMIGRATE_RUN_DIR/NAME.log.\n",
+	"goes to $KMIGRATE_RUN_DIR/NAME.log.  A Linux guest's serial console (ttyS0)\n"
+	"is kept in $KMIGRATE_RUN_DIR/NAME.console (the last 1-2 MiB: at 1 MiB the\n"
+	"file moves to NAME.console.1).\n",
 };
+
+/* Whether the file starts like a bzImage (setup header magic "HdrS"). */
+static bool run_is_bzimage(const char *path)
+{
+	uint8_t hdr[0x210];
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, hdr, sizeof(hdr));
+	close(fd);
+	return n > 0 && vmm_bz_is_bzimage(hdr, (size_t)n);
+}
 
 /* "256M", "1G", "65536", "1.5G" -> bytes (binary suffixes). */
 static int run_parse_size(const char *s, uint64_t *out)
@@ -237,7 +262,7 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 			break;
 		case 'L':
 			if (strlen(optarg) > VMM_MB_CMDLINE_MAX)
-				return km_usage_error("invalid --cmdline: longer than %d bytes",
+				return km_usage_error("invalid --append/--cmdline: longer than %d bytes",
 						      VMM_MB_CMDLINE_MAX), KM_OPT_EXIT_USAGE;
 			o->cmdline = optarg;
 			break;
@@ -248,6 +273,12 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 		case 'N':
 			if (run_devs_parse_net(&o->devs, optarg))
 				return KM_OPT_EXIT_USAGE;
+			break;
+		case 'I':
+			if (!*optarg)
+				return km_usage_error("invalid --initrd '': expected a file"),
+				       KM_OPT_EXIT_USAGE;
+			o->initrd = optarg;
 			break;
 		case 'C':
 			if (!vmm_cpumodel_known(optarg))
@@ -268,16 +299,32 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 	if (km_no_args(argc, argv))
 		return KM_OPT_EXIT_USAGE;
 	if (o->cmdline && !o->kernel)
-		return km_usage_error("--cmdline needs --kernel"), KM_OPT_EXIT_USAGE;
+		return km_usage_error("--append/--cmdline needs --kernel"), KM_OPT_EXIT_USAGE;
+	if (o->initrd && !o->kernel)
+		return km_usage_error("--initrd needs --kernel"), KM_OPT_EXIT_USAGE;
 	if (o->kernel && o->wl_opt)
 		return km_usage_error("%s is an option of the built-in workload: not with --kernel",
 				      o->wl_opt), KM_OPT_EXIT_USAGE;
 	if (o->kernel && access(o->kernel, R_OK))
 		return km_usage_error("invalid --kernel '%s': %s", o->kernel, strerror(errno)),
 		       KM_OPT_EXIT_USAGE;
-	if (o->kernel && o->vcpus > 1)
-		return km_usage_error("--kernel boots 1 vCPU (the APs would need the in-kernel "
-				      "irqchip to start)"), KM_OPT_EXIT_USAGE;
+	o->linux_kernel = o->kernel && run_is_bzimage(o->kernel);
+	if (o->linux_kernel) {
+		struct vmm_linux_config lc = {
+			.kernel = o->kernel, .initrd = o->initrd, .cmdline = o->cmdline,
+		};
+		char err[512];
+
+		if (vmm_linux_check(&lc, o->mem, err, sizeof(err)))
+			return km_usage_error("invalid --kernel/--initrd/--append: %s", err),
+			       KM_OPT_EXIT_USAGE;
+	} else if (o->kernel && o->initrd) {
+		return km_usage_error("--initrd needs a Linux bzImage --kernel; '%s' is not one "
+				      "(no \"HdrS\" setup header)", o->kernel), KM_OPT_EXIT_USAGE;
+	}
+	if (o->kernel && !o->linux_kernel && o->vcpus > 1)
+		return km_usage_error("a multiboot --kernel boots 1 vCPU (the APs would need the "
+				      "in-kernel irqchip to start)"), KM_OPT_EXIT_USAGE;
 	if (o->ws_bytes) {
 		uint64_t work = (o->mem - RUN_WORK_GPA) / VMM_PAGE_SIZE;
 
@@ -333,6 +380,8 @@ int run_main(int argc, char **argv)
 	struct km_ctl_server srv;
 	struct vmm_config cfg;
 	struct vmm_wl_config wl;
+	struct vmm_linux *lx = NULL;
+	struct run_console con;
 	char err[512];
 	sigset_t sigs;
 	int ret, sfd = -1, notify = -1;
@@ -340,6 +389,7 @@ int run_main(int argc, char **argv)
 	ret = run_parse(argc, argv, &o);
 	if (ret != KM_OPT_END)
 		return km_opt_exit(ret);
+	run_console_init(&con);
 
 	ret = km_ctl_server_open(&srv, o.name, err, sizeof(err));
 	if (ret) {
@@ -393,6 +443,7 @@ int run_main(int argc, char **argv)
 	cfg.ring_entries = o.ring_entries;
 	cfg.quiet_console = true;
 	cfg.cpu_model = o.cpu;
+	cfg.irqchip = o.linux_kernel;
 	ret = vmm_vm_create(&cfg, &rs.vm);
 	if (ret) {
 		km_err("run: %s: creating the VM: %s%s", o.name, strerror(-ret),
@@ -408,10 +459,28 @@ int run_main(int argc, char **argv)
 	wl.rate = o.rate;
 	wl.ws_pages = o.ws_bytes / VMM_PAGE_SIZE;
 	wl.seed = vmm_realtime_ns() ^ ((uint64_t)getpid() << 32);
-	if (o.kernel)
+	if (o.linux_kernel) {
+		ret = run_console_open(&con, srv.sock_path, err, sizeof(err));
+		if (!ret) {
+			struct vmm_linux_config lc = {
+				.kernel = o.kernel, .initrd = o.initrd, .cmdline = o.cmdline,
+				.console_out = run_console_out, .console_opaque = &con,
+			};
+
+			ret = vmm_linux_load(rs.vm, &lc, &lx, err, sizeof(err));
+		}
+		if (!ret)
+			ret = run_console_serve(&con, lx, err, sizeof(err));
+		if (ret) {
+			km_err("run: %s: %s", o.name, err);
+			ret = KM_EXIT_FAIL;
+			goto out_vm;
+		}
+	} else if (o.kernel) {
 		ret = vmm_mb_load_file(rs.vm, o.kernel, o.cmdline);
-	else
+	} else {
 		ret = vmm_wl_load(rs.vm, &wl);
+	}
 	if (!ret)
 		ret = vmm_start(rs.vm);
 	if (ret) {
@@ -442,6 +511,8 @@ int run_main(int argc, char **argv)
 		h.ws_bytes = o.ws_bytes;
 		h.kernel = o.kernel;
 		h.cmdline = o.cmdline;
+		h.linux_guest = o.linux_kernel;
+		h.console_log = o.linux_kernel ? con.path : NULL;
 		h.start_ns = rs.start_ns;
 		ret = km_vmhost_serve(&h, &srv, sfd);
 		km_vmhost_shutdown(&h);
@@ -449,6 +520,8 @@ int run_main(int argc, char **argv)
 	fprintf(stderr, "kmigrate run: %s: stopped\n", o.name);
 out_vm:
 	vmm_vm_destroy(rs.vm);
+	run_console_close(&con);	/* its thread feeds lx */
+	vmm_linux_free(lx);		/* after both: the VM's ports use it */
 out_srv:
 	km_ctl_server_close(&srv);
 	if (sfd >= 0)

@@ -138,6 +138,11 @@ static struct json_object *vmhost_info(struct km_vmhost *h)
 	if (h->kernel) {
 		JADD(r, "workload", json_object_new_string("kernel"));
 		JADD(r, "kernel", json_object_new_string(h->kernel));
+		if (h->linux_guest) {
+			JADD(r, "kernel_type", json_object_new_string("linux"));
+			JADD(r, "console_log", json_object_new_string(h->console_log ?
+								      h->console_log : ""));
+		}
 		JADD(r, "cmdline", json_object_new_string(h->cmdline ? h->cmdline : ""));
 	} else {
 		JADD(r, "workload", json_object_new_string(wl ? wl : "unknown"));
@@ -260,6 +265,14 @@ static struct json_object *vmhost_migrate(struct km_vmhost *h, struct json_objec
 
 	if (h->migrated) {
 		snprintf(err, errlen, "the guest was migrated away already");
+		return NULL;
+	}
+	if (h->linux_guest) {
+		/* its UART, the APs' wait-for-SIPI and the board's ports are
+		 * not in the migration stream yet: refuse rather than send a
+		 * guest that would break on the destination */
+		snprintf(err, errlen, "'%s' runs a Linux kernel: migrating a Linux guest is not "
+			 "supported yet (its serial port and board state are not migrated)", h->name);
 		return NULL;
 	}
 	if (vmhost_migrating(h)) {
@@ -536,6 +549,11 @@ int km_vmhost_serve(struct km_vmhost *h, struct km_ctl_server *srv, int sfd)
 			return KM_EXIT_FAIL;
 		}
 		if (!vmm_wait(h->vm, 0)) {
+			if (vmm_guest_ended(h->vm)) {
+				fprintf(stderr, "kmigrate run: %s: the guest ended: %s\n", h->name,
+					vmm_guest_ended(h->vm));
+				return KM_EXIT_OK;
+			}
 			km_err("run: %s: the guest stopped by itself", h->name);
 			return KM_EXIT_FAIL;
 		}

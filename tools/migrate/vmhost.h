@@ -45,6 +45,8 @@ struct km_vmhost {
 	const char *workload;		/* pattern name, or NULL: read the guest's */
 	const char *kernel;		/* run --kernel: a multiboot kernel, no workload */
 	const char *cmdline;
+	bool linux_guest;		/* --kernel is a Linux bzImage */
+	const char *console_log;	/* its serial console log (NULL: none) */
 	uint64_t rate;
 	uint64_t ws_bytes;
 	const char *origin;		/* "started" or "migrated" */

@@ -510,6 +510,33 @@ void vmm_stop(struct vmm_vm *vm)
 	}
 }
 
+void vmm_request_end(struct vmm_vm *vm, const char *why)
+{
+	bool first;
+
+	pthread_mutex_lock(&vm->lock);
+	first = !vm->end_reason[0];
+	if (first)
+		snprintf(vm->end_reason, sizeof(vm->end_reason), "%s", why);
+	vm->quit = true;
+	pthread_cond_broadcast(&vm->run_cond);
+	pthread_cond_broadcast(&vm->ring_cond);
+	pthread_mutex_unlock(&vm->lock);
+	if (first)
+		vmm_logf(vm, "guest ended: %s", why);
+	vmm_kick_all(vm);
+}
+
+const char *vmm_guest_ended(const struct vmm_vm *vm)
+{
+	const char *r;
+
+	pthread_mutex_lock((pthread_mutex_t *)&vm->lock);
+	r = vm->end_reason[0] ? vm->end_reason : NULL;
+	pthread_mutex_unlock((pthread_mutex_t *)&vm->lock);
+	return r;
+}
+
 unsigned int vmm_failed_vcpus(struct vmm_vm *vm)
 {
 	unsigned int i, n = 0;

@@ -8,7 +8,7 @@
 #include <stdarg.h>
 #include "vmm.h"
 
-#define VMM_MAX_IO_HANDLERS	16
+#define VMM_MAX_IO_HANDLERS	32
 #define VMM_CONSOLE_LINE	160
 
 struct vmm_io_handler {
@@ -88,6 +88,9 @@ struct vmm_vm {
 	unsigned int nr_io;
 	vmm_event_fn event_fn;
 	void *event_opaque;
+	vmm_io_fn default_io;		/* unclaimed ports (NULL: all ones) */
+	void *default_io_opaque;
+	char end_reason[128];		/* vmm_request_end() (lock); "" if none */
 
 	/* dirty tracking */
 	enum vmm_dirty_mode dirty_mode;

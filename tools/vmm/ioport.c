@@ -7,7 +7,8 @@
  *   0x504 out32  event: (arg << 8) | code  -> vmm_set_event_handler()
  *   0x508 in32   the vCPU's index
  *
- * Unclaimed ports read as all ones and ignore writes, like an empty ISA bus.
+ * Unclaimed ports read as all ones and ignore writes, like an empty ISA bus
+ * (or go to the handler of vmm_io_set_default()).
  */
 #include <string.h>
 #include "internal.h"
@@ -22,6 +23,12 @@ int vmm_io_register(struct vmm_vm *vm, uint16_t port, uint16_t count,
 		.port = port, .count = count, .fn = fn, .opaque = opaque,
 	};
 	return 0;
+}
+
+void vmm_io_set_default(struct vmm_vm *vm, vmm_io_fn fn, void *opaque)
+{
+	vm->default_io = fn;
+	vm->default_io_opaque = opaque;
 }
 
 void vmm_set_event_handler(struct vmm_vm *vm, vmm_event_fn fn, void *opaque)
@@ -47,6 +54,9 @@ void vmm_io_dispatch(struct vmm_vcpu *vcpu)
 		if (h < vm->nr_io)
 			vm->io[h].fn(vcpu, run->io.port, out, data, run->io.size,
 				     vm->io[h].opaque);
+		else if (vm->default_io)
+			vm->default_io(vcpu, run->io.port, out, data, run->io.size,
+				       vm->default_io_opaque);
 		else if (!out)
 			memset(data, 0xff, run->io.size);
 	}

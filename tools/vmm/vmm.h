@@ -13,6 +13,11 @@
  *   workload.c  the built-in workload guest: load, control, status, verify
  *   devices.c   PCI devices of a VM: the bus (pci.c), virtio-pci (virtio_pci.c,
  *               virtq.c), virtio-blk (virtio_blk.c), virtio-net (virtio_net.c)
+ *   multiboot.c multiboot (v1) kernels
+ *   bzimage.c   Linux boot protocol: setup header, e820, zero page (pure)
+ *   mptable.c   Intel MP tables: CPUs, IOAPIC, ISA/PCI interrupts (pure)
+ *   serial.c    16550A UART register model (pure)
+ *   linux.c     the Linux guest's board: load, UART/CMOS/misc ports, reset
  *
  * Threading: one thread per vCPU once vmm_start() ran.  Everything else
  * (pause/resume, harvesting, state save/load, guest memory access) is called
@@ -635,6 +640,181 @@ int vmm_disk_add(struct vmm_vm *vm, const char *path, bool ro, char *err, size_t
 int vmm_net_add(struct vmm_vm *vm, const struct vmm_net_cfg *cfg, char *err, size_t errlen);
 unsigned int vmm_dev_count(const struct vmm_vm *vm);
 int vmm_dev_info(const struct vmm_vm *vm, unsigned int i, struct vmm_dev_info *info);
+
+/* ------------------------------------ Linux boot (bzimage.c, mptable.c,
+ *                                       serial.c, linux.c) -- */
+/*
+ * A stock x86-64 bzImage booted through the 64-bit boot protocol
+ * (Documentation/arch/x86/boot.rst), no firmware:
+ *
+ *   0x1000..0x50000  GDT, TSS, identity page tables (vmm_x86_setup_tables)
+ *   0x7000           boot_params (the zero page); RSI at entry
+ *   0x60000          the command line (at most the header's cmdline_size)
+ *   0x9fc00          MP tables (vmm_mp_build), in the reserved 639K-1M hole
+ *   pref_address     the protected-mode kernel (16 MiB for Debian; 1 MiB
+ *                    if it would not fit there), init_size bytes reserved
+ *   top of low RAM   the initrd, below initrd_addr_max, page aligned
+ *
+ * e820: RAM [0, 639K), reserved [639K, 1M), RAM [1M, min(mem, 3G)) and,
+ * above 3 GiB of memory, the rest from 4 GiB (the PCI hole 3-4 GiB).
+ * vCPU 0 enters startup_64 (load address + 0x200) in long mode with RSI =
+ * boot_params; the others wait for INIT/SIPI (in-kernel irqchip needed).
+ */
+#define VMM_BZ_MIN_VERSION	0x020c	/* 2.12: xloadflags, XLF_KERNEL_64 */
+#define VMM_BZ_ZERO_PAGE	0x7000ULL
+#define VMM_BZ_CMDLINE		0x60000ULL
+#define VMM_BZ_CMDLINE_MAX	0x10000ULL
+#define VMM_MP_GPA		0x9fc00ULL
+#define VMM_EBDA_START		0x9fc00ULL
+#define VMM_PCI_HOLE_START	(3ULL << 30)
+#define VMM_IOAPIC_ADDR		0xfec00000u
+#define VMM_LAPIC_ADDR		0xfee00000u
+
+struct vmm_bz_image {
+	uint16_t version;		/* boot protocol, 0x020c = 2.12 */
+	uint16_t xloadflags;
+	bool relocatable;
+	uint64_t setup_size;		/* real-mode part: (setup_sects + 1) * 512 */
+	uint64_t hdr_end;		/* file offset where the setup header ends */
+	uint64_t kernel_off, kernel_size;	/* the protected-mode kernel in the file */
+	uint32_t initrd_addr_max;	/* highest byte an initrd may use */
+	uint32_t kernel_alignment;
+	uint32_t cmdline_size;		/* longest command line, without NUL */
+	uint64_t pref_address;
+	uint32_t init_size;		/* memory the kernel needs from its load address */
+};
+
+/* Has the "HdrS" magic at 0x202 (a bzImage, not an ELF or multiboot). */
+bool vmm_bz_is_bzimage(const void *buf, size_t len);
+/*
+ * Check a bzImage: magic, boot flag, protocol >= 2.12, 64-bit entry,
+ * relocatable, loaded high, not truncated.  -ENOEXEC with a message.
+ */
+int vmm_bz_parse(const void *buf, size_t len, struct vmm_bz_image *img,
+		 char *err, size_t errlen);
+
+#define VMM_E820_MAX		8
+#define VMM_E820_RAM		1
+#define VMM_E820_RESERVED	2
+struct vmm_e820_entry {
+	uint64_t addr, size;
+	uint32_t type;
+};
+struct vmm_e820 {
+	unsigned int nr;
+	struct vmm_e820_entry e[VMM_E820_MAX];
+};
+/* The guest's memory map for mem_bytes of RAM (see the layout above). */
+void vmm_e820_layout(uint64_t mem_bytes, struct vmm_e820 *m);
+
+/* Where a kernel, its initrd and command line go in a given RAM size. */
+struct vmm_bz_plan {
+	uint64_t kernel_gpa;		/* the protected-mode kernel */
+	uint64_t initrd_gpa, initrd_size;
+	uint64_t cmdline_gpa;
+	uint64_t entry;			/* startup_64 */
+};
+/*
+ * Place the kernel, an initrd of initrd_size bytes (0: none) and a command
+ * line of cmdline_len bytes in mem_bytes of RAM.  -E2BIG (the kernel or the
+ * initrd does not fit, the command line is longer than the kernel takes)
+ * with a message.
+ */
+int vmm_bz_plan(const struct vmm_bz_image *img, uint64_t mem_bytes,
+		uint64_t initrd_size, size_t cmdline_len, struct vmm_bz_plan *plan,
+		char *err, size_t errlen);
+
+struct vmm_bz_params {
+	uint64_t kernel_gpa, cmdline_gpa, initrd_gpa, initrd_size;
+	const struct vmm_e820 *e820;
+};
+/* Fill the 4096-byte zero page zp from the kernel's header and p. */
+int vmm_bz_fill_params(const void *kernel, const struct vmm_bz_image *img,
+		       uint8_t *zp, const struct vmm_bz_params *p);
+
+/* MP tables (mptable.c).  PCI interrupt routing for PCI devices: */
+#define VMM_MP_MAX_PCI_IRQS	32
+struct vmm_mp_pci_irq {
+	uint8_t dev;		/* device number on bus 0 */
+	uint8_t pin;		/* 0 = INTA# .. 3 = INTD# */
+	uint8_t gsi;		/* IOAPIC pin it drives (KVM_IRQ_LINE irq) */
+};
+struct vmm_mp_config {
+	unsigned int nr_cpus;
+	uint32_t cpu_signature;		/* CPUID.1 EAX */
+	uint32_t cpu_features;		/* CPUID.1 EDX */
+	unsigned int nr_pci_irqs;
+	const struct vmm_mp_pci_irq *pci_irqs;
+};
+size_t vmm_mp_size(const struct vmm_mp_config *c);
+uint8_t vmm_mp_checksum(const uint8_t *p, size_t len);
+/* Build the floating pointer + table for address gpa into buf: bytes used or -errno. */
+int vmm_mp_build(uint8_t *buf, size_t len, uint32_t gpa, const struct vmm_mp_config *c);
+
+/* The 16550A register model (serial.c); the caller serialises calls. */
+#define VMM_UART_FIFO		16
+struct vmm_uart {
+	uint8_t ier, lcr, mcr, lsr, msr, scr, dll, dlm, fcr;
+	bool thr_ipending;
+	int irq_level;
+	uint8_t rx[VMM_UART_FIFO];
+	unsigned int rx_head, rx_count;
+	void (*tx)(void *opaque, uint8_t byte);	/* a byte the guest sent */
+	void (*irq)(void *opaque, int level);	/* the interrupt line changed */
+	void *opaque;
+};
+void vmm_uart_init(struct vmm_uart *u, void (*tx)(void *, uint8_t),
+		   void (*irq)(void *, int), void *opaque);
+uint8_t vmm_uart_read(struct vmm_uart *u, unsigned int off);
+void vmm_uart_write(struct vmm_uart *u, unsigned int off, uint8_t v);
+/* Bytes for the guest to read: returns how many fit in the FIFO. */
+size_t vmm_uart_receive(struct vmm_uart *u, const uint8_t *buf, size_t n);
+size_t vmm_uart_rx_room(const struct vmm_uart *u);
+
+/*
+ * The board a Linux guest sees (linux.c): kernel, initrd and command line
+ * loaded, MP tables, the UART at 0x3f8 / IRQ 4, CMOS/RTC at 0x70, port
+ * 0x61, 0x80 (POST), the i8042 reset (0x64 <- 0xfe ends the VM: a guest
+ * reboot), unknown ports (reads all ones, writes ignored, logged once per
+ * port with the RIP).  The VM must have been created with irqchip = true.
+ */
+#define VMM_SERIAL_PORT		0x3f8
+#define VMM_SERIAL_IRQ		4
+struct vmm_linux;
+struct vmm_linux_config {
+	const char *kernel;		/* bzImage path */
+	const char *initrd;		/* NULL: none */
+	const char *cmdline;		/* NULL: empty */
+	/* the guest's serial output; NULL: the VM's console stream */
+	void (*console_out)(void *opaque, const uint8_t *buf, size_t len);
+	void *console_opaque;
+	/* PCI interrupts to describe in the MP table (the virtio-pci bus) */
+	unsigned int nr_pci_irqs;
+	const struct vmm_mp_pci_irq *pci_irqs;
+};
+/*
+ * Read and check the files against mem_bytes without a VM (for a clear
+ * error before anything is created).  0, or -errno with a message:
+ * -ENOENT/-EACCES/-EIO (files), -ENOEXEC (not a usable bzImage), -E2BIG.
+ */
+int vmm_linux_check(const struct vmm_linux_config *cfg, uint64_t mem_bytes,
+		    char *err, size_t errlen);
+int vmm_linux_load(struct vmm_vm *vm, const struct vmm_linux_config *cfg,
+		   struct vmm_linux **out, char *err, size_t errlen);
+/* Feed console input to the UART: bytes taken (the FIFO holds 16). */
+size_t vmm_linux_console_input(struct vmm_linux *lx, const uint8_t *buf, size_t n);
+void vmm_linux_free(struct vmm_linux *lx);
+
+/* Port I/O nobody registered: fn is called instead of the all-ones default. */
+void vmm_io_set_default(struct vmm_vm *vm, vmm_io_fn fn, void *opaque);
+/*
+ * End the VM from inside (a vCPU thread may call it): every vCPU thread
+ * ends (exit VMM_VCPU_STOPPED) and vmm_guest_ended() says why.
+ */
+void vmm_request_end(struct vmm_vm *vm, const char *why);
+/* NULL while the guest has not asked to end, else the reason. */
+const char *vmm_guest_ended(const struct vmm_vm *vm);
+/* ------------------------------------------------- end Linux boot -- */
 
 /* -------------------------------------------------------------- helpers -- */
 
