@@ -17,7 +17,7 @@ N=0
 FAILED=0
 OUT=/tmp/linux_test.$$
 mkdir -p "$OUT"
-APPEND="console=ttyS0 earlyprintk=ttyS0 panic=-1 reboot=k loglevel=4"
+APPEND="console=ttyS0 earlyprintk=ttyS0 panic=-1 reboot=k"
 BOOT_S=${LINUX_BOOT_S:-400}
 
 . "$(dirname "$0")/labtest.sh"	# ok, jfield, info, finish
@@ -38,8 +38,10 @@ boot() {	# boot VCPUS
 	n=$1 name=lx$1
 	log=$KMIGRATE_RUN_DIR/$name.console
 	t0=$(date +%s)
+	a=$APPEND
+	[ "$n" = 1 ] && a="$a kmtest_console"
 	"$KM" run "$name" --kernel "$D/vmlinuz" --initrd "$D/initrd.cpio" --memory 256M \
-		--vcpus "$n" --append "$APPEND" --detach >"$OUT/run$n" 2>&1
+		--vcpus "$n" --append "$a" --detach >"$OUT/run$n" 2>&1
 	ok $? "run $name --kernel vmlinuz --initrd --vcpus $n --detach"
 	sed 's/^/# /' "$OUT/run$n"
 	pid=$(jfield "$(info "$name")" pid)

@@ -10,13 +10,15 @@
  *   0x70/0x71    CMOS: RTC (host UTC, BCD, 24 h), status A-D, memory size
  *   0x61         system control port B (refresh bit toggles on reads)
  *   0x80, 0xed   POST / I/O delay: ignored
- *   0x60/0x64    no i8042 (reads all ones) but 0x64 <- 0xfe (pulse reset)
- *                ends the VM: that is how Linux reboots without ACPI
+ *   0x60/0x64    no i8042 (reads 0: idle, nothing to read; Linux does not
+ *                probe it without ACPI/PNP), but 0x64 <- 0xfe (pulse
+ *                reset) ends the VM: that is how Linux reboots without ACPI
  *   elsewhere    reads all ones, writes ignored; logged once per port
  *                with the RIP, so a boot that goes wrong can be traced
  *
- * CPUID: KVM's supported set with the KVM paravirt leaves (kvm-clock),
- * APIC ids per vCPU (cpu.c), and invariant TSC hidden so the guest keeps
+ * CPUID: KVM's supported set with the KVM paravirt leaves (kvm-clock) and
+ * the "hypervisor" bit (leaf 1 ECX 31) that tells the guest to look for
+ * them, APIC ids per vCPU (cpu.c), and invariant TSC hidden so the guest keeps
  * kvm-clock (a guest on an invariant TSC prefers the TSC, which does not
  * survive a migration to another host's TSC).
  */
@@ -310,9 +312,13 @@ static void lx_misc_io(struct vmm_vcpu *vcpu, uint16_t port, bool out, void *dat
 			return;
 		}
 		if (!out)
-			d[0] = 0xff;	/* no keyboard controller */
+			d[0] = 0;	/* idle: Linux's reboot polls for bit 1 clear */
 		break;
-	default:			/* 0x60, 0x80, 0xed */
+	case 0x60:
+		if (!out)
+			d[0] = 0;
+		break;
+	default:			/* 0x80, 0xed */
 		if (!out)
 			d[0] = 0xff;
 		break;
@@ -369,13 +375,15 @@ static int lx_setup_cpus(struct vmm_vm *vm, uint64_t entry)
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		struct vmm_vcpu *v = &vm->vcpus[i];
 		struct kvm_cpuid_entry2 *e = lx_cpuid(v->cpuid, 0x80000007);
+		struct kvm_cpuid_entry2 *l1 = lx_cpuid(v->cpuid, 1);
 		struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_UNINITIALIZED };
 
-		if (e && (e->edx & (1u << 8))) {
+		if (e)
 			e->edx &= ~(1u << 8);	/* invariant TSC: see the top */
-			if (ioctl(v->fd, KVM_SET_CPUID2, v->cpuid) < 0)
-				return vmm_ioctl_err(vm, "KVM_SET_CPUID2");
-		}
+		if (l1)
+			l1->ecx |= 1u << 31;	/* "hypervisor": look at 0x40000000 */
+		if (ioctl(v->fd, KVM_SET_CPUID2, v->cpuid) < 0)
+			return vmm_ioctl_err(vm, "KVM_SET_CPUID2");
 		if (i == 0)
 			continue;
 		if (ioctl(v->fd, KVM_SET_MP_STATE, &mp) < 0)
