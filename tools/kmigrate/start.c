@@ -289,9 +289,6 @@ int start_main(int argc, char **argv)
 			return km_usage_error("invalid --to '%s': expected HOST[:PORT] or [IPV6]:PORT", to);
 	}
 
-	ret = start_check_devices(name);
-	if (ret)
-		return ret;
 	if (dpath == KM_MIG_DP_KERNEL && access("/dev/" KMIGRATE_DEVICE_NAME, F_OK)) {
 		/* the VM's process would refuse it too; say it the module's way */
 		km_err("start: %s: --datapath kernel: /dev/%s: %s: kernel module not loaded; "
@@ -307,6 +304,9 @@ int start_main(int argc, char **argv)
 		       "instead", name);
 		return KM_EXIT_FAIL;
 	}
+	ret = start_check_devices(name);
+	if (ret)
+		return ret;
 	signal(SIGINT, start_on_signal);
 	signal(SIGTERM, start_on_signal);
 	ret = km_out_begin(&out, &conf, name, to, bw, nowait, &start_interrupted);
