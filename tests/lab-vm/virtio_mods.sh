@@ -14,7 +14,7 @@ set -eu
 deb=${1:?usage: virtio_mods.sh IMAGE.deb RELEASE OUTDIR}
 rel=${2:?release}
 out=${3:?outdir}
-guest="failover net_failover virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev
+guest="failover net_failover virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev
 	virtio_pci virtio_blk virtio_net"
 host="llc stp bridge loop"
 x=$(mktemp -d)
