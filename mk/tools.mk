@@ -108,8 +108,11 @@ $(TOOLS_OBJ)/$(1)/unit/test_commands: $(TOOLS_OBJ)/$(1)/unit/test_commands.o \
 			$(filter-out %/main.c,$(TOOLS_CMD_SRCS))) $(TOOLS_VMM_LIB)
 	$$(TOOLS_CC) $(2) -Wl,--wrap=km_genl_open -o $$@ $$^ $$(TOOLS_LDLIBS)
 
-# The virtio devices' test links libvmm's device files (no KVM in them).
+# The virtio devices' tests link libvmm's device files (no KVM in them).
 $(TOOLS_OBJ)/$(1)/unit/test_virtio: $(TOOLS_OBJ)/$(1)/unit/test_virtio.o \
+		$(call tools-objs,$(1),$(UNIT_HELPERS) $(TOOLS_LIB_SRCS) $(UNIT_VIRTIO_SRCS))
+	$$(TOOLS_CC) $(2) -o $$@ $$^ $$(TOOLS_LDLIBS)
+$(TOOLS_OBJ)/$(1)/unit/test_virtio_net: $(TOOLS_OBJ)/$(1)/unit/test_virtio_net.o \
 		$(call tools-objs,$(1),$(UNIT_HELPERS) $(TOOLS_LIB_SRCS) $(UNIT_VIRTIO_SRCS))
 	$$(TOOLS_CC) $(2) -o $$@ $$^ $$(TOOLS_LDLIBS)
 

@@ -24,69 +24,12 @@
 #include "kselftest_harness.h"
 #include "pci.h"
 #include "unit.h"
+#include "vfake.h"
 #include "virtio_blk.h"
 #include "virtio_net.h"
 #include "virtq.h"
 
 KM_SUITE(virtio);
-
-/* ------------------------------------------------ fake guest memory -- */
-
-#define GBASE	0x100000ull		/* RAM starts here: GPA 0 is not RAM */
-#define GSIZE	(1ull << 20)
-
-struct gmem {
-	uint8_t *ram;
-	uint64_t dirty_bytes;
-	uint8_t dirty_page[GSIZE / 4096];
-	struct vq_gmem vq;
-	unsigned int msis;
-	uint64_t msi_addr;
-	uint32_t msi_data;
-};
-
-static void *g_map(void *opaque, uint64_t gpa, uint64_t len)
-{
-	struct gmem *g = opaque;
-
-	if (gpa < GBASE || len > GSIZE || gpa - GBASE > GSIZE - len)
-		return NULL;
-	return g->ram + (gpa - GBASE);
-}
-
-static void g_dirty(void *opaque, uint64_t gpa, uint64_t len)
-{
-	struct gmem *g = opaque;
-	uint64_t p;
-
-	g->dirty_bytes += len;
-	for (p = (gpa - GBASE) / 4096; p <= (gpa - GBASE + len - 1) / 4096; p++)
-		g->dirty_page[p] = 1;
-}
-
-static int g_msi(void *opaque, uint64_t addr, uint32_t data)
-{
-	struct gmem *g = opaque;
-
-	g->msis++;
-	g->msi_addr = addr;
-	g->msi_data = data;
-	return 0;
-}
-
-static void g_init(struct gmem *g)
-{
-	memset(g, 0, sizeof(*g));
-	if (posix_memalign((void **)&g->ram, 4096, GSIZE))
-		abort();
-	memset(g->ram, 0, GSIZE);
-	g->vq = (struct vq_gmem){ .map = g_map, .dirty = g_dirty, .opaque = g };
-}
-
-static uint8_t *G(struct gmem *g, uint64_t gpa)
-{
-	return g->ram + (gpa - GBASE);
-}
 
 /* The queue's rings: size 16 */
 #define QSZ	16
@@ -288,25 +231,6 @@ TEST_F(virtio, vq_indirect)
 
 /* -------------------------------------------------------------- PCI -- */
 
-static uint32_t conf_rd(struct pci_bus *bus, unsigned int slot, unsigned int off,
-			unsigned int size)
-{
-	uint32_t a = 0x80000000u | slot << 11 | (off & 0xfc), v = 0;
-
-	pci_conf_io(bus, PCI_CONF_ADDR_PORT, true, &a, 4);
-	pci_conf_io(bus, (uint16_t)(PCI_CONF_DATA_PORT + (off & 3)), false, &v, size);
-	return v;
-}
-
-static void conf_wr(struct pci_bus *bus, unsigned int slot, unsigned int off,
-		    unsigned int size, uint32_t v)
-{
-	uint32_t a = 0x80000000u | slot << 11 | (off & 0xfc);
-
-	pci_conf_io(bus, PCI_CONF_ADDR_PORT, true, &a, 4);
-	pci_conf_io(bus, (uint16_t)(PCI_CONF_DATA_PORT + (off & 3)), true, &v, size);
-}
-
 static int bar_hits;
 
 static void t_bar_rd(struct pci_dev *d, int bar, uint64_t off, void *data, unsigned int len)
@@ -453,18 +377,13 @@ struct drv {
 
 static void bar_w(struct drv *d, uint64_t off, uint64_t v, unsigned int len)
 {
-	pci_mmio(&d->bus, d->bar + off, true, &v, len);
+	vf_bar_w(&d->bus, d->bar, off, v, len);
 }
 
 static uint64_t bar_r(struct drv *d, uint64_t off, unsigned int len)
 {
-	uint64_t v = 0;
-
-	pci_mmio(&d->bus, d->bar + off, false, &v, len);
-	return v;
+	return vf_bar_r(&d->bus, d->bar, off, len);
 }
-
-#define CC(f)	offsetof(struct virtio_pci_common_cfg, f)
 
 /* What Linux's virtio_pci does up to DRIVER_OK, checked on the way. */
 static void drv_setup(struct __test_metadata *_metadata, struct drv *d, const char *path,
@@ -748,37 +667,6 @@ TEST_F(virtio, blk_lock_and_bad_disks)
 	EXPECT_TRUE(km_contains(err, "smaller than one")) TH_LOG("%s", err);
 	unlink(path);
 	free(path);
-}
-
-/* -------------------------------------------------------- virtio-net -- */
-
-TEST_F(virtio, net_names_and_macs)
-{
-	uint8_t a[6], b[6], c[6], m[6];
-	char tap[IFNAMSIZ];
-
-	vnet_default_mac("web1", 0, a);
-	vnet_default_mac("web1", 0, b);
-	vnet_default_mac("web1", 1, c);
-	EXPECT_EQ(0, memcmp(a, b, 6));
-	EXPECT_NE(0, memcmp(a, c, 6));
-	EXPECT_EQ(0x02, a[0]);		/* locally administered unicast */
-	vnet_default_mac("web2", 0, b);
-	EXPECT_NE(0, memcmp(a, b, 6));
-
-	vnet_tap_name("web1", 0, tap);
-	EXPECT_STREQ("km-web1-0", tap);
-	vnet_tap_name("a-very-long-vm-name-indeed", 3, tap);
-	EXPECT_GT(IFNAMSIZ, (int)strlen(tap));
-	EXPECT_TRUE(km_contains(tap, "-3")) TH_LOG("%s", tap);
-
-	EXPECT_EQ(0, vnet_parse_mac("52:54:00:12:ab:CD", m));
-	EXPECT_EQ(0xcd, m[5]);
-	EXPECT_EQ(-EINVAL, vnet_parse_mac("01:54:00:12:ab:cd", m));	/* multicast */
-	EXPECT_EQ(-EINVAL, vnet_parse_mac("52:54:00:12:ab", m));
-	EXPECT_EQ(-EINVAL, vnet_parse_mac("52:54:00:12:ab:cdx", m));
-	EXPECT_EQ(-EINVAL, vnet_parse_mac("52-54-00-12-ab-cd", m));
-	EXPECT_EQ(-EINVAL, vnet_parse_mac("52:54:00:12:ab: d", m));
 }
 
 TEST_HARNESS_MAIN
