@@ -51,6 +51,9 @@ km -j vms >"$T/vms.json" 2>&1
 has "$T/vms.json" "\"type\":\"disk\",\"pci_slot\":1,\"path\":\"$T/d1.img\",\"read_only\":false,\"bytes\":16777216" &&
 	has "$T/vms.json" "\"pci_slot\":2,\"path\":\"$T/d2.img\",\"read_only\":true"
 ok $? "vms -j lists both disks on PCI slots 1 and 2"
+km vms v1 >"$T/vms.txt" 2>&1
+has "$T/vms.txt" "  disk 00:01.0 $T/d1.img, 16 MiB" && has "$T/vms.txt" "  disk 00:02.0 $T/d2.img (read-only), 16 MiB"
+ok $? "vms lists them under the VM's line"
 rc=$(run_rc v2 --disk "$T/d1.img")
 [ "$rc" = 5 ] && has "$T/v2.err" "is in use" && no_trace v2
 ok $? "a second VM writing the same disk: exit 5 ($rc), 'in use', nothing left"
@@ -83,6 +86,10 @@ mac=$(sed -n 's/.*"tap":"km-n1-0","bridge":"br0","mac":"\([0-9a-f:]*\)".*/\1/p' 
 case $mac in 02:6b:6d:??:??:??) r=0 ;; *) r=1 ;; esac
 [ $r = 0 ] && has "$T/vms2.json" '"tap":"tapx","bridge":null,"mac":"52:54:00:12:34:56"'
 ok $? "vms -j: the default MAC $mac (02:6b:6d:...) and the given one"
+km vms n1 >"$T/vms2.txt" 2>&1
+has "$T/vms2.txt" "  net  00:01.0 tap km-n1-0 in bridge br0, mac $mac" &&
+	has "$T/vms2.txt" "  net  00:02.0 tap tapx, mac 52:54:00:12:34:56"
+ok $? "vms lists the NICs with tap, bridge and MAC"
 km stop n1 >/dev/null 2>&1
 for _ in $(seq 50); do ip -n "$NS" link show km-n1-0 >/dev/null 2>&1 || break; sleep 0.1; done
 ! ip -n "$NS" link show km-n1-0 >/dev/null 2>&1 && ip -n "$NS" link show tapx >/dev/null 2>&1
