@@ -465,8 +465,9 @@ static void drv_setup(struct __test_metadata *_metadata, struct drv *d, const ch
 	bar_w(d, CC(queue_desc_hi), 0, 4);
 	bar_w(d, CC(queue_avail_lo), (uint32_t)AVAIL, 4);
 	bar_w(d, CC(queue_avail_hi), 0, 4);
-	bar_w(d, CC(queue_used_lo), (uint32_t)USED, 4);
-	bar_w(d, CC(queue_used_hi), 0, 4);
+	bar_w(d, CC(queue_used_hi), 0x12345, 4);
+	bar_w(d, CC(queue_used_lo), USED, 8);		/* one 64-bit access */
+	EXPECT_EQ(0u, bar_r(d, CC(queue_used_hi), 4));
 	bar_w(d, CC(queue_enable), 1, 2);
 	EXPECT_EQ(1u, bar_r(d, CC(queue_enable), 2));
 	bar_w(d, CC(device_status), VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |

@@ -172,9 +172,10 @@ static void vp_set_status(struct virtio_pci *vp, uint8_t s)
 		vp->ops->driver_ok(vp);
 }
 
-static void vp_common_write(struct virtio_pci *vp, unsigned int off, uint32_t v,
+static void vp_common_write(struct virtio_pci *vp, unsigned int off, uint64_t v64,
 			    unsigned int len)
 {
+	uint32_t v = (uint32_t)v64;
 	struct virtq *q = vp->queue_sel < vp->nr_queues ? &vp->vq[vp->queue_sel] : NULL;
 	char err[256];
 
@@ -221,16 +222,20 @@ static void vp_common_write(struct virtio_pci *vp, unsigned int off, uint32_t v,
 		case F(queue_desc_lo):
 		case F(queue_desc_hi):
 			vp_set_half(&q->desc_gpa, off == F(queue_desc_hi), v);
-			if (len == 8)
-				vp_set_half(&q->desc_gpa, true, 0);
+			if (len == 8 && off == F(queue_desc_lo))
+				q->desc_gpa = v64;
 			break;
 		case F(queue_avail_lo):
 		case F(queue_avail_hi):
 			vp_set_half(&q->avail_gpa, off == F(queue_avail_hi), v);
+			if (len == 8 && off == F(queue_avail_lo))
+				q->avail_gpa = v64;
 			break;
 		case F(queue_used_lo):
 		case F(queue_used_hi):
 			vp_set_half(&q->used_gpa, off == F(queue_used_hi), v);
+			if (len == 8 && off == F(queue_used_lo))
+				q->used_gpa = v64;
 			break;
 		default:
 			break;
@@ -284,7 +289,7 @@ static void vp_bar_write(struct pci_dev *d, int bar, uint64_t off, const void *d
 	}
 	pthread_mutex_lock(&vp->lock);
 	if (off + len <= VP_COMMON_OFF + VP_COMMON_LEN) {
-		vp_common_write(vp, (unsigned int)off, (uint32_t)v, len);
+		vp_common_write(vp, (unsigned int)off, v, len);
 	} else if (off >= VP_MSIX_OFF && off + len <= VP_MSIX_OFF + sizeof(vp->msix) &&
 		   !(off & 3) && len == 4) {
 		uint64_t rel = off - VP_MSIX_OFF;
