@@ -5,6 +5,12 @@
  * guest memory for the virtqueues (reads checked against the memslots,
  * the VMM's writes reported to dirty tracking) and MSI-X messages through
  * KVM_SIGNAL_MSI (the in-kernel irqchip).
+ *
+ * Queue notifications: wherever the guest puts a device's BAR, its notify
+ * area is registered with KVM_IOEVENTFD (2-byte writes, as Linux makes
+ * them) on the eventfd the device's worker waits on, so a notification
+ * costs no exit to the VMM; other writes there still come as MMIO exits
+ * and reach the same eventfd through the transport.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +29,8 @@ struct vmm_device {
 
 struct vmm_devices {
 	struct pci_bus bus;
+	pthread_mutex_t ioev_lock;
+	bool ioev_failed;		/* said once; notifications exit instead */
 	struct vq_gmem mem;
 	unsigned int nr;
 	struct vmm_device dev[VMM_MAX_DEVICES];
@@ -48,11 +56,64 @@ static int vmm_devs_msi(void *opaque, uint64_t addr, uint32_t data)
 	return ioctl(vm->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
 }
 
+static struct virtio_pci *vmm_dev_vp(struct vmm_device *dev);
+
+/* (De)registers the notify area of @vp at @base (KVM_IOEVENTFD). */
+static int vmm_devs_ioev(struct vmm_vm *vm, struct virtio_pci *vp, uint64_t base, bool on)
+{
+	unsigned int q;
+
+	for (q = 0; q < vp->nr_queues; q++) {
+		struct kvm_ioeventfd io = {
+			.addr = base + VP_NOTIFY_OFF + VP_NOTIFY_MULT * q, .len = 2,
+			.fd = vp->notify_fd, .flags = on ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/* After a config write: follow the BARs that moved or were turned on/off. */
+static void vmm_devs_sync_ioev(struct vmm_vm *vm, struct vmm_devices *d)
+{
+	unsigned int i;
+	int r;
+
+	pthread_mutex_lock(&d->ioev_lock);
+	for (i = 0; i < d->nr && !d->ioev_failed; i++) {
+		struct virtio_pci *vp = vmm_dev_vp(&d->dev[i]);
+		uint64_t base = pci_dev_bar_addr(&vp->pci, 0);
+
+		if (vp->notify_fd < 0 || base == vp->ioeventfd_base)
+			continue;
+		if (vp->ioeventfd_base)
+			vmm_devs_ioev(vm, vp, vp->ioeventfd_base, false);
+		vp->ioeventfd_base = 0;
+		if (!base)
+			continue;
+		r = vmm_devs_ioev(vm, vp, base, true);
+		if (r) {
+			vmm_devs_ioev(vm, vp, base, false);
+			vmm_logf(vm, "devices: KVM_IOEVENTFD: %s; queue notifications exit to "
+				 "the VMM instead", strerror(-r));
+			d->ioev_failed = true;
+			break;
+		}
+		vp->ioeventfd_base = base;
+	}
+	pthread_mutex_unlock(&d->ioev_lock);
+}
+
 static void vmm_devs_conf_io(struct vmm_vcpu *vcpu, uint16_t port, bool out, void *data,
 			     unsigned int size, void *opaque)
 {
-	(void)vcpu;
-	pci_conf_io(opaque, port, out, data, size);
+	struct vmm_devices *d = opaque;
+
+	pci_conf_io(&d->bus, port, out, data, size);
+	if (out && port >= PCI_CONF_DATA_PORT)
+		vmm_devs_sync_ioev(vcpu->vm, d);
 }
 
 static struct vmm_devices *vmm_devs_get(struct vmm_vm *vm)
@@ -65,8 +126,10 @@ static struct vmm_devices *vmm_devs_get(struct vmm_vm *vm)
 	if (!d)
 		return NULL;
 	pci_bus_init(&d->bus);
-	if (vmm_io_register(vm, PCI_CONF_ADDR_PORT, 8, vmm_devs_conf_io, &d->bus)) {
+	pthread_mutex_init(&d->ioev_lock, NULL);
+	if (vmm_io_register(vm, PCI_CONF_ADDR_PORT, 8, vmm_devs_conf_io, d)) {
 		pci_bus_destroy(&d->bus);
+		pthread_mutex_destroy(&d->ioev_lock);
 		free(d);
 		return NULL;
 	}
@@ -202,12 +265,17 @@ void vmm_devices_free(struct vmm_vm *vm)
 	if (!d)
 		return;
 	for (i = 0; i < d->nr; i++) {
+		struct virtio_pci *vp = vmm_dev_vp(&d->dev[i]);
+
+		if (vp->ioeventfd_base)
+			vmm_devs_ioev(vm, vp, vp->ioeventfd_base, false);
 		if (d->dev[i].kind == VMM_DEV_DISK)
 			virtio_blk_destroy(d->dev[i].blk);
 		else
 			virtio_net_destroy(d->dev[i].net);
 	}
 	pci_bus_destroy(&d->bus);
+	pthread_mutex_destroy(&d->ioev_lock);
 	free(d);
 	vm->devs = NULL;
 }

@@ -385,6 +385,7 @@ int virtio_blk_create(struct virtio_blk **out, const char *path, bool ro,
 		virtio_blk_destroy(b);
 		return r;
 	}
+	b->vp.notify_fd = b->efd;
 	*out = b;
 	return 0;
 }

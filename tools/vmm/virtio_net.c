@@ -388,6 +388,7 @@ int virtio_net_create(struct virtio_net **out, const struct vmm_net_cfg *cfg,
 		return r;
 	}
 	n->rx_starved = true;
+	n->vp.notify_fd = n->efd;
 	*out = n;
 	return 0;
 }

@@ -387,6 +387,7 @@ int virtio_pci_init(struct virtio_pci *vp, const char *name, uint16_t device_id,
 			      1ull << VIRTIO_RING_F_INDIRECT_DESC;
 	for (q = 0; q < nr_queues; q++)
 		vp->qmax[q] = qsize;
+	vp->notify_fd = -1;
 	vp->status = 1;		/* so that the reset below runs ops->reset */
 	vp_reset(vp);
 	return 0;

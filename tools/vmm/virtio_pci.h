@@ -91,6 +91,9 @@ struct virtio_pci {
 	uint32_t pba;
 	bool failed_logged;
 	uint64_t interrupts;			/* MSI-X messages sent */
+	/* the eventfd that ops->notify writes, for KVM_IOEVENTFD (-1: none) */
+	int notify_fd;
+	uint64_t ioeventfd_base;		/* notify area registered (0: none) */
 };
 
 /*
