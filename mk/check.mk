@@ -88,7 +88,7 @@ lab-virtio: deps tools
 	sh $(TOP)/tests/lab-vm/virtio_mods.sh $(LAB_CACHE_DIR)/kernel/$$rel/image.deb $$rel $$p/mods && \
 	mv $$p/mods/host $$p/host && \
 	sh $(TOP)/tests/lab-vm/virtio_initrd.sh $$p/initrd.cpio $$p/mods/guest && \
-	rm -rf $$p/mods && \
+	rm -rf $$p/mods && $(LAB_TLS) $$p/tls && \
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 1 \
 		--payload $$p --timeout 900 -- sh bin/virtio_test.sh
 
