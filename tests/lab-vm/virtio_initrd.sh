@@ -37,7 +37,10 @@ for m in $(cat /lib/km/order); do
 	insmod /lib/km/$m.ko || echo "KMTEST insmod $m failed"
 done
 i=0
-while [ $i -lt 50 ] && ! [ -b /dev/vda ]; do sleep 0.1; i=$((i + 1)); done
+while [ $i -lt 300 ] && ! { [ -b /dev/vda ] && [ -e /sys/class/net/eth0 ]; }; do
+	sleep 0.1
+	i=$((i + 1))
+done
 echo "KMTEST pci: $(cd /sys/bus/pci/devices && for d in *; do printf '%s=%s:%s ' $d $(cat $d/vendor) $(cat $d/device); done)"
 echo "KMTEST blocks: $(ls /sys/block | tr '\n' ' ')"
 phase=$(sed -n 's/.*km\.phase=\([a-z]*\).*/\1/p' /proc/cmdline)
