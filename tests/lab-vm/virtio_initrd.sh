@@ -36,18 +36,21 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 for m in $(cat /lib/km/order); do
 	insmod /lib/km/$m.ko || echo "KMTEST insmod $m failed"
 done
+phase=$(sed -n 's/.*km\.phase=\([a-z]*\).*/\1/p' /proc/cmdline)
+net=/sys/class/net/eth0
+[ "$phase" = write ] || net=/
 i=0
-while [ $i -lt 300 ] && ! { [ -b /dev/vda ] && [ -e /sys/class/net/eth0 ]; }; do
+while [ $i -lt 300 ] && ! { [ -b /dev/vda ] && [ -e $net ]; }; do
 	sleep 0.1
 	i=$((i + 1))
 done
 echo "KMTEST pci: $(cd /sys/bus/pci/devices && for d in *; do printf '%s=%s:%s ' $d $(cat $d/vendor) $(cat $d/device); done)"
 echo "KMTEST blocks: $(ls /sys/block | tr '\n' ' ')"
-phase=$(sed -n 's/.*km\.phase=\([a-z]*\).*/\1/p' /proc/cmdline)
 want=$(virtio_pattern | md5sum | cut -d' ' -f1)
 case $phase in
 write)
-	virtio_pattern | dd of=/dev/vda bs=512 seek=2048 conv=fsync 2>/dev/null &&
+	virtio_pattern >/tmp/pattern	# whole blocks from a file, not a pipe
+	dd if=/tmp/pattern of=/dev/vda bs=512 seek=2048 conv=fsync 2>/dev/null &&
 		echo "KMTEST disk-written $want"
 	echo "KMTEST vdb-ro=$(cat /sys/block/vdb/ro 2>/dev/null)"
 	dd if=/dev/zero of=/dev/vdb bs=512 count=1 conv=fsync 2>/dev/null ||
