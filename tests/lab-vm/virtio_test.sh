@@ -88,8 +88,15 @@ sed 's/^/# /' "$OUT/start"
 [ $st -eq 6 ] && grep -q "virtio device state migration is not supported yet" "$OUT/start"
 ok $? "start of a VM with virtio devices is refused before anything is sent (exit $st)"
 wait_for "$KMIGRATE_RUN_DIR/vw.console" "KMTEST waiting on 7777" "$BOOT_S" "$pid"
-ok $? "the guest came up and configured its disk and NIC"
-grep "KMTEST" "$KMIGRATE_RUN_DIR/vw.console" | sed 's/^/# guest: /'
+up=$?
+ok $up "the guest came up and configured its disk and NIC"
+if [ $up -ne 0 ]; then
+	tail -n 80 "$KMIGRATE_RUN_DIR/vw.console" | sed 's/^/# console: /'
+	tail -n 20 "$KMIGRATE_RUN_DIR/vw.log" | sed 's/^/# vm log: /'
+	"$KM" stop vw >/dev/null 2>&1
+else
+	grep "KMTEST" "$KMIGRATE_RUN_DIR/vw.console" | sed 's/^/# guest: /'
+fi
 ping -c 3 -W 5 198.18.9.2 >"$OUT/ping" 2>&1
 ok $? "the lab host pings the guest at 198.18.9.2 ($(grep -o '[0-9]* received' "$OUT/ping"))"
 reply=$(echo "hello-virtio" | timeout 20 nc 198.18.9.2 7777 2>&1)
@@ -98,6 +105,8 @@ ok $? "a host client reaches the guest's echo service ('$reply')"
 wait_end "$pid" "$BOOT_S"
 ok $? "the guest's reboot ends the VM"
 log=$KMIGRATE_RUN_DIR/vw.console
+grep -i "virtio\|pci\|vda\|eth0" "$log" | tail -n 40 | sed 's/^/# console: /'
+
 grep -q "KMTEST pci: .*0x1af4:0x1042.*0x1af4:0x1042.*0x1af4:0x1041" "$log"
 ok $? "the guest sees two virtio-blk and one virtio-net PCI functions"
 grep -q "KMTEST blocks: .*vda.*vdb" "$log"
@@ -122,7 +131,9 @@ ok $? "the tap is gone with the VM"
 boot vr read --disk /dev/loop0
 ok $? "second boot with the same disk"
 wait_end "$pid" "$BOOT_S"
-ok $? "the guest's reboot ends the VM"
+r=$?
+ok $r "the guest's reboot ends the VM"
+[ $r -eq 0 ] || { tail -n 40 "$KMIGRATE_RUN_DIR/vr.console" | sed 's/^/# console: /'; "$KM" stop vr >/dev/null 2>&1; }
 grep "KMTEST" "$KMIGRATE_RUN_DIR/vr.console" | sed 's/^/# guest: /'
 grep -q "KMTEST disk-read ok" "$KMIGRATE_RUN_DIR/vr.console"
 ok $? "the guest reads its pattern back after a reboot"
