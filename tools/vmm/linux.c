@@ -18,7 +18,7 @@
  *
  * CPUID: KVM's supported set with the KVM paravirt leaves (kvm-clock) and
  * the "hypervisor" bit (leaf 1 ECX 31) that tells the guest to look for
- * them, APIC ids per vCPU (cpu.c), and invariant TSC hidden so the guest keeps
+ * them, the TSC-deadline timer where KVM emulates it, APIC ids per vCPU (cpu.c), and invariant TSC hidden so the guest keeps
  * kvm-clock (a guest on an invariant TSC prefers the TSC, which does not
  * survive a migration to another host's TSC).
  */
@@ -369,6 +369,8 @@ static struct kvm_cpuid_entry2 *lx_cpuid(struct kvm_cpuid2 *c, uint32_t fn)
 
 static int lx_setup_cpus(struct vmm_vm *vm, uint64_t entry)
 {
+	/* KVM emulates it with its LAPIC but leaves announcing it to us */
+	bool tsc_deadline = vmm_check_cap(vm, KVM_CAP_TSC_DEADLINE_TIMER) > 0;
 	unsigned int i;
 	int r;
 
@@ -382,6 +384,8 @@ static int lx_setup_cpus(struct vmm_vm *vm, uint64_t entry)
 			e->edx &= ~(1u << 8);	/* invariant TSC: see the top */
 		if (l1)
 			l1->ecx |= 1u << 31;	/* "hypervisor": look at 0x40000000 */
+		if (l1 && tsc_deadline)
+			l1->ecx |= 1u << 24;	/* the LAPIC's TSC-deadline mode */
 		if (ioctl(v->fd, KVM_SET_CPUID2, v->cpuid) < 0)
 			return vmm_ioctl_err(vm, "KVM_SET_CPUID2");
 		if (i == 0)
