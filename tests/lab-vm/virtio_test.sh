@@ -22,7 +22,7 @@ N=0
 FAILED=0
 OUT=/tmp/virtio_test.$$
 mkdir -p "$OUT"
-APPEND="console=ttyS0 panic=-1 reboot=k loglevel=4"
+APPEND="console=ttyS0 panic=-1 reboot=k"
 BOOT_S=${LINUX_BOOT_S:-400}
 
 . "$(dirname "$0")/labtest.sh"	# ok, jfield, info, finish
@@ -64,7 +64,7 @@ boot() {	# boot NAME PHASE ARGS...
 	shift 2
 	log=$KMIGRATE_RUN_DIR/$name.console
 	"$KM" run "$name" --kernel "$D/vmlinuz" --initrd "$D/initrd.cpio" --memory 256M \
-		--vcpus 2 --append "$APPEND km.phase=$phase" "$@" --detach >"$OUT/run-$name" 2>&1
+		--vcpus 1 --append "$APPEND km.phase=$phase" "$@" --detach >"$OUT/run-$name" 2>&1
 	st=$?
 	sed 's/^/# /' "$OUT/run-$name"
 	pid=$(jfield "$(info "$name")" pid)
