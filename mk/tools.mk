@@ -56,6 +56,7 @@ TOOLS_VMM_SRCS	:= $(addprefix $(TOOLS_SRC)/migrate/,vmhost.c source.c source_con
 TOOLS_LIB_SRCS	:= $(filter-out $(TOOLS_VMM_SRCS),$(sort $(wildcard $(TOOLS_SRC)/lib/*.c $(TOOLS_SRC)/migrate/*.c) $(TOOLS_SRC)/migrate/ctl.c))
 TOOLS_CMD_SRCS	:= $(wildcard $(TOOLS_SRC)/kmigrate/*.c) $(TOOLS_VMM_SRCS)
 UNIT_TESTS	:= $(sort $(basename $(notdir $(wildcard $(UNIT_SRC)/test_*.c))))
+UNIT_VIRTIO_SRCS := $(addprefix $(TOOLS_SRC)/vmm/,pci.c virtq.c virtio_pci.c virtio_blk.c virtio_net.c)
 UNIT_VMM_PURE	:= $(addprefix $(TOOLS_SRC)/vmm/,bzimage.c mptable.c serial.c)
 UNIT_HELPERS	:= $(filter-out $(UNIT_SRC)/test_%.c,$(wildcard $(UNIT_SRC)/*.c))
 
@@ -107,6 +108,14 @@ $(TOOLS_OBJ)/$(1)/unit/test_commands: $(TOOLS_OBJ)/$(1)/unit/test_commands.o \
 		$(call tools-objs,$(1),$(UNIT_HELPERS) $(TOOLS_LIB_SRCS) \
 			$(filter-out %/main.c,$(TOOLS_CMD_SRCS))) $(TOOLS_VMM_LIB)
 	$$(TOOLS_CC) $(2) -Wl,--wrap=km_genl_open -o $$@ $$^ $$(TOOLS_LDLIBS)
+
+# The virtio devices' tests link libvmm's device files (no KVM in them).
+$(TOOLS_OBJ)/$(1)/unit/test_virtio: $(TOOLS_OBJ)/$(1)/unit/test_virtio.o \
+		$(call tools-objs,$(1),$(UNIT_HELPERS) $(TOOLS_LIB_SRCS) $(UNIT_VIRTIO_SRCS))
+	$$(TOOLS_CC) $(2) -o $$@ $$^ $$(TOOLS_LDLIBS)
+$(TOOLS_OBJ)/$(1)/unit/test_virtio_net: $(TOOLS_OBJ)/$(1)/unit/test_virtio_net.o \
+		$(call tools-objs,$(1),$(UNIT_HELPERS) $(TOOLS_LIB_SRCS) $(UNIT_VIRTIO_SRCS))
+	$$(TOOLS_CC) $(2) -o $$@ $$^ $$(TOOLS_LDLIBS)
 
 # The pure parts of libvmm's Linux boot path, built with the tools' flags.
 $(TOOLS_OBJ)/$(1)/unit/test_linuxboot: $(call tools-objs,$(1),$(UNIT_VMM_PURE))

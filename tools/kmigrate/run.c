@@ -41,6 +41,7 @@
 #include "cpumodel.h"
 #include "ctl.h"
 #include "exitcode.h"
+#include "run_devs.h"
 #include "vmhost.h"
 #include "vmm.h"
 
@@ -66,6 +67,7 @@ struct run_opts {
 	bool linux_kernel;		/* --kernel is a bzImage (setup header "HdrS") */
 	const char *wl_opt;		/* the first workload-only option given */
 	const char *cpu;		/* --cpu MODEL (cpumodel.h); NULL: host */
+	struct run_devs devs;		/* --disk, --net */
 };
 
 struct run_state {
@@ -91,6 +93,8 @@ static const struct option run_longopts[] = {
 	{ "append", required_argument, NULL, 'L' },
 	{ "initrd", required_argument, NULL, 'I' },
 	{ "cpu", required_argument, NULL, 'C' },
+	{ "disk", required_argument, NULL, 'B' },
+	{ "net", required_argument, NULL, 'N' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -117,7 +121,12 @@ static const struct km_usage run_usage = {
 	"                           boot protocol 2.12+; SMP, serial console) or a\n"
 	"                           multiboot (v1) ELF (1 vCPU)\n"
 	"      --initrd FILE        the initramfs of a Linux --kernel\n"
-	"      --append STR         the kernel's command line (also --cmdline)\n",
+	"      --append STR         the kernel's command line (also --cmdline)\n"
+	"      --disk PATH[,ro]     a virtio-blk disk: a file or block device, opened\n"
+	"                           with O_DIRECT and locked (repeatable, up to 8)\n"
+	"      --net bridge=BR|tap=TAP[,mac=MAC]\n"
+	"                           a virtio-net NIC on a new tap in bridge BR, or on\n"
+	"                           an existing TAP (repeatable, up to 8)\n",
 	.notes =
 	"Runs the built-in workload guest (or the --kernel) until stopped (SIGTERM,\n"
 	"SIGINT or 'kmigrate stop NAME').  NAME is [A-Za-z0-9._-]{1,64}; the VM's\n"
@@ -266,6 +275,14 @@ static int run_parse(int argc, char **argv, struct run_opts *o)
 				return km_usage_error("invalid --append/--cmdline: longer than %d bytes",
 						      VMM_MB_CMDLINE_MAX), KM_OPT_EXIT_USAGE;
 			o->cmdline = optarg;
+			break;
+		case 'B':
+			if (run_devs_parse_disk(&o->devs, optarg))
+				return KM_OPT_EXIT_USAGE;
+			break;
+		case 'N':
+			if (run_devs_parse_net(&o->devs, optarg))
+				return KM_OPT_EXIT_USAGE;
 			break;
 		case 'I':
 			if (!*optarg)
@@ -444,6 +461,9 @@ int run_main(int argc, char **argv)
 		ret = KM_EXIT_FAIL;
 		goto out_srv;
 	}
+	ret = run_devs_add(&o.devs, rs.vm, o.name);
+	if (ret)
+		goto out_vm;
 	memset(&wl, 0, sizeof(wl));
 	wl.pattern = o.pattern;
 	wl.rate = o.rate;

@@ -34,6 +34,13 @@ static const char *vms_str(struct json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : "-";
 }
 
+static bool vms_bool(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
 /* The reply's error, or NULL if it says ok. */
 static const char *vms_reply_error(struct json_object *reply)
 {
@@ -64,6 +71,34 @@ static const struct km_usage vms_usage = {
 	"(default /run/kmigrate/vms).  PROGRESS counts the guest's page writes;\n"
 	"MAXPAUSE is the longest pause a vCPU of the guest observed.\n",
 };
+
+/* A VM's virtio devices under its line, one a line (none: nothing). */
+static void vms_print_devices(struct json_object *reply)
+{
+	struct json_object *devs, *d;
+	size_t i, n;
+
+	if (!json_object_object_get_ex(reply, "devices", &devs) ||
+	    !json_object_is_type(devs, json_type_array))
+		return;
+	n = json_object_array_length(devs);
+	for (i = 0; i < n; i++) {
+		const char *br;
+
+		d = json_object_array_get_idx(devs, i);
+		br = vms_str(d, "bridge");	/* "-": an existing tap */
+		if (!strcmp(vms_str(d, "type"), "disk"))
+			printf("  disk 00:%02" PRIx64 ".0 %s%s, %" PRId64 " MiB\n",
+			       vms_int(d, "pci_slot"), vms_str(d, "path"),
+			       vms_bool(d, "read_only") ? " (read-only)" : "",
+			       vms_int(d, "bytes") >> 20);
+		else
+			printf("  net  00:%02" PRIx64 ".0 tap %s%s%s, mac %s\n",
+			       vms_int(d, "pci_slot"), vms_str(d, "tap"),
+			       strcmp(br, "-") ? " in bridge " : "", strcmp(br, "-") ? br : "",
+			       vms_str(d, "mac"));
+	}
+}
 
 int vms_main(int argc, char **argv)
 {
@@ -125,6 +160,7 @@ int vms_main(int argc, char **argv)
 		       vms_int(reply, "vcpus"), vms_str(reply, "dirty_mode"),
 		       vms_str(reply, "workload"), vms_int(reply, "progress"),
 		       vms_int(reply, "max_pause_us"));
+		vms_print_devices(reply);
 		json_object_put(reply);
 	}
 	if (!given) {

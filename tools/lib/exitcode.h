@@ -12,6 +12,9 @@ enum km_exit {
 	KM_EXIT_USAGE		= 2,	/* bad command line */
 	KM_EXIT_NO_MODULE	= 3,	/* kmigrate.ko is not loaded */
 	KM_EXIT_PERM		= 4,	/* permission denied (needs CAP_NET_ADMIN) */
+	KM_EXIT_BUSY		= 5,	/* run: a disk is in use (locked by another VM) */
+	KM_EXIT_UNSUPPORTED	= 6,	/* start: the VM has devices whose state
+					 * cannot be migrated yet (virtio) */
 	/* kmigrate check: the first failed pre-flight check (preflight.h) */
 	KM_EXIT_PF_CPU		= 10,	/* cpu: CPUID features the destination lacks */
 	KM_EXIT_PF_MEMORY	= 11,	/* memory: not enough available there */

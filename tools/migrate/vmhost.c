@@ -52,6 +52,43 @@ static const struct wl_params *vmhost_params(const struct km_vmhost *h)
 	return p && p->magic == WL_PARAMS_MAGIC ? p : NULL;
 }
 
+/* [{"type":"disk","pci_slot":N,"path":P,"read_only":B,"bytes":N,"requests":N,
+ *   "interrupts":N} | {"type":"net","pci_slot":N,"tap":T,"bridge":B|null,
+ *   "mac":M,"rx_packets":N,"tx_packets":N,"interrupts":N}] */
+static struct json_object *vmhost_devices(struct km_vmhost *h)
+{
+	struct json_object *arr = json_object_new_array();
+	struct vmm_dev_info di;
+	unsigned int i;
+	char mac[18];
+
+	for (i = 0; arr && !vmm_dev_info(h->vm, i, &di); i++) {
+		struct json_object *d = json_object_new_object();
+
+		if (!d)
+			break;
+		JADD(d, "type", json_object_new_string(di.kind == VMM_DEV_DISK ? "disk" : "net"));
+		JADD(d, "pci_slot", JU64(di.pci_slot));
+		if (di.kind == VMM_DEV_DISK) {
+			JADD(d, "path", json_object_new_string(di.path));
+			JADD(d, "read_only", json_object_new_boolean(di.ro));
+			JADD(d, "bytes", JU64(di.bytes));
+			JADD(d, "requests", JU64(di.requests));
+		} else {
+			snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", di.mac[0],
+				 di.mac[1], di.mac[2], di.mac[3], di.mac[4], di.mac[5]);
+			JADD(d, "tap", json_object_new_string(di.tap));
+			JADD(d, "bridge", di.bridge ? json_object_new_string(di.bridge) : NULL);
+			JADD(d, "mac", json_object_new_string(mac));
+			JADD(d, "rx_packets", JU64(di.rx_packets));
+			JADD(d, "tx_packets", JU64(di.tx_packets));
+		}
+		JADD(d, "interrupts", JU64(di.interrupts));
+		json_object_array_add(arr, d);
+	}
+	return arr;
+}
+
 static struct json_object *vmhost_info(struct km_vmhost *h)
 {
 	struct json_object *r = json_object_new_object(), *arr = json_object_new_array();
@@ -128,6 +165,7 @@ static struct json_object *vmhost_info(struct km_vmhost *h)
 	JADD(r, "verify_bad", h->verify_bad >= 0 ? JU64(h->verify_bad) : NULL);
 	JADD(r, "verify_ms", h->pages_verified >= 0 ? JU64(h->verify_ms) : NULL);
 	JADD(r, "vcpus_status", arr);
+	JADD(r, "devices", vmhost_devices(h));
 	return r;
 }
 
@@ -255,6 +293,11 @@ static struct json_object *vmhost_migrate(struct km_vmhost *h, struct json_objec
 	if (h->prof && !km_prof_run_done(h->prof)) {
 		snprintf(err, errlen, "'%s' is being profiled (kmigrate profile): wait for it",
 			 h->name);
+		return NULL;
+	}
+	if (vmm_dev_count(h->vm)) {
+		snprintf(err, errlen, "the VM has %u virtio device(s): virtio device state "
+			 "migration is not supported yet", vmm_dev_count(h->vm));
 		return NULL;
 	}
 	km_mig_opts_default(&o);

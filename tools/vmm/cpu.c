@@ -247,7 +247,8 @@ static bool vmm_handle_exit(struct vmm_vcpu *v)
 		return true;
 	case KVM_EXIT_MMIO:
 		v->stats.exits_mmio++;
-		if (!run->mmio.is_write)
+		if (!vmm_devices_mmio(v->vm, run->mmio.phys_addr, run->mmio.is_write,
+				      run->mmio.data, run->mmio.len) && !run->mmio.is_write)
 			memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
 		v->io_pending = true;
 		return true;

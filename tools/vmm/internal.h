@@ -129,6 +129,8 @@ struct vmm_vm {
 	void *reap_opaque;
 	bool reap_failed;		/* the collector failed: the next harvest
 					 * collects (harvest_lock) */
+
+	struct vmm_devices *devs;	/* PCI devices (devices.c), NULL: none */
 };
 
 void vmm_logf(const struct vmm_vm *vm, const char *fmt, ...)
@@ -156,6 +158,11 @@ void vmm_dirty_free(struct vmm_vm *vm);
 void vmm_dirty_ring_full_wait(struct vmm_vcpu *vcpu);
 void vmm_ring_reset_done(struct vmm_vm *vm, struct vmm_harvest_stats *st);
 int64_t vmm_ring_collect_into(struct vmm_vm *vm, struct vmm_dirty_bitmap *out, bool *lost);
+
+/* devices.c */
+bool vmm_devices_mmio(struct vmm_vm *vm, uint64_t gpa, bool write, void *data,
+		      unsigned int len);
+void vmm_devices_free(struct vmm_vm *vm);
 
 /* reaper.c */
 int64_t vmm_ring_collect_ext_into(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,

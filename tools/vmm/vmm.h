@@ -12,6 +12,8 @@
  *   state.c     vCPU / VM state save and restore, serialised form
  *   x86.c       long-mode boot state (GDT, page tables, control registers)
  *   workload.c  the built-in workload guest: load, control, status, verify
+ *   devices.c   PCI devices of a VM: the bus (pci.c), virtio-pci (virtio_pci.c,
+ *               virtq.c), virtio-blk (virtio_blk.c), virtio-net (virtio_net.c)
  *   multiboot.c multiboot (v1) kernels
  *   bzimage.c   Linux boot protocol: setup header, e820, zero page (pure)
  *   mptable.c   Intel MP tables: CPUs, IOAPIC, ISA/PCI interrupts (pure)
@@ -658,6 +660,51 @@ int vmm_x86_setup_protmode32(struct vmm_vcpu *vcpu, uint32_t gdt_gpa, uint32_t e
 			     uint32_t eax, uint32_t ebx);
 /* ------------------------------------------------- end multiboot v1 -- */
 
+/* ------------------------------------------- PCI devices (devices.c) -- */
+/*
+ * virtio devices on PCI bus 0 (docs/DEVICES.md): add them after
+ * vmm_vm_create() and before vmm_start().  Interrupts are MSI-X through
+ * KVM_SIGNAL_MSI, so a guest that uses them needs vmm_config.irqchip.
+ * Each device has its own worker thread; everything is freed by
+ * vmm_vm_destroy() (a tap kmigrate created goes away with it).
+ */
+#define VMM_MAX_DEVICES		16
+
+enum vmm_dev_kind {
+	VMM_DEV_DISK = 1,
+	VMM_DEV_NET = 2,
+};
+
+struct vmm_net_cfg {
+	const char *vm_name;	/* for the tap's name and the default MAC */
+	unsigned int index;	/* the NIC's number in the VM, from 0 */
+	const char *bridge;	/* create a tap and attach it here, or */
+	const char *tap;	/* use this existing tap */
+	bool has_mac;
+	uint8_t mac[6];
+};
+
+struct vmm_dev_info {
+	enum vmm_dev_kind kind;
+	unsigned int pci_slot;
+	uint64_t interrupts;	/* MSI-X messages sent */
+	/* disk */
+	const char *path;
+	bool ro;
+	uint64_t bytes;
+	uint64_t requests;
+	/* NIC */
+	const char *tap;
+	const char *bridge;	/* NULL: an existing tap */
+	uint8_t mac[6];
+	uint64_t rx_packets, tx_packets;
+};
+
+/* Returns 0, or -errno with one line in @err (-EBUSY: the disk is locked). */
+int vmm_disk_add(struct vmm_vm *vm, const char *path, bool ro, char *err, size_t errlen);
+int vmm_net_add(struct vmm_vm *vm, const struct vmm_net_cfg *cfg, char *err, size_t errlen);
+unsigned int vmm_dev_count(const struct vmm_vm *vm);
+int vmm_dev_info(const struct vmm_vm *vm, unsigned int i, struct vmm_dev_info *info);
 
 /* ------------------------------------ Linux boot (bzimage.c, mptable.c,
  *                                       serial.c, linux.c) -- */
