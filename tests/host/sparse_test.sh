@@ -50,7 +50,8 @@ LPIDS=""
 n=0
 failed=0
 
-. "$HERE/lib.sh"	# km_stop_guests, ok, jnum, on
+. "$HERE/lib.sh"	# km_stop_guests
+. "$HERE/tap.sh"	# ok, jnum, on
 
 cleanup() {
 	km_stop_guests "$A" "$B"

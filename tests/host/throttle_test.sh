@@ -43,6 +43,7 @@ n=0
 failed=0
 
 . "$HERE/lib.sh"
+. "$HERE/tap.sh"	# ok, jnum, on
 
 cleanup() {
 	km_stop_guests "$A" "$B"
