@@ -57,7 +57,7 @@ TOOLS_LIB_SRCS	:= $(filter-out $(TOOLS_VMM_SRCS),$(sort $(wildcard $(TOOLS_SRC)/
 TOOLS_CMD_SRCS	:= $(wildcard $(TOOLS_SRC)/kmigrate/*.c) $(TOOLS_VMM_SRCS)
 UNIT_TESTS	:= $(sort $(basename $(notdir $(wildcard $(UNIT_SRC)/test_*.c))))
 UNIT_VIRTIO_SRCS := $(addprefix $(TOOLS_SRC)/vmm/,pci.c virtq.c virtio_pci.c virtio_blk.c virtio_net.c)
-UNIT_VMM_PURE	:= $(addprefix $(TOOLS_SRC)/vmm/,bzimage.c mptable.c serial.c)
+UNIT_VMM_PURE	:= $(addprefix $(TOOLS_SRC)/vmm/,bzimage.c mptable.c serial.c errf.c)
 UNIT_HELPERS	:= $(filter-out $(UNIT_SRC)/test_%.c,$(wildcard $(UNIT_SRC)/*.c))
 
 # The version is compiled into version.o only, which a stamp file rebuilds

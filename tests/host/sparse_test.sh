@@ -51,16 +51,8 @@ n=0
 failed=0
 
 . "$HERE/lib.sh"	# km_stop_guests
-. "$HERE/tap.sh"	# ok, jnum, on
+. "$HERE/tap.sh"	# ok, jnum, on, cleanup
 
-cleanup() {
-	km_stop_guests "$A" "$B"
-	for p in $LPIDS; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	rm -rf "$T"
-}
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 

@@ -7,7 +7,6 @@
  * Documentation/arch/x86/boot.rst; every value is little-endian.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include "vmm.h"
@@ -51,21 +50,6 @@ static void wr16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v
 static void wr32(uint8_t *p, uint32_t v) { wr16(p, (uint16_t)v); wr16(p + 2, (uint16_t)(v >> 16)); }
 static void wr64(uint8_t *p, uint64_t v) { wr32(p, (uint32_t)v); wr32(p + 4, (uint32_t)(v >> 32)); }
 
-static int bz_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int bz_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
 bool vmm_bz_is_bzimage(const void *buf, size_t len)
 {
 	const uint8_t *b = buf;
@@ -81,42 +65,42 @@ int vmm_bz_parse(const void *buf, size_t len, struct vmm_bz_image *img,
 
 	memset(img, 0, sizeof(*img));
 	if (!vmm_bz_is_bzimage(buf, len))
-		return bz_fail(err, errlen, -ENOEXEC,
+		return vmm_errf(err, errlen, -ENOEXEC,
 			       "not a bzImage: no \"HdrS\" setup header at offset 0x202");
 	if (len < 0x300)
-		return bz_fail(err, errlen, -ENOEXEC, "truncated: %zu bytes, no whole setup header", len);
+		return vmm_errf(err, errlen, -ENOEXEC, "truncated: %zu bytes, no whole setup header", len);
 	if (rd16(b + BP_BOOT_FLAG) != 0xaa55)
-		return bz_fail(err, errlen, -ENOEXEC, "bad boot flag %#x (want 0xaa55)",
+		return vmm_errf(err, errlen, -ENOEXEC, "bad boot flag %#x (want 0xaa55)",
 			       rd16(b + BP_BOOT_FLAG));
 	img->version = rd16(b + BP_VERSION);
 	if (img->version < VMM_BZ_MIN_VERSION)
-		return bz_fail(err, errlen, -ENOEXEC,
+		return vmm_errf(err, errlen, -ENOEXEC,
 			       "boot protocol %u.%02u is too old: the 64-bit entry needs %u.%02u",
 			       img->version >> 8, img->version & 0xff,
 			       VMM_BZ_MIN_VERSION >> 8, VMM_BZ_MIN_VERSION & 0xff);
 	img->xloadflags = rd16(b + BP_XLOADFLAGS);
 	if (!(img->xloadflags & XLF_KERNEL_64))
-		return bz_fail(err, errlen, -ENOEXEC,
+		return vmm_errf(err, errlen, -ENOEXEC,
 			       "not a 64-bit kernel (XLF_KERNEL_64 unset): no 64-bit entry point");
 	img->relocatable = b[BP_RELOCATABLE] != 0;
 	if (!img->relocatable)
-		return bz_fail(err, errlen, -ENOEXEC, "not a relocatable kernel");
+		return vmm_errf(err, errlen, -ENOEXEC, "not a relocatable kernel");
 	if (!(b[BP_LOADFLAGS] & LF_LOADED_HIGH))
-		return bz_fail(err, errlen, -ENOEXEC, "not a bzImage (zImage loaded low)");
+		return vmm_errf(err, errlen, -ENOEXEC, "not a bzImage (zImage loaded low)");
 	sects = b[BP_SETUP_SECTS] ? b[BP_SETUP_SECTS] : 4;
 	img->setup_size = (uint64_t)(sects + 1) * 512;
 	img->hdr_end = BP_JUMP + 2 + b[BP_JUMP + 1];	/* jump's target: end of the header */
 	if (img->hdr_end > img->setup_size || img->hdr_end < BP_INIT_SIZE + 4)
-		return bz_fail(err, errlen, -ENOEXEC, "setup header of %llu bytes is malformed",
+		return vmm_errf(err, errlen, -ENOEXEC, "setup header of %llu bytes is malformed",
 			       (unsigned long long)img->hdr_end);
 	if (len <= img->setup_size)
-		return bz_fail(err, errlen, -ENOEXEC,
+		return vmm_errf(err, errlen, -ENOEXEC,
 			       "truncated: %zu bytes, the setup code alone is %llu",
 			       len, (unsigned long long)img->setup_size);
 	img->kernel_off = img->setup_size;
 	img->kernel_size = len - img->setup_size;
 	if (img->kernel_size < (uint64_t)rd32(b + BP_SYSSIZE) * 16)
-		return bz_fail(err, errlen, -ENOEXEC,
+		return vmm_errf(err, errlen, -ENOEXEC,
 			       "truncated: the kernel is %llu bytes, its header says %llu",
 			       (unsigned long long)img->kernel_size,
 			       (unsigned long long)rd32(b + BP_SYSSIZE) * 16);
@@ -192,7 +176,7 @@ int vmm_bz_plan(const struct vmm_bz_image *img, uint64_t mem_bytes,
 	memset(plan, 0, sizeof(*plan));
 	if (cmdline_len >= VMM_BZ_CMDLINE_MAX ||
 	    (img->cmdline_size && cmdline_len > img->cmdline_size))
-		return bz_fail(err, errlen, -E2BIG,
+		return vmm_errf(err, errlen, -E2BIG,
 			       "the command line is %zu bytes; this kernel takes at most %u",
 			       cmdline_len, img->cmdline_size ? img->cmdline_size :
 			       (unsigned int)VMM_BZ_CMDLINE_MAX - 1);
@@ -208,7 +192,7 @@ int vmm_bz_plan(const struct vmm_bz_image *img, uint64_t mem_bytes,
 	       img->init_size;
 	kend = (kend + VMM_PAGE_SIZE - 1) & ~(VMM_PAGE_SIZE - 1);
 	if (kend > low_top)
-		return bz_fail(err, errlen, -E2BIG,
+		return vmm_errf(err, errlen, -E2BIG,
 			       "the kernel needs memory up to %llu MiB (%u MiB from %#llx); the guest has %llu MiB",
 			       (unsigned long long)(kend >> 20), img->init_size >> 20,
 			       (unsigned long long)plan->kernel_gpa,
@@ -222,7 +206,7 @@ int vmm_bz_plan(const struct vmm_bz_image *img, uint64_t mem_bytes,
 		imax = low_top;
 	need = (kend + initrd_size + (1ULL << 20) - 1) >> 20;
 	if (initrd_size > imax || ((imax - initrd_size) & ~(VMM_PAGE_SIZE - 1)) < kend)
-		return bz_fail(err, errlen, -E2BIG,
+		return vmm_errf(err, errlen, -E2BIG,
 			       "the initrd (%llu MiB) does not fit beside the kernel in %llu MiB of guest memory: give --memory at least %llu MiB",
 			       (unsigned long long)((initrd_size + (1ULL << 20) - 1) >> 20),
 			       (unsigned long long)(mem_bytes >> 20),

@@ -56,21 +56,6 @@ struct vmm_linux {
 	uint8_t port_seen[65536 / 8];
 };
 
-static int lx_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int lx_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
 /* Open a regular readable file and return its size (or -errno). */
 static int lx_open(const char *what, const char *path, uint64_t max, int *fdp,
 		   uint64_t *size, char *err, size_t errlen)
@@ -81,15 +66,15 @@ static int lx_open(const char *what, const char *path, uint64_t max, int *fdp,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
-		return lx_fail(err, errlen, r, "%s '%s': %s", what, path, strerror(errno));
+		return vmm_errf(err, errlen, r, "%s '%s': %s", what, path, strerror(errno));
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return lx_fail(err, errlen, -EINVAL, "%s '%s': not a regular file", what, path);
+		return vmm_errf(err, errlen, -EINVAL, "%s '%s': not a regular file", what, path);
 	}
 	if (!st.st_size || (uint64_t)st.st_size > max) {
 		close(fd);
-		return lx_fail(err, errlen, st.st_size ? -E2BIG : -ENOEXEC,
+		return vmm_errf(err, errlen, st.st_size ? -E2BIG : -ENOEXEC,
 			       "%s '%s': %s", what, path, st.st_size ? "too large" : "empty file");
 	}
 	*fdp = fd;
@@ -125,20 +110,20 @@ static int lx_read_kernel(const char *path, uint8_t **buf, uint64_t *len,
 	*buf = malloc(*len);
 	if (!*buf) {
 		close(fd);
-		return lx_fail(err, errlen, -ENOMEM, "kernel '%s': out of memory", path);
+		return vmm_errf(err, errlen, -ENOMEM, "kernel '%s': out of memory", path);
 	}
 	r = lx_read_all(fd, *buf, *len);
 	close(fd);
 	if (r) {
 		free(*buf);
 		*buf = NULL;
-		return lx_fail(err, errlen, r, "kernel '%s': %s", path, strerror(-r));
+		return vmm_errf(err, errlen, r, "kernel '%s': %s", path, strerror(-r));
 	}
 	r = vmm_bz_parse(*buf, *len, img, why, sizeof(why));
 	if (r) {
 		free(*buf);
 		*buf = NULL;
-		return lx_fail(err, errlen, r, "kernel '%s': %s", path, why);
+		return vmm_errf(err, errlen, r, "kernel '%s': %s", path, why);
 	}
 	return 0;
 }
@@ -154,7 +139,7 @@ static int lx_plan(const struct vmm_linux_config *cfg, uint64_t mem_bytes,
 	if (cfg->initrd) {
 		r = lx_open("initrd", cfg->initrd, 4ULL << 30, initrd_fd, &isize, err, errlen);
 		if (r == -E2BIG)
-			return lx_fail(err, errlen, r, "initrd '%s' does not fit in %llu MiB of guest memory",
+			return vmm_errf(err, errlen, r, "initrd '%s' does not fit in %llu MiB of guest memory",
 				       cfg->initrd, (unsigned long long)(mem_bytes >> 20));
 		if (r)
 			return r;
@@ -472,7 +457,7 @@ int vmm_linux_load(struct vmm_vm *vm, const struct vmm_linux_config *cfg,
 
 	*out = NULL;
 	if (vm->started || !vm->cfg.irqchip)
-		return lx_fail(err, errlen, -EINVAL, "a Linux guest needs a new VM with the in-kernel irqchip");
+		return vmm_errf(err, errlen, -EINVAL, "a Linux guest needs a new VM with the in-kernel irqchip");
 	r = lx_read_kernel(cfg->kernel, &kbuf, &klen, &img, err, errlen);
 	if (r)
 		return r;
@@ -497,7 +482,7 @@ int vmm_linux_load(struct vmm_vm *vm, const struct vmm_linux_config *cfg,
 		r = vmm_guest_write(vm, plan.cmdline_gpa, cfg->cmdline ? cfg->cmdline : "",
 				    (cfg->cmdline ? strlen(cfg->cmdline) : 0) + 1);
 	if (r) {
-		lx_fail(err, errlen, r, "loading the kernel into guest memory: %s", strerror(-r));
+		vmm_errf(err, errlen, r, "loading the kernel into guest memory: %s", strerror(-r));
 		goto out;
 	}
 	vmm_e820_layout(vm->ram_size, &e820);
@@ -516,7 +501,7 @@ int vmm_linux_load(struct vmm_vm *vm, const struct vmm_linux_config *cfg,
 	if (!r)
 		r = lx_register(vm, lx);
 	if (r) {
-		lx_fail(err, errlen, r, "setting up the guest: %s", strerror(-r));
+		vmm_errf(err, errlen, r, "setting up the guest: %s", strerror(-r));
 		goto out;
 	}
 	vmm_logf(vm, "linux: boot protocol %u.%02u, kernel %llu KiB at %#llx (entry %#llx), "

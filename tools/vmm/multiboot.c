@@ -70,21 +70,6 @@ struct mb_mmap_entry {
 	uint32_t type;		/* 1 RAM, 2 reserved */
 } __attribute__((packed));
 
-static int mb_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int mb_fail(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return ret;
-}
-
 static uint32_t rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
@@ -104,21 +89,21 @@ static int mb_add_seg(struct vmm_mb_image *img, uint64_t ram_top, uint64_t off,
 	struct vmm_mb_seg *s;
 
 	if (fsz > msz)
-		return mb_fail(err, errlen, -ENOEXEC, "%s: file size %#llx exceeds memory size %#llx",
+		return vmm_errf(err, errlen, -ENOEXEC, "%s: file size %#llx exceeds memory size %#llx",
 			       what, (unsigned long long)fsz, (unsigned long long)msz);
 	if (!msz)
 		return 0;
 	if (gpa + msz > ram_top || gpa + msz < gpa)
-		return mb_fail(err, errlen, -ERANGE,
+		return vmm_errf(err, errlen, -ERANGE,
 			       "%s: [%#llx, %#llx) lies beyond guest memory (RAM ends at %#llx)",
 			       what, (unsigned long long)gpa, (unsigned long long)(gpa + msz),
 			       (unsigned long long)ram_top);
 	if (gpa < MB_HOLE_END && gpa + msz > MB_HOLE_START)
-		return mb_fail(err, errlen, -ERANGE,
+		return vmm_errf(err, errlen, -ERANGE,
 			       "%s: [%#llx, %#llx) overlaps the 640K-1M hole (VGA/BIOS)",
 			       what, (unsigned long long)gpa, (unsigned long long)(gpa + msz));
 	if (img->nr_segs == VMM_MB_MAX_SEGS)
-		return mb_fail(err, errlen, -E2BIG, "more than %d loadable segments",
+		return vmm_errf(err, errlen, -E2BIG, "more than %d loadable segments",
 			       VMM_MB_MAX_SEGS);
 	s = &img->segs[img->nr_segs++];
 	s->file_off = off;
@@ -141,7 +126,7 @@ static int mb_parse_aout(const uint8_t *b, size_t len, uint64_t ram_top,
 	int r;
 
 	if ((uint64_t)img->header_off + 32 > len)
-		return mb_fail(err, errlen, -ENOEXEC,
+		return vmm_errf(err, errlen, -ENOEXEC,
 			       "multiboot header: a.out kludge fields cut off by the end of the file");
 	header_addr = rd32(h + 12);
 	load_addr = rd32(h + 16);
@@ -149,18 +134,18 @@ static int mb_parse_aout(const uint8_t *b, size_t len, uint64_t ram_top,
 	bss_end = rd32(h + 24);
 	entry = rd32(h + 28);
 	if (header_addr < load_addr || header_addr - load_addr > img->header_off)
-		return mb_fail(err, errlen, -ENOEXEC,
+		return vmm_errf(err, errlen, -ENOEXEC,
 			       "a.out kludge: header_addr %#x / load_addr %#x do not fit the header's "
 			       "file offset %#x", header_addr, load_addr, img->header_off);
 	off = img->header_off - (header_addr - load_addr);
 	if (load_end) {
 		if (load_end <= load_addr)
-			return mb_fail(err, errlen, -ENOEXEC,
+			return vmm_errf(err, errlen, -ENOEXEC,
 				       "a.out kludge: load_end_addr %#x not above load_addr %#x",
 				       load_end, load_addr);
 		fsz = load_end - load_addr;
 		if (off + fsz > len)
-			return mb_fail(err, errlen, -ENOEXEC,
+			return vmm_errf(err, errlen, -ENOEXEC,
 				       "a.out kludge: load_end_addr %#x is beyond the end of the file",
 				       load_end);
 	} else {
@@ -169,7 +154,7 @@ static int mb_parse_aout(const uint8_t *b, size_t len, uint64_t ram_top,
 	msz = fsz;
 	if (bss_end) {
 		if (bss_end < load_addr + fsz)
-			return mb_fail(err, errlen, -ENOEXEC,
+			return vmm_errf(err, errlen, -ENOEXEC,
 				       "a.out kludge: bss_end_addr %#x below the end of the loaded data %#llx",
 				       bss_end, (unsigned long long)(load_addr + fsz));
 		msz = bss_end - load_addr;
@@ -180,7 +165,7 @@ static int mb_parse_aout(const uint8_t *b, size_t len, uint64_t ram_top,
 	if (r)
 		return r;
 	if (entry < img->lo || entry >= img->hi)
-		return mb_fail(err, errlen, -ENOEXEC,
+		return vmm_errf(err, errlen, -ENOEXEC,
 			       "entry point %#x outside the loaded image [%#llx, %#llx)", entry,
 			       (unsigned long long)img->lo, (unsigned long long)img->hi);
 	return 0;
@@ -198,28 +183,28 @@ static int mb_parse_elf(const uint8_t *b, size_t len, uint64_t ram_top,
 	int r;
 
 	if (len < 52)
-		return mb_fail(err, errlen, -ENOEXEC, "ELF header cut off (file of %zu bytes)", len);
+		return vmm_errf(err, errlen, -ENOEXEC, "ELF header cut off (file of %zu bytes)", len);
 	if (b[4] == 2)
-		return mb_fail(err, errlen, -ENOEXEC,
+		return vmm_errf(err, errlen, -ENOEXEC,
 			       "ELF64 kernel: multiboot v1 boots 32-bit ELF only (or set the a.out kludge)");
 	if (b[4] != 1)
-		return mb_fail(err, errlen, -ENOEXEC, "ELF class %u unknown", b[4]);
+		return vmm_errf(err, errlen, -ENOEXEC, "ELF class %u unknown", b[4]);
 	if (b[5] != 1)
-		return mb_fail(err, errlen, -ENOEXEC, "ELF not little-endian");
+		return vmm_errf(err, errlen, -ENOEXEC, "ELF not little-endian");
 	if (rd16(b + 16) != 2)
-		return mb_fail(err, errlen, -ENOEXEC, "ELF type %u is not an executable (ET_EXEC)",
+		return vmm_errf(err, errlen, -ENOEXEC, "ELF type %u is not an executable (ET_EXEC)",
 			       rd16(b + 16));
 	if (rd16(b + 18) != EM_386)
-		return mb_fail(err, errlen, -ENOEXEC, "ELF machine %u is not i386", rd16(b + 18));
+		return vmm_errf(err, errlen, -ENOEXEC, "ELF machine %u is not i386", rd16(b + 18));
 	e_entry = rd32(b + 24);
 	phoff = rd32(b + 28);
 	phentsize = rd16(b + 42);
 	phnum = rd16(b + 44);
 	if (phentsize != 32)
-		return mb_fail(err, errlen, -ENOEXEC, "ELF program header size %u (expected 32)",
+		return vmm_errf(err, errlen, -ENOEXEC, "ELF program header size %u (expected 32)",
 			       phentsize);
 	if (!phnum || (uint64_t)phoff + (uint64_t)phnum * 32 > len)
-		return mb_fail(err, errlen, -ENOEXEC, "ELF program headers (%u at %#x) outside the file",
+		return vmm_errf(err, errlen, -ENOEXEC, "ELF program headers (%u at %#x) outside the file",
 			       phnum, phoff);
 	for (i = 0; i < phnum; i++) {
 		const uint8_t *ph = b + phoff + i * 32;
@@ -231,7 +216,7 @@ static int mb_parse_elf(const uint8_t *b, size_t len, uint64_t ram_top,
 			continue;
 		snprintf(what, sizeof(what), "ELF segment %u", i);
 		if ((uint64_t)off + fsz > len)
-			return mb_fail(err, errlen, -ENOEXEC,
+			return vmm_errf(err, errlen, -ENOEXEC,
 				       "%s: file range [%#x, %#llx) beyond the end of the file (%zu bytes)",
 				       what, off, (unsigned long long)off + fsz, len);
 		r = mb_add_seg(img, ram_top, off, fsz, paddr, msz, what, err, errlen);
@@ -244,9 +229,9 @@ static int mb_parse_elf(const uint8_t *b, size_t len, uint64_t ram_top,
 		}
 	}
 	if (!img->nr_segs)
-		return mb_fail(err, errlen, -ENOEXEC, "ELF has no loadable (PT_LOAD) segment");
+		return vmm_errf(err, errlen, -ENOEXEC, "ELF has no loadable (PT_LOAD) segment");
 	if (!entry_set)
-		return mb_fail(err, errlen, -ENOEXEC, "ELF entry point %#x outside every loaded segment",
+		return vmm_errf(err, errlen, -ENOEXEC, "ELF entry point %#x outside every loaded segment",
 			       e_entry);
 	return 0;
 }
@@ -265,7 +250,7 @@ int vmm_mb_parse(const void *buf, size_t len, uint64_t ram_top,
 	if (!ram_top || ram_top > (1ULL << 32))
 		ram_top = 1ULL << 32;
 	if (!b || len < 12)
-		return mb_fail(err, errlen, -ENOEXEC, "file too short for a multiboot kernel (%zu bytes)",
+		return vmm_errf(err, errlen, -ENOEXEC, "file too short for a multiboot kernel (%zu bytes)",
 			       len);
 	for (off = 0; off + 12 <= lim; off += 4) {
 		if (rd32(b + off) != VMM_MB_HEADER_MAGIC)
@@ -279,20 +264,20 @@ int vmm_mb_parse(const void *buf, size_t len, uint64_t ram_top,
 		break;
 	}
 	if (!found)
-		return mb_fail(err, errlen, -ENOEXEC, bad_sum ?
+		return vmm_errf(err, errlen, -ENOEXEC, bad_sum ?
 			       "multiboot header checksum wrong (magic + flags + checksum != 0)" :
 			       "no multiboot header (magic 0x1BADB002) in the first 8192 bytes");
 	img->header_off = (uint32_t)off;
 	img->header_flags = flags;
 	if (flags & 0xffff & ~MB_KNOWN_FLAGS)
-		return mb_fail(err, errlen, -ENOEXEC,
+		return vmm_errf(err, errlen, -ENOEXEC,
 			       "multiboot header requires unsupported features (flags %#x, "
 			       "unknown required bits %#x)", flags, flags & 0xffff & ~MB_KNOWN_FLAGS);
 	img->video_ignored = flags & VMM_MB_F_VIDEO;
 	if (flags & VMM_MB_F_AOUT_KLUDGE)
 		return mb_parse_aout(b, len, ram_top, img, err, errlen);
 	if (len < 4 || memcmp(b, "\177ELF", 4))
-		return mb_fail(err, errlen, -ENOEXEC,
+		return vmm_errf(err, errlen, -ENOEXEC,
 			       "not an ELF file, and the multiboot header has no a.out kludge (flag 16)");
 	return mb_parse_elf(b, len, ram_top, img, err, errlen);
 }

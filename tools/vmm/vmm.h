@@ -19,6 +19,7 @@
  *   mptable.c   Intel MP tables: CPUs, IOAPIC, ISA/PCI interrupts (pure)
  *   serial.c    16550A UART register model (pure)
  *   linux.c     the Linux guest's board: load, UART/CMOS/misc ports, reset
+ *   errf.c      an error explained into a caller's buffer (the loaders)
  *
  * Threading: one thread per vCPU once vmm_start() ran.  Everything else
  * (pause/resume, harvesting, state save/load, guest memory access) is called
@@ -70,6 +71,10 @@ struct vmm_config {
 	const char *cpu_model;		/* cpumodel.h: NULL or "host": what KVM
 					 * offers; else a named baseline */
 };
+
+/* Formats an explanation into @err (if any) and returns @ret (errf.c). */
+int vmm_errf(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 int vmm_vm_create(const struct vmm_config *cfg, struct vmm_vm **out);
 /* Stops the vCPU threads (if any), frees everything. */
