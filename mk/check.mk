@@ -233,5 +233,5 @@ lab-migrate-downtime: deps tools lab-mig-module
 # suites of tests/host/*_test.sh on this machine's own /dev/kvm, between
 # network namespaces or over loopback (tests/host/run.sh); one skipped line
 # without a usable /dev/kvm.
-check-host: deps tools vmm
+check-host: deps tools vmm lab-agent
 	@$(TOP)/tests/host/run.sh
