@@ -87,6 +87,11 @@ $(VMM_OUT)/vmm_selftest: $(VMM_OBJ)/tests/vmm_selftest.o $(VMM_LIB)
 $(VMM_OUT)/wl_hosttest: $(VMM_OBJ)/tests/wl_hosttest.o $(VMM_LIB)
 	$(VMM_CC) $(VMM_LDFLAGS) -o $@ $^
 
+# announce-self through a VM's NICs on a bridge (tests/host/announce_test.sh)
+vmm: $(VMM_OUT)/announce_test
+$(VMM_OUT)/announce_test: $(VMM_OBJ)/tests/announce_test.o $(VMM_LIB)
+	$(VMM_CC) $(VMM_LDFLAGS) -o $@ $^
+
 vmm-test: vmm
 	$(VMM_OUT)/wl_hosttest
 	@if [ -r /dev/kvm ] && [ -w /dev/kvm ]; then \
