@@ -10,7 +10,9 @@
 # on the agent's link: about 200 lost) while the TCP connection survives;
 # a killed agent makes the probe report the TCP connection lost (exit 1);
 # the agent's disk records verify, and a changed byte is found; bad input
-# is refused with exit 2.  Needs root and ip netns (skipped otherwise).
+# is refused with exit 2; the guest side (tests/lab-vm/kmguest.sh, what
+# agent_initrd.sh's /init runs) starts the services and takes the console
+# commands.  Needs root and ip netns (skipped otherwise).
 # Env: PORT_BASE.  TAP output; exit 0 when all passed.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -184,6 +186,40 @@ show "$T/mem.out"
 writes=$(sed -n 's/^KMAGENT mem done writes=\([0-9]*\) .*bad=0 bad_total=0$/\1/p' "$T/mem.out")
 [ "$rc" = 0 ] && in_range "$writes" 3000 5100 && [ "$(grep -c '^KMAGENT mem t=.* bad=0$' "$T/mem.out")" -ge 2 ]
 ok $? "mem at 5000 pages/s for 1 s: $writes writes, every page verified at each report"
+
+# --- the guest side: kmguest's services and console commands (as the
+# initramfs's /init runs them, with this machine's shell and a file disk)
+printf 'status\nstop\nstatus\ncheck\ncheck 3\nfrob\npoweroff\n' >"$T/cmds"
+ip netns exec "$NA" env KM_RUN="$T/run" KMAGENT="$AG" KM_PORT=$((P + 1)) KM_MEM=4:2000 \
+	KM_DISK="$T/g.img:100" sh -c "sh '$top/tests/lab-vm/kmguest.sh' start &&
+		(sleep 2; cat '$T/cmds') | sh '$top/tests/lab-vm/kmguest.sh' serve" >"$T/guest.out" 2>&1 &
+gp=$!
+sleep 0.5
+probe --udp 198.18.0.1:$((P + 1)) --tcp "[fd00:6b6d::1]:$((P + 1))" --seconds 1 --summary \
+	>"$T/g.json" 2>"$T/g.sum"
+rc=$?
+wait "$gp"
+show "$T/g.sum"
+grep -v fsynced= "$T/guest.out" | show
+seq=$(sed -n 's/^KMAGENT disk done last_fsynced=\([0-9]*\)$/\1/p' "$T/guest.out")
+[ "$rc" = 0 ] && grep -q "^kmprobe: probe longest gap [0-9.]* ms (at [0-9.]* s), lost 0 of [0-9]*, TCP connection survived$" "$T/g.sum"
+ok $? "kmguest start: the echo answers the probe; --summary's line (exit $rc)"
+grep -q "^KMAGENT guest status echo=up mem=up disk=up$" "$T/guest.out" &&
+	grep -q "^KMAGENT mem done writes=[0-9]* pages=1024 bad=0 bad_total=0$" "$T/guest.out" &&
+	grep -q "^KMAGENT guest status echo=up mem=down disk=down$" "$T/guest.out" &&
+	[ -n "$seq" ] && [ "$seq" -ge 100 ] &&
+	grep -q "^KMAGENT disk-check ok records=$seq beyond=0 " "$T/guest.out" &&
+	grep -q "^KMAGENT disk-check ok records=3 beyond=$((seq - 3)) " "$T/guest.out" &&
+	grep -q "^KMAGENT guest unknown command 'frob'" "$T/guest.out" &&
+	grep -q "^KMAGENT guest cmd=poweroff done$" "$T/guest.out" &&
+	grep -q "^KMAGENT echo done udp=" "$T/guest.out"
+ok $? "kmguest serve: status, stop (the writers' last lines: $seq fsynced, no bad page), check, check 3, poweroff"
+sh "$top/tests/lab-vm/agent_initrd.sh" "$T/i.cpio" "$AG" >"$T/i.err" 2>&1 &&
+	(cd "$T" && cpio -t --quiet <i.cpio) >"$T/i.list" &&
+	grep -qx "bin/kmagent" "$T/i.list" && grep -qx "bin/kmguest" "$T/i.list" && grep -qx init "$T/i.list" &&
+	! sh "$top/tests/lab-vm/agent_initrd.sh" "$T/j.cpio" "$PR" >"$T/j.err" 2>&1 &&
+	grep -q "dynamically linked" "$T/j.err" && [ ! -e "$T/j.cpio" ]
+ok $? "agent_initrd.sh: an initramfs with kmagent and kmguest; a dynamic agent refused"
 
 echo "1..$N"
 exit $((FAILED > 0))

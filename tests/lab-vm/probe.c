@@ -19,7 +19,9 @@
  *
  * After sending it waits --drain-ms (500; TCP up to 3 s more for
  * retransmissions) for late answers.  Output: one JSON line on stdout
- * (docs in tests/lab/README.md, "The client probe").  Exit: 0 measured,
+ * (docs in tests/lab/README.md, "The client probe"); with --summary also
+ * "kmprobe: probe longest gap N ms (at T s), lost M of S, TCP connection
+ * survived" on stderr.  Exit: 0 measured,
  * 1 the TCP connection did not survive or no UDP answer came at all,
  * 2 bad usage, 3 cannot start (address, socket, connect).
  */
@@ -342,11 +344,27 @@ static void report(const struct udp_probe *u, const struct tcp_probe *t, const c
 	fflush(stdout);
 }
 
+/* The line a person reads (make demo, the migration tests' output). */
+static void summary(const struct udp_probe *u, const struct tcp_probe *t, bool udp, bool tcp)
+{
+	fprintf(stderr, "kmprobe:");
+	if (udp)
+		fprintf(stderr, " probe longest gap %.1f ms (at %.3f s), lost %" PRIu64 " of %" PRIu64
+			",", ms(u->gap), (double)u->gap_from / 1e9, u->sent - u->received, u->sent);
+	if (tcp)
+		fprintf(stderr, " TCP connection %s%s%s",
+			t->connected && !t->failed && t->echoed == t->sent ? "survived" : "LOST",
+			t->failed ? ": " : "", t->failed ? t->error : "");
+	fprintf(stderr, "\n");
+}
+
 static void usage(FILE *f)
 {
 	fputs("usage: kmprobe [--udp HOST:PORT] [--tcp HOST:PORT] [--seconds S]\n"
 	      "               [--interval-us US] [--tcp-interval-ms MS] [--size BYTES] [--drain-ms MS]\n"
-	      "Probes kmagent's echo service; one JSON line on stdout.  Exit 0 measured,\n"
+	      "               [--summary]\n"
+	      "Probes kmagent's echo service; one JSON line on stdout (--summary: and a line\n"
+	      "for people on stderr).  Exit 0 measured,\n"
 	      "1 the TCP connection did not survive or no UDP answer came, 2 usage, 3 cannot start.\n",
 	      f);
 }
@@ -361,6 +379,7 @@ int main(int argc, char **argv)
 		{ "tcp-interval-ms", required_argument, NULL, 'T' },
 		{ "size", required_argument, NULL, 'z' },
 		{ "drain-ms", required_argument, NULL, 'd' },
+		{ "summary", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -369,7 +388,7 @@ int main(int argc, char **argv)
 	struct tcp_probe t = { .fd = -1 };
 	const char *udp_to = NULL, *tcp_to = NULL;
 	uint64_t t0, t0_unix, end, udp_due, tcp_due, now, max_sent = 0;
-	bool ended = false;
+	bool ended = false, human = false;
 	struct sigaction sa;
 	int c, ok = 1;
 
@@ -382,6 +401,7 @@ int main(int argc, char **argv)
 		case 'T': ok = num("--tcp-interval-ms", optarg, 1, 60000, &tcp_ms); break;
 		case 'z': ok = num("--size", optarg, sizeof(struct req), 1400, &size); break;
 		case 'd': ok = num("--drain-ms", optarg, 0, 60000, &drain_ms); break;
+		case 'S': human = true; break;
 		case 'h': usage(stdout); return 0;
 		default: ok = 0;
 		}
@@ -478,6 +498,8 @@ int main(int argc, char **argv)
 			tcp_recv(&t, t0);
 	}
 	report(&u, &t, udp_to, tcp_to, end - t0, interval_us, t0_unix);
+	if (human)
+		summary(&u, &t, udp_to, tcp_to);
 	if (tcp_to && !(t.connected && !t.failed && t.echoed == t.sent))
 		return 1;
 	if (udp_to && !u.received)
