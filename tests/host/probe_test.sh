@@ -194,12 +194,21 @@ ip netns exec "$NA" env KM_RUN="$T/run" KMAGENT="$AG" KM_PORT=$((P + 1)) KM_MEM=
 	KM_DISK="$T/g.img:100" sh -c "sh '$top/tests/lab-vm/kmguest.sh' start &&
 		(sleep 2; cat '$T/cmds') | sh '$top/tests/lab-vm/kmguest.sh' serve" >"$T/guest.out" 2>&1 &
 gp=$!
-sleep 0.5
-probe --udp 198.18.0.1:$((P + 1)) --tcp "[fd00:6b6d::1]:$((P + 1))" --seconds 1 --summary \
-	>"$T/g.json" 2>"$T/g.sum"
+# the lab tests' helpers (tests/lab-vm/agentlib.sh), the probe in the client namespace
+printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NC" "$PR" >"$T/kmprobe-ns"
+chmod +x "$T/kmprobe-ns"
+KMPROBE=$T/kmprobe-ns
+. "$top/tests/lab-vm/agentlib.sh"
+agent_wait "$T/guest.out" "KMAGENT guest started" 10
+ok $? "agent_wait: the guest's services started"
+probe_start "$T/g.json" 1 --udp 198.18.0.1:$((P + 1)) --tcp "[fd00:6b6d::1]:$((P + 1))"
+probe_finish "$T/g.json"
 rc=$?
+cp "$T/g.json.sum" "$T/g.sum"
+[ "$PROBE_LOST" = 0 ] && [ "$PROBE_TCP" = survived ] && [ "$PROBE_SENT" -ge 500 ] &&
+	in_range "$PROBE_GAP_MS" 0 500
+ok $? "probe_start/probe_finish: gap $PROBE_GAP_MS ms, lost $PROBE_LOST of $PROBE_SENT, TCP $PROBE_TCP"
 wait "$gp"
-show "$T/g.sum"
 grep -v fsynced= "$T/guest.out" | show
 seq=$(sed -n 's/^KMAGENT disk done last_fsynced=\([0-9]*\)$/\1/p' "$T/guest.out")
 [ "$rc" = 0 ] && grep -q "^kmprobe: probe longest gap [0-9.]* ms (at [0-9.]* s), lost 0 of [0-9]*, TCP connection survived$" "$T/g.sum"
