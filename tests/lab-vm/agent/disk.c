@@ -168,7 +168,8 @@ int ag_disk_write_main(int argc, char **argv)
 	r = disk_path(argc, argv, &o, "disk-write");
 	if (r)
 		return r;
-	fd = open(o.path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	/* a device that is not there must not become a file in devtmpfs */
+	fd = open(o.path, O_RDWR | O_CLOEXEC | (strncmp(o.path, "/dev/", 5) ? O_CREAT : 0), 0644);
 	if (fd < 0) {
 		printf("KMAGENT disk error=open path=%s: %s\n", o.path, strerror(errno));
 		return AG_SYS;
