@@ -196,6 +196,19 @@ show "$T/mem.out"
 writes=$(sed -n 's/^KMAGENT mem done writes=\([0-9]*\) .*bad=0 bad_total=0$/\1/p' "$T/mem.out")
 [ "$rc" = 0 ] && in_range "$writes" 3000 5100 && [ "$(grep -c '^KMAGENT mem t=.* bad=0$' "$T/mem.out")" -ge 2 ]
 ok $? "mem at 5000 pages/s for 1 s: $writes writes, every page verified at each report"
+"$AG" mem --mib 8 --rate 1 --report-ms 300 --seconds 2 >"$T/mem2.out" 2>&1 &
+mp=$!
+sleep 0.5
+# the working set: its 8 MiB mapping; 8 bytes of page 100 changed behind its back
+range=$(awk '{ split($1, r, "-"); print r[1], r[2] }' /proc/$mp/maps |
+	while read -r a b; do [ $((16#$b - 16#$a)) = 8388608 ] && echo "$a" && break; done)
+[ -n "$range" ] && printf '\377\377\377\377\377\377\377\377' |
+	dd of=/proc/$mp/mem bs=1 seek=$((16#$range + 4096 * 100 + 8)) conv=notrunc 2>/dev/null
+wait "$mp"
+rc=$?
+grep -q "^KMAGENT mem bad page=100 want=" "$T/mem2.out" &&
+	grep -q "^KMAGENT mem done writes=[0-9]* pages=2048 bad=1 bad_total=[1-9]" "$T/mem2.out" && [ "$rc" = 1 ]
+ok $? "mem: a page changed behind the writer is found (page 100), exit 1 ($rc)"
 
 # --- the guest side: kmguest's services and console commands (as the
 # initramfs's /init runs them, with this machine's shell and a file disk)
