@@ -24,3 +24,21 @@ $(LABVM_OUT)/kmagent: $(LABVM_AGENT_SRCS) $(wildcard $(LABVM_SRC)/agent/*.h)
 $(LABVM_OUT)/kmprobe: $(LABVM_SRC)/probe.c
 	@mkdir -p $(@D)
 	$(CC) $(LABVM_CFLAGS) -o $@ $<
+
+.PHONY: lab-agent-test
+# The agent in a stock Linux guest of `kmigrate run --kernel` inside one lab
+# host of LAB_KERNEL (tests/lab-vm/agent_test.sh): memory and disk writers,
+# the console commands, the records found after a reboot.  A few minutes.
+lab-agent-test: deps tools lab-agent
+	@rel=$$($(TOP)/scripts/lab-kernel.sh $(LAB_KERNEL)) && \
+	$(TOP)/tests/lab/lab.sh prepare --kernel $(LAB_KERNEL) >/dev/null && \
+	p=$(BUILD)/payload-agent && rm -rf $$p && mkdir -p $$p/bin && \
+	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-vm/agent_test.sh $(TOP)/tests/lab-vm/agentlib.sh \
+		$(TOP)/tests/lib/labtest.sh $$p/bin/ && \
+	cp $(LAB_CACHE_DIR)/kernel/$$rel/vmlinuz $$p/vmlinuz && \
+	sh $(TOP)/tests/lab-vm/virtio_mods.sh $(LAB_CACHE_DIR)/kernel/$$rel/image.deb $$rel $$p/mods && \
+	mv $$p/mods/host $$p/host && \
+	sh $(TOP)/tests/lab-vm/agent_initrd.sh $$p/initrd.cpio $(LABVM_OUT)/kmagent $$p/mods/guest && \
+	rm -rf $$p/mods && $(LAB_TLS) $$p/tls && \
+	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 1 \
+		--payload $$p --timeout 900 -- sh bin/agent_test.sh

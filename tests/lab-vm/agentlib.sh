@@ -33,7 +33,8 @@ agent_wait() {
 }
 
 agent_cmd() {
-	(echo "$2"; sleep 1) | timeout 10 "$KM" console "$1" >/dev/null 2>&1
+	# the console relays until the VM ends: 3 s are enough for a line
+	(echo "$2"; sleep 1) | timeout 3 "$KM" console "$1" >/dev/null 2>&1
 }
 
 agent_check() {
