@@ -275,7 +275,8 @@ TEST_F(announce, refused_writes_counted_and_logged_once)
 	EXPECT_EQ(6, st.errors);
 	rewind(log);
 	EXPECT_LT(0, (int)fread(text, 1, sizeof(text) - 1, log));
-	EXPECT_TRUE(km_contains(text, "vmm: announce: tap tapx: Bad file descriptor\n")) TH_LOG("%s", text);
+	EXPECT_TRUE(km_contains(text, "vmm: announce: tap tapx: Bad file descriptor\n"))
+		TH_LOG("%s", text);
 	for (n = 0, at = text; (at = strstr(at, "tapx")); at++)
 		n++;
 	EXPECT_EQ(1, n) TH_LOG("logged %d times: %s", n, text);
