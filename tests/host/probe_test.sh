@@ -6,8 +6,9 @@
 # namespaces joined by a veth pair (198.18.0.0/30, fd00:6b6d::/64):
 # the agent's echo answers every request over IPv4 and IPv6; an outage of
 # 200 ms injected two ways shows in the probe's longest gap and lost
-# count (SIGSTOP of the agent: requests wait, none lost; netem loss 100%
-# on the agent's link: about 200 lost) while the TCP connection survives;
+# count (SIGSTOP of the agent: requests wait, none lost, the ticker's gap
+# too; a blackhole qdisc on the agent's link: about 200 lost) while the TCP
+# connections survive;
 # a killed agent makes the probe report the TCP connection lost (exit 1);
 # the agent's disk records verify, and a changed byte is found; bad input
 # is refused with exit 2; the guest side (tests/lab-vm/kmguest.sh, what
@@ -56,7 +57,7 @@ jget() {
 in_range() { awk -v v="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(v != "" && v + 0 >= lo && v + 0 <= hi) }'; }
 show() { sed 's/^/#   /' "$@"; }
 start_agent() {
-	ip netns exec "$NA" "$AG" echo --port "$P" --report-ms 100000 >"$T/agent.log" 2>&1 &
+	ip netns exec "$NA" "$AG" echo --port "$P" --tick-ms 10 --report-ms 100000 >"$T/agent.log" 2>&1 &
 	APID=$!
 	for _ in $(seq 50); do grep -q "echo start" "$T/agent.log" && return 0; sleep 0.1; done
 	return 1
@@ -90,7 +91,8 @@ grep -q "KMAGENT echo tcp-open peer=198.18.0.2:" "$T/agent.log" &&
 ok $? "the agent's lines name each TCP client and its bytes"
 
 # --- outage 1: the agent stopped for 200 ms
-probe --udp 198.18.0.1:"$P" --tcp 198.18.0.1:"$P" --seconds 3 >"$T/stop.json" 2>"$T/stop.err" &
+probe --udp 198.18.0.1:"$P" --tcp 198.18.0.1:"$P" --ticker 198.18.0.1:$((P + 1)) --seconds 3 \
+	>"$T/stop.json" 2>"$T/stop.err" &
 pp=$!
 sleep 1
 t1=$(date +%s%N)
@@ -106,6 +108,14 @@ from=$(jget "$T/stop.json" udp gap_from_s)
 in_range "$gap" 195 $((out + 150)) && in_range "$from" 0.8 2.0 && [ "$(jget "$T/stop.json" udp lost)" = 0 ] &&
 	[ "$(jget "$T/stop.json" tcp survived)" = true ] && [ "$rc" = 0 ]
 ok $? "agent stopped 200 ms (SIGSTOP, $out ms from kill to kill): longest gap $gap ms from ${from}s, none lost, TCP survived"
+tgap=$(jget "$T/stop.json" ticker longest_gap_ms)
+ticks=$(jget "$T/stop.json" ticker ticks)
+moved=$(awk -v a="$(jget "$T/stop.json" ticker first)" -v b="$(jget "$T/stop.json" ticker last)" \
+	'BEGIN { d = b - a; print (d < 0 ? -d : d) }')
+in_range "$tgap" 195 $((out + 150)) && [ "$(jget "$T/stop.json" ticker missing)" = 0 ] &&
+	in_range "$ticks" 150 310 && [ "$(jget "$T/stop.json" ticker survived)" = true ] &&
+	in_range "$moved" 0 50
+ok $? "the ticker (every 10 ms) across it: $ticks ticks, none missing, longest gap $tgap ms, the agent's clock moved $moved ms against ours"
 
 # --- outage 2: the agent's link drops everything for 200 ms (the
 # blackhole qdisc, always built with CONFIG_NET_SCHED; sch_netem may be absent)
@@ -128,7 +138,8 @@ in_range "$gap" 195 $((out + 150)) && in_range "$lost" 170 $((out + 150)) &&
 ok $? "the agent's link drops all for 200 ms ($out ms from tc to tc): longest gap $gap ms, $lost lost, TCP survived (exit $rc)"
 
 # --- a connection that does not survive is reported so
-probe --udp 198.18.0.1:"$P" --tcp 198.18.0.1:"$P" --seconds 2 --drain-ms 200 >"$T/kill.json" 2>&1 &
+probe --udp 198.18.0.1:"$P" --tcp 198.18.0.1:"$P" --ticker 198.18.0.1:$((P + 1)) --seconds 2 \
+	--drain-ms 200 >"$T/kill.json" 2>&1 &
 pp=$!
 sleep 0.7
 kill -KILL "$APID"
@@ -138,8 +149,9 @@ wait "$pp"
 rc=$?
 show "$T/kill.json"
 [ "$rc" = 1 ] && [ "$(jget "$T/kill.json" tcp survived)" = false ] &&
-	[ "$(jget "$T/kill.json" udp lost)" -ge 1000 ] && grep -Eq '"error":"(closed by the server|recv: Connection reset by peer)"' "$T/kill.json"
-ok $? "the agent killed: TCP reported closed or reset, not survived, the rest lost (exit $rc)"
+	[ "$(jget "$T/kill.json" udp lost)" -ge 1000 ] && grep -Eq '"error":"(closed by the server|recv: Connection reset by peer)"' "$T/kill.json" &&
+	[ "$(jget "$T/kill.json" ticker survived)" = false ]
+ok $? "the agent killed: TCP reported closed or reset, not survived, the ticker lost, the rest lost (exit $rc)"
 probe --tcp 198.18.0.1:"$P" --seconds 1 >"$T/refused.out" 2>&1
 rc=$?
 [ "$rc" = 3 ] && grep -q "connecting to 198.18.0.1:$P: Connection refused" "$T/refused.out"
@@ -147,7 +159,7 @@ ok $? "no service: exit 3 ($rc), 'Connection refused'"
 
 # --- bad input
 bad=0
-for args in "" "--udp 198.18.0.1" "--udp [fd00::1:$P" "--udp 198.18.0.1:$P --seconds 0" \
+for args in "" "--udp 198.18.0.1" "--ticker 198.18.0.1" "--udp [fd00::1:$P" "--udp 198.18.0.1:$P --seconds 0" \
 	"--udp 198.18.0.1:$P --interval-us 10" "--udp 198.18.0.1:$P --size 8" "--udp 198.18.0.1:$P extra"; do
 	# shellcheck disable=SC2086
 	"$PR" $args >"$T/bad.out" 2>&1
@@ -155,7 +167,8 @@ for args in "" "--udp 198.18.0.1" "--udp [fd00::1:$P" "--udp 198.18.0.1:$P --sec
 	[ "$rc" = 2 ] && [ -s "$T/bad.out" ] || { bad=1; echo "# kmprobe $args: exit $rc"; show "$T/bad.out"; }
 done
 for args in "" "frob" "mem --rate x" "mem --mib 0" "echo --port 70000" "disk-write" \
-	"disk-check $T/x" "disk-write $T/x --offset 100" "mem extra"; do
+	"disk-check $T/x" "disk-write $T/x --offset 100" "mem extra" "echo --port 65535 --tick-ms 10" \
+	"echo --tick-ms 0"; do
 	# shellcheck disable=SC2086
 	"$AG" $args >"$T/bad.out" 2>&1
 	rc=$?
@@ -213,7 +226,7 @@ ok $? "mem: a page changed behind the writer is found (page 100), exit 1 ($rc)"
 # --- the guest side: kmguest's services and console commands (as the
 # initramfs's /init runs them, with this machine's shell and a file disk)
 printf 'status\nstop\nstatus\ncheck\ncheck 3\nfrob\npoweroff\n' >"$T/cmds"
-ip netns exec "$NA" env KM_RUN="$T/run" KMAGENT="$AG" KM_PORT=$((P + 1)) KM_MEM=4:2000 \
+ip netns exec "$NA" env KM_RUN="$T/run" KMAGENT="$AG" KM_PORT=$((P + 2)) KM_MEM=4:2000 \
 	KM_DISK="$T/g.img:100" sh -c "sh '$top/tests/lab-vm/kmguest.sh' start &&
 		(sleep 2; cat '$T/cmds') | sh '$top/tests/lab-vm/kmguest.sh' serve" >"$T/guest.out" 2>&1 &
 gp=$!
@@ -224,17 +237,19 @@ KMPROBE=$T/kmprobe-ns
 . "$top/tests/lab-vm/agentlib.sh"
 agent_wait "$T/guest.out" "KMAGENT guest started" 10
 ok $? "agent_wait: the guest's services started"
-probe_start "$T/g.json" 1 --udp 198.18.0.1:$((P + 1)) --tcp "[fd00:6b6d::1]:$((P + 1))"
+probe_start "$T/g.json" 1 --udp 198.18.0.1:$((P + 2)) --tcp "[fd00:6b6d::1]:$((P + 2))" \
+	--ticker 198.18.0.1:$((P + 3))
 probe_finish "$T/g.json"
 rc=$?
 cp "$T/g.json.sum" "$T/g.sum"
 [ "$PROBE_LOST" = 0 ] && [ "$PROBE_TCP" = survived ] && [ "$PROBE_SENT" -ge 500 ] &&
-	in_range "$PROBE_GAP_MS" 0 500
-ok $? "probe_start/probe_finish: gap $PROBE_GAP_MS ms, lost $PROBE_LOST of $PROBE_SENT, TCP $PROBE_TCP"
+	in_range "$PROBE_GAP_MS" 0 500 && [ "$PROBE_GAP_MS" = "$(jget "$T/g.json" udp longest_gap_ms)" ] &&
+	[ "$PROBE_TICKER" = survived ] && [ "$PROBE_TICKS_MISSING" = 0 ]
+ok $? "probe_start/probe_finish: UDP gap $PROBE_GAP_MS ms, lost $PROBE_LOST of $PROBE_SENT, TCP $PROBE_TCP, the guest's ticker (km.tick default) $PROBE_TICKER, $PROBE_TICKS_MISSING missing"
 wait "$gp"
 grep -v fsynced= "$T/guest.out" | show
 seq=$(sed -n 's/^KMAGENT disk done last_fsynced=\([0-9]*\)$/\1/p' "$T/guest.out")
-[ "$rc" = 0 ] && grep -q "^kmprobe: probe longest gap [0-9.]* ms (at [0-9.]* s), lost 0 of [0-9]*, TCP connection survived$" "$T/g.sum"
+[ "$rc" = 0 ] && grep -q "^kmprobe: probe longest gap [0-9.]* ms (at [0-9.]* s), lost 0 of [0-9]*, TCP connection survived, ticker [0-9]* ticks, 0 missing, longest gap [0-9.]* ms, guest clock moved [-+][0-9.]* ms against ours$" "$T/g.sum"
 ok $? "kmguest start: the echo answers the probe; --summary's line (exit $rc)"
 grep -q "^KMAGENT guest status echo=up mem=up disk=up$" "$T/guest.out" &&
 	grep -q "^KMAGENT mem done writes=[0-9]* pages=1024 bad=0 bad_total=0$" "$T/guest.out" &&

@@ -8,7 +8,8 @@
 # (virtio_mods.sh OUTDIR/guest: loaded in MODDIR/order).  /init reads from
 # the kernel command line:
 #   km.ip=198.18.x.y/N    eth0's IPv4 address (and km.ip6=fd00::.../N)
-#   km.port=P             kmagent echo on UDP and TCP port P
+#   km.port=P             kmagent echo on UDP and TCP port P, its ticker on
+#                         P+1 every km.tick=MS (default 10)
 #   km.mem=MIB:RATE       kmagent mem: MIB MiB written at RATE pages/s
 #   km.disk=DEV[:RATE]    kmagent disk-write on DEV at RATE records/s
 #   km.upto=N             first, kmagent disk-check DEV up to N (a disk
@@ -52,7 +53,7 @@ for m in $(cat /lib/km/order); do
 done
 arg() { sed -n "s/.*km\.$1=\([^ ]*\).*/\1/p" /proc/cmdline; }
 ip=$(arg ip) ip6=$(arg ip6)
-export KM_PORT=$(arg port) KM_MEM=$(arg mem) KM_DISK=$(arg disk)
+export KM_PORT=$(arg port) KM_MEM=$(arg mem) KM_DISK=$(arg disk) KM_TICK=$(arg tick)
 upto=$(arg upto)
 dev=${KM_DISK%%:*}
 i=0

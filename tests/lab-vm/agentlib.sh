@@ -18,7 +18,8 @@
 #                                 its JSON in OUT, its summary in OUT.sum
 #   probe_finish OUT              waits for it; prints "# probe: ..." and
 #                                 sets PROBE_GAP_MS, PROBE_LOST, PROBE_SENT,
-#                                 PROBE_TCP (survived|lost|-); its exit status
+#                                 PROBE_TCP and PROBE_TICKER (survived|lost|-),
+#                                 PROBE_TICKS_MISSING; its exit status
 # Env: KM (kmigrate), KMPROBE (default: kmprobe next to this file).
 
 KMPROBE=${KMPROBE:-$(dirname "$0")/kmprobe}
@@ -65,11 +66,13 @@ probe_finish() {
 	wait "$(cat "$1.pid")"
 	_rc=$?
 	sed 's/^kmprobe: /# probe: /' "$1.sum"
-	PROBE_GAP_MS=$(sed -n 's/.*"longest_gap_ms":\([0-9.]*\).*/\1/p' "$1")
+	PROBE_GAP_MS=$(sed -n 's/.*"udp":{[^}]*"longest_gap_ms":\([0-9.]*\).*/\1/p' "$1")
 	PROBE_LOST=$(sed -n 's/.*"lost":\([0-9]*\).*/\1/p' "$1")
 	PROBE_SENT=$(sed -n 's/.*"udp":{[^}]*"sent":\([0-9]*\).*/\1/p' "$1")
-	PROBE_TCP=-
-	grep -q '"survived":true' "$1" && PROBE_TCP=survived
-	grep -q '"survived":false' "$1" && PROBE_TCP=lost
+	PROBE_TCP=$(sed -n 's/.*"tcp":{[^}]*"survived":\([a-z]*\).*/\1/p' "$1")
+	PROBE_TICKER=$(sed -n 's/.*"ticker":{.*"survived":\([a-z]*\).*/\1/p' "$1")
+	PROBE_TICKS_MISSING=$(sed -n 's/.*"ticker":{[^}]*"missing":\([0-9]*\).*/\1/p' "$1")
+	PROBE_TCP=$(echo "${PROBE_TCP:--}" | sed 's/true/survived/; s/false/lost/')
+	PROBE_TICKER=$(echo "${PROBE_TICKER:--}" | sed 's/true/survived/; s/false/lost/')
 	return $_rc
 }

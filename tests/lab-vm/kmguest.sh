@@ -6,7 +6,9 @@
 # test's commands, one a line, from the guest's console:
 #
 #   kmguest start     starts, in the background, with their lines on stdout:
-#                       kmagent echo --port $KM_PORT              (KM_PORT set)
+#                       kmagent echo --port $KM_PORT --tick-ms $KM_TICK
+#                                         (KM_PORT set; KM_TICK default 10: the
+#                                         ticker on KM_PORT + 1)
 #                       kmagent mem --mib M --rate R              (KM_MEM=M:R)
 #                       kmagent disk-write $KM_DISK --rate R      (KM_DISK=DEV[:R])
 #   kmguest serve     reads commands from stdin until "poweroff" or EOF:
@@ -56,7 +58,7 @@ stop_one() {	# stop_one NAME: SIGTERM, wait for it to end (its last line shows)
 cmd_start() {
 	mkdir -p "$RUN"
 	if [ -n "${KM_PORT:-}" ]; then
-		start_one echo echo --port "$KM_PORT"
+		start_one echo echo --port "$KM_PORT" --tick-ms "${KM_TICK:-10}"
 	fi
 	if [ -n "${KM_MEM:-}" ]; then
 		start_one mem mem --mib "${KM_MEM%%:*}" --rate "${KM_MEM#*:}"

@@ -16,13 +16,18 @@
  *                     --tcp-interval-ms (10); every byte echoed must come
  *                     back in order and the connection must not end:
  *                     "survived"
+ *   --ticker HOST:PORT kmagent's ticker (echo --tick-ms, port P+1): its
+ *                     ticks, the missing, the longest gap between two,
+ *                     and the guest's wall clock against ours (a clock
+ *                     that jumped or lags after a switch-over shows)
  *
  * After sending it waits --drain-ms (500; TCP up to 3 s more for
  * retransmissions) for late answers.  Output: one JSON line on stdout
  * (docs in tests/lab/README.md, "The client probe"); with --summary also
  * "kmprobe: probe longest gap N ms (at T s), lost M of S, TCP connection
  * survived" on stderr.  Exit: 0 measured,
- * 1 the TCP connection did not survive or no UDP answer came at all,
+ * 1 a TCP connection (echo or ticker) did not survive or no UDP answer
+ * came at all,
  * 2 bad usage, 3 cannot start (address, socket, connect).
  */
 #include <errno.h>
@@ -70,6 +75,18 @@ struct tcp_probe {
 	char error[96];
 	uint64_t sent, echoed;
 	uint64_t last_echo, stall;
+};
+
+struct tick_probe {
+	int fd;
+	bool failed;
+	char error[96];
+	char buf[4096];
+	size_t len;
+	uint64_t ticks, missing, next_seq;
+	uint64_t last_at, gap, gap_from;	/* arrivals, ns since start */
+	uint64_t last_mono, mono_gap;		/* the guest's monotonic clock */
+	double off_first, off_last, off_min, off_max;	/* guest - our wall clock, ms */
 };
 
 static volatile sig_atomic_t stop_now;
@@ -304,6 +321,72 @@ static void tcp_recv(struct tcp_probe *t, uint64_t t0)
 	}
 }
 
+/* ---------------------------------------------------------- ticker -- */
+
+/* One "TICK SEQ MONO_NS REAL_NS" line of kmagent's ticker, arrived at @at. */
+static void tick_line(struct tick_probe *k, const char *l, uint64_t at, double local_real_ms)
+{
+	unsigned long long seq, mono, real;
+	double off;
+
+	if (sscanf(l, "TICK %llu %llu %llu", &seq, &mono, &real) != 3 || !seq) {
+		if (!k->failed) {
+			k->failed = true;
+			snprintf(k->error, sizeof(k->error), "not a tick line");
+		}
+		return;
+	}
+	if (k->ticks && seq > k->next_seq)
+		k->missing += seq - k->next_seq;
+	k->next_seq = seq + 1;
+	if (k->ticks && at - k->last_at > k->gap) {
+		k->gap = at - k->last_at;
+		k->gap_from = k->last_at;
+	}
+	if (k->ticks && mono - k->last_mono > k->mono_gap)
+		k->mono_gap = mono - k->last_mono;
+	off = (double)real / 1e6 - local_real_ms;
+	if (!k->ticks)
+		k->off_first = k->off_min = k->off_max = off;
+	k->off_min = off < k->off_min ? off : k->off_min;
+	k->off_max = off > k->off_max ? off : k->off_max;
+	k->off_last = off;
+	k->last_mono = mono;
+	k->last_at = at;
+	k->ticks++;
+}
+
+static void tick_recv(struct tick_probe *k, uint64_t t0)
+{
+	struct timespec rt;
+	ssize_t n;
+	char *nl;
+
+	while (!k->failed) {
+		n = recv(k->fd, k->buf + k->len, sizeof(k->buf) - 1 - k->len, 0);
+		if (n <= 0) {
+			if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+				k->failed = true;
+				snprintf(k->error, sizeof(k->error), "%s",
+					 n == 0 ? "closed by the server" : strerror(errno));
+			}
+			return;
+		}
+		clock_gettime(CLOCK_REALTIME, &rt);
+		k->len += (size_t)n;
+		k->buf[k->len] = 0;
+		while ((nl = strchr(k->buf, '\n'))) {
+			*nl = 0;
+			tick_line(k, k->buf, mono_ns() - t0,
+				  (double)rt.tv_sec * 1e3 + (double)rt.tv_nsec / 1e6);
+			k->len -= (size_t)(nl + 1 - k->buf);
+			memmove(k->buf, nl + 1, k->len + 1);
+		}
+		if (k->len == sizeof(k->buf) - 1)
+			k->len = 0;	/* no line in 4 KiB: tick_line says so next */
+	}
+}
+
 /* ----------------------------------------------------------- report -- */
 
 static double ms(uint64_t ns)
@@ -311,8 +394,9 @@ static double ms(uint64_t ns)
 	return (double)ns / 1e6;
 }
 
-static void report(const struct udp_probe *u, const struct tcp_probe *t, const char *udp_to,
-		   const char *tcp_to, uint64_t run_ns, uint64_t interval_us, uint64_t t0_unix_ms)
+static void report(const struct udp_probe *u, const struct tcp_probe *t,
+		   const struct tick_probe *k, const char *udp_to, const char *tcp_to,
+		   const char *tick_to, uint64_t run_ns, uint64_t interval_us, uint64_t t0_unix_ms)
 {
 	printf("{\"probe\":\"kmprobe\",\"seconds\":%.3f,\"interval_us\":%" PRIu64 ",\"start_unix_ms\":%"
 	       PRIu64, (double)run_ns / 1e9, interval_us, t0_unix_ms);
@@ -340,32 +424,53 @@ static void report(const struct udp_probe *u, const struct tcp_probe *t, const c
 		else
 			printf("null}");
 	}
+	if (tick_to)
+		printf(",\"ticker\":{\"target\":\"%s\",\"ticks\":%" PRIu64 ",\"missing\":%" PRIu64
+		       ",\"longest_gap_ms\":%.3f,\"gap_from_s\":%.3f,\"guest_mono_gap_max_ms\":%.3f"
+		       ",\"clock_offset_ms\":{\"first\":%.3f,\"last\":%.3f,\"min\":%.3f,\"max\":%.3f}"
+		       ",\"survived\":%s,\"error\":%s%s%s}",
+		       tick_to, k->ticks, k->missing, ms(k->gap), (double)k->gap_from / 1e9,
+		       ms(k->mono_gap), k->off_first, k->off_last, k->off_min, k->off_max,
+		       k->ticks && !k->failed ? "true" : "false", k->failed ? "\"" : "",
+		       k->failed ? k->error : "null", k->failed ? "\"" : "");
 	printf("}\n");
 	fflush(stdout);
 }
 
 /* The line a person reads (make demo, the migration tests' output). */
-static void summary(const struct udp_probe *u, const struct tcp_probe *t, bool udp, bool tcp)
+static void summary(const struct udp_probe *u, const struct tcp_probe *t,
+		    const struct tick_probe *k, bool udp, bool tcp, bool tick)
 {
+	const char *sep = " ";
+
 	fprintf(stderr, "kmprobe:");
-	if (udp)
-		fprintf(stderr, " probe longest gap %.1f ms (at %.3f s), lost %" PRIu64 " of %" PRIu64
-			",", ms(u->gap), (double)u->gap_from / 1e9, u->sent - u->received, u->sent);
-	if (tcp)
-		fprintf(stderr, " TCP connection %s%s%s",
+	if (udp) {
+		fprintf(stderr, " probe longest gap %.1f ms (at %.3f s), lost %" PRIu64 " of %" PRIu64,
+			ms(u->gap), (double)u->gap_from / 1e9, u->sent - u->received, u->sent);
+		sep = ", ";
+	}
+	if (tcp) {
+		fprintf(stderr, "%sTCP connection %s%s%s", sep,
 			t->connected && !t->failed && t->echoed == t->sent ? "survived" : "LOST",
 			t->failed ? ": " : "", t->failed ? t->error : "");
+		sep = ", ";
+	}
+	if (tick)
+		fprintf(stderr, "%sticker %" PRIu64 " ticks, %" PRIu64 " missing, longest gap %.1f ms, "
+			"guest clock moved %+.1f ms against ours%s%s", sep, k->ticks, k->missing,
+			ms(k->gap), k->off_last - k->off_first, k->failed ? ", LOST: " : "",
+			k->failed ? k->error : "");
 	fprintf(stderr, "\n");
 }
 
 static void usage(FILE *f)
 {
-	fputs("usage: kmprobe [--udp HOST:PORT] [--tcp HOST:PORT] [--seconds S]\n"
+	fputs("usage: kmprobe [--udp HOST:PORT] [--tcp HOST:PORT] [--ticker HOST:PORT] [--seconds S]\n"
 	      "               [--interval-us US] [--tcp-interval-ms MS] [--size BYTES] [--drain-ms MS]\n"
 	      "               [--summary]\n"
 	      "Probes kmagent's echo service; one JSON line on stdout (--summary: and a line\n"
 	      "for people on stderr).  Exit 0 measured,\n"
-	      "1 the TCP connection did not survive or no UDP answer came, 2 usage, 3 cannot start.\n",
+	      "1 a connection did not survive or no UDP answer came, 2 usage, 3 cannot start.\n",
 	      f);
 }
 
@@ -374,6 +479,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "udp", required_argument, NULL, 'u' },
 		{ "tcp", required_argument, NULL, 't' },
+		{ "ticker", required_argument, NULL, 'k' },
 		{ "seconds", required_argument, NULL, 's' },
 		{ "interval-us", required_argument, NULL, 'i' },
 		{ "tcp-interval-ms", required_argument, NULL, 'T' },
@@ -386,7 +492,8 @@ int main(int argc, char **argv)
 	uint64_t seconds = 10, interval_us = 1000, tcp_ms = 10, size = 32, drain_ms = 500;
 	struct udp_probe u = { .fd = -1 };
 	struct tcp_probe t = { .fd = -1 };
-	const char *udp_to = NULL, *tcp_to = NULL;
+	const char *udp_to = NULL, *tcp_to = NULL, *tick_to = NULL;
+	struct tick_probe k = { .fd = -1 };
 	uint64_t t0, t0_unix, end, udp_due, tcp_due, now, max_sent = 0;
 	bool ended = false, human = false;
 	struct sigaction sa;
@@ -396,6 +503,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'u': udp_to = optarg; break;
 		case 't': tcp_to = optarg; break;
+		case 'k': tick_to = optarg; break;
 		case 's': ok = num("--seconds", optarg, 1, 86400, &seconds); break;
 		case 'i': ok = num("--interval-us", optarg, 50, 10000000, &interval_us); break;
 		case 'T': ok = num("--tcp-interval-ms", optarg, 1, 60000, &tcp_ms); break;
@@ -408,11 +516,12 @@ int main(int argc, char **argv)
 		if (!ok)
 			return 2;
 	}
-	if (optind != argc || (!udp_to && !tcp_to)) {
+	if (optind != argc || (!udp_to && !tcp_to && !tick_to)) {
 		if (optind != argc)
 			fprintf(stderr, "kmprobe: unexpected argument '%s'\n", argv[optind]);
 		else
-			fprintf(stderr, "kmprobe: give --udp HOST:PORT, --tcp HOST:PORT or both\n");
+			fprintf(stderr, "kmprobe: give --udp HOST:PORT, --tcp HOST:PORT, "
+				"--ticker HOST:PORT\n");
 		usage(stderr);
 		return 2;
 	}
@@ -429,6 +538,11 @@ int main(int argc, char **argv)
 			return t.fd == -2 ? 2 : 3;
 		t.connected = true;
 	}
+	if (tick_to) {
+		k.fd = open_target(tick_to, SOCK_STREAM);
+		if (k.fd < 0)
+			return k.fd == -2 ? 2 : 3;
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
@@ -439,7 +553,8 @@ int main(int argc, char **argv)
 	end = t0 + seconds * 1000000000ull;
 	udp_due = tcp_due = t0;
 	for (;;) {
-		struct pollfd p[2] = { { .fd = u.fd, .events = POLLIN }, { .fd = t.fd, .events = POLLIN } };
+		struct pollfd p[3] = { { .fd = u.fd, .events = POLLIN }, { .fd = t.fd, .events = POLLIN },
+				       { .fd = k.failed ? -1 : k.fd, .events = POLLIN } };
 		uint64_t next = UINT64_MAX, udp_end, tcp_end;
 		struct timespec ts;
 
@@ -488,7 +603,7 @@ int main(int argc, char **argv)
 			next = now;	/* due already: poll without waiting */
 		ts.tv_sec = (time_t)((next - now) / 1000000000ull);
 		ts.tv_nsec = (long)((next - now) % 1000000000ull);
-		if (ppoll(p, 2, &ts, NULL) < 0 && errno != EINTR) {
+		if (ppoll(p, 3, &ts, NULL) < 0 && errno != EINTR) {
 			fprintf(stderr, "kmprobe: poll: %s\n", strerror(errno));
 			return 3;
 		}
@@ -496,13 +611,17 @@ int main(int argc, char **argv)
 			udp_recv(&u, t0);
 		if (tcp_to && p[1].revents)
 			tcp_recv(&t, t0);
+		if (tick_to && p[2].revents && mono_ns() < end)
+			tick_recv(&k, t0);
 	}
-	report(&u, &t, udp_to, tcp_to, end - t0, interval_us, t0_unix);
+	report(&u, &t, &k, udp_to, tcp_to, tick_to, end - t0, interval_us, t0_unix);
 	if (human)
-		summary(&u, &t, udp_to, tcp_to);
+		summary(&u, &t, &k, udp_to, tcp_to, tick_to);
 	if (tcp_to && !(t.connected && !t.failed && t.echoed == t.sent))
 		return 1;
 	if (udp_to && !u.received)
+		return 1;
+	if (tick_to && (k.failed || !k.ticks))
 		return 1;
 	return 0;
 }

@@ -18,6 +18,13 @@ int ag_disk_write_main(int argc, char **argv);
 int ag_disk_check_main(int argc, char **argv);
 int ag_echo_main(int argc, char **argv);
 
+/* tick.c: the ticker of kmagent echo --tick-ms */
+struct pollfd;
+int ag_tick_open(uint16_t port);
+int ag_tick_pollfds(struct pollfd *p);		/* 1 + 8 entries at most */
+void ag_tick_events(const struct pollfd *p, int n);
+void ag_tick_send(void);
+
 /* util.c */
 extern volatile sig_atomic_t ag_stop;	/* SIGTERM or SIGINT came */
 void ag_catch_stop(void);

@@ -7,7 +7,9 @@
  * large (SO_RCVBUFFORCE as root), so requests that arrive while the guest
  * is paused wait for it rather than being dropped here.
  *
- * Lines: "KMAGENT echo start port=P", "KMAGENT echo tcp-open peer=A",
+ * With --tick-ms, the ticker on TCP port P+1 (tick.c).
+ *
+ * Lines: "KMAGENT echo start port=P ticker=on|off", "KMAGENT echo tcp-open peer=A",
  * "KMAGENT echo tcp-close peer=A bytes=N how=eof|error", and every
  * --report-ms when something came: "KMAGENT echo udp=N tcp_bytes=M".
  */
@@ -155,17 +157,21 @@ int ag_echo_main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "port", required_argument, NULL, 'p' },
 		{ "report-ms", required_argument, NULL, 'r' },
+		{ "tick-ms", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint64_t port = 7777, report_ms = 1000, udp = 0, tcp = 0, last_udp = 0, last_tcp = 0;
-	struct pollfd p[2 + MAX_CONN];
-	int c, i, ufd, tfd, slot[MAX_CONN];
+	uint64_t tick_ms = 0, next_tick = UINT64_MAX;
+	struct pollfd p[2 + MAX_CONN + 9];
+	int c, i, ufd, tfd, slot[MAX_CONN], nt;
 	uint64_t next_report;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c == 'p' && ag_num("--port", optarg, 1, 65535, false, &port))
 			continue;
 		if (c == 'r' && ag_num("--report-ms", optarg, 10, 3600000, false, &report_ms))
+			continue;
+		if (c == 't' && ag_num("--tick-ms", optarg, 1, 60000, false, &tick_ms))
 			continue;
 		return AG_USAGE;
 	}
@@ -175,15 +181,21 @@ int ag_echo_main(int argc, char **argv)
 	}
 	for (i = 0; i < MAX_CONN; i++)
 		conns[i].fd = -1;
+	if (tick_ms && port == 65535) {
+		fprintf(stderr, "kmagent echo: --tick-ms needs port + 1 for the ticker\n");
+		return AG_USAGE;
+	}
 	ufd = echo_socket(SOCK_DGRAM, (uint16_t)port);
 	tfd = ufd < 0 ? -1 : echo_socket(SOCK_STREAM, (uint16_t)port);
-	if (ufd < 0 || tfd < 0) {
+	if (ufd < 0 || tfd < 0 || (tick_ms && ag_tick_open((uint16_t)(port + 1)))) {
 		printf("KMAGENT echo error=bind port=%" PRIu64 ": %s\n", port, strerror(errno));
 		return AG_SYS;
 	}
 	ag_catch_stop();
-	printf("KMAGENT echo start port=%" PRIu64 "\n", port);
+	printf("KMAGENT echo start port=%" PRIu64 " ticker=%s\n", port, tick_ms ? "on" : "off");
 	next_report = ag_now_ns() + report_ms * 1000000ull;
+	if (tick_ms)
+		next_tick = ag_now_ns() + tick_ms * 1000000ull;
 	while (!ag_stop) {
 		int n = 2, wait_ms;
 		uint64_t now = ag_now_ns();
@@ -204,8 +216,16 @@ int ag_echo_main(int argc, char **argv)
 			p[n++] = (struct pollfd){ .fd = conns[i].fd,
 						  .events = conns[i].len ? POLLOUT : POLLIN };
 		}
-		wait_ms = (int)((next_report - now) / 1000000ull) + 1;
-		if (poll(p, (nfds_t)n, wait_ms) < 0) {
+		if (now >= next_tick) {
+			ag_tick_send();
+			next_tick += tick_ms * 1000000ull;
+			if (next_tick <= now)	/* paused: no burst of old ticks */
+				next_tick = now + tick_ms * 1000000ull;
+		}
+		nt = ag_tick_pollfds(p + n);
+		wait_ms = (int)(((next_report < next_tick ? next_report : next_tick) - now) /
+				1000000ull) + 1;
+		if (poll(p, (nfds_t)(n + nt), wait_ms) < 0) {
 			if (errno == EINTR)
 				continue;
 			printf("KMAGENT echo error=poll: %s\n", strerror(errno));
@@ -218,6 +238,7 @@ int ag_echo_main(int argc, char **argv)
 		for (i = 2; i < n; i++)
 			if (p[i].revents)
 				tcp += conn_serve(&conns[slot[i - 2]], p[i].revents);
+		ag_tick_events(p + n, nt);
 	}
 	printf("KMAGENT echo done udp=%" PRIu64 " tcp_bytes=%" PRIu64 "\n", udp, tcp);
 	return AG_OK;

@@ -9,7 +9,8 @@
  *                      (mem.c)
  *   kmagent disk-write appends checksummed records with fsync (disk.c)
  *   kmagent disk-check verifies them up to a sequence (disk.c)
- *   kmagent echo       UDP echo and TCP echo services on one port (echo.c)
+ *   kmagent echo       UDP echo and TCP echo services on one port (echo.c),
+ *                      a ticker on the next (tick.c)
  *
  * Exit status: 0 done, 1 a check failed, 2 bad usage, 3 a system error.
  */
@@ -24,7 +25,7 @@ static void usage(FILE *f)
 	      "       kmagent disk-write PATH [--rate RECORDS_PER_S] [--payload BYTES]\n"
 	      "                          [--offset BYTES] [--count N] [--seconds S] [--report-ms MS]\n"
 	      "       kmagent disk-check PATH --upto SEQ [--payload BYTES] [--offset BYTES]\n"
-	      "       kmagent echo [--port P] [--report-ms MS]\n"
+	      "       kmagent echo [--port P] [--report-ms MS] [--tick-ms MS]\n"
 	      "Lines 'KMAGENT ...' on stdout; exit 0 ok, 1 check failed, 2 usage, 3 system error.\n",
 	      f);
 }
