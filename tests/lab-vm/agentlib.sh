@@ -34,8 +34,9 @@ agent_wait() {
 }
 
 agent_cmd() {
-	# the console relays until the VM ends: 3 s are enough for a line
-	(echo "$2"; sleep 1) | timeout 3 "$KM" console "$1" >/dev/null 2>&1
+	# the console relays until the VM ends: 3 s are enough for a line (the
+	# group's stderr: the shell's "Terminated" of the timed-out pipeline)
+	{ (echo "$2"; sleep 1) | timeout 3 "$KM" console "$1" >/dev/null 2>&1; } 2>/dev/null
 }
 
 agent_check() {
