@@ -41,6 +41,7 @@ include $(TOP)/mk/vmm.mk
 include $(TOP)/mk/check.mk
 include $(TOP)/mk/bench.mk
 include $(TOP)/mk/fuzz.mk
+include $(TOP)/mk/labvm.mk
 
 # In-tree kbuild output of `make module` is removed by name: kbuild's own
 # clean with M=$(TOP) would also delete modules under .cache/.

@@ -6,11 +6,14 @@ LAB_KERNEL	?= 6.1
 lab_rel		= $(shell $(TOP)/scripts/lab-kernel.sh $(1))
 
 # payload KREL=<release>: what a lab host running <release> gets in /opt/kmigrate.
-payload: tools kselftest module-lab
+# With the guest agent and the client probe (tests/lab/README.md) in bin/.
+payload: tools kselftest module-lab lab-agent
 	@test -n "$(KREL)" || { echo "payload: set KREL=<kernel release>" >&2; exit 2; }
 	rm -rf $(BUILD)/payload/$(KREL)
 	mkdir -p $(BUILD)/payload/$(KREL)/bin
 	cp $(BUILD)/bin/kmigrate $(BUILD)/payload/$(KREL)/bin/
+	cp $(LABVM_OUT)/kmagent $(LABVM_OUT)/kmprobe $(TOP)/tests/lab-vm/agentlib.sh \
+		$(TOP)/tests/lab-vm/agent_initrd.sh $(TOP)/tests/lab-vm/kmguest.sh $(BUILD)/payload/$(KREL)/bin/
 	cp $(BUILD)/kmod/$(KREL)/kmod/kmigrate.ko $(BUILD)/payload/$(KREL)/
 	cp -r $(BUILD)/kselftest $(BUILD)/payload/$(KREL)/kselftest
 	cp $(TOP)/tests/demo/demo-host.sh $(BUILD)/payload/$(KREL)/bin/
@@ -233,5 +236,5 @@ lab-migrate-downtime: deps tools lab-mig-module
 # suites of tests/host/*_test.sh on this machine's own /dev/kvm, between
 # network namespaces or over loopback (tests/host/run.sh); one skipped line
 # without a usable /dev/kvm.
-check-host: deps tools vmm
+check-host: deps tools vmm lab-agent
 	@$(TOP)/tests/host/run.sh

@@ -117,6 +117,11 @@ $(TOOLS_OBJ)/$(1)/unit/test_virtio_net: $(TOOLS_OBJ)/$(1)/unit/test_virtio_net.o
 		$(call tools-objs,$(1),$(UNIT_HELPERS) $(TOOLS_LIB_SRCS) $(UNIT_VIRTIO_SRCS))
 	$$(TOOLS_CC) $(2) -o $$@ $$^ $$(TOOLS_LDLIBS)
 
+# announce-self (tools/vmm/announce.c) from libvmm, without a VM.
+$(TOOLS_OBJ)/$(1)/unit/test_announce: $(TOOLS_OBJ)/$(1)/unit/test_announce.o \
+		$(call tools-objs,$(1),$(UNIT_HELPERS) $(TOOLS_LIB_SRCS)) $(TOOLS_VMM_LIB)
+	$$(TOOLS_CC) $(2) -o $$@ $$^ $$(TOOLS_LDLIBS)
+
 # The pure parts of libvmm's Linux boot path, built with the tools' flags.
 $(TOOLS_OBJ)/$(1)/unit/test_linuxboot: $(call tools-objs,$(1),$(UNIT_VMM_PURE))
 

@@ -35,7 +35,7 @@ VMM_GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none \
 		   -Wl,-T,$(VMM_SRC)/guest/guest.ld
 
 VMM_LIB_SRCS	:= kvm.c memory.c cpu.c cpumodel.c ioport.c dirty.c reaper.c throttle.c state.c x86.c \
-		   workload.c multiboot.c devices.c pci.c virtq.c virtio_pci.c virtio_blk.c virtio_net.c \
+		   workload.c multiboot.c devices.c pci.c virtq.c virtio_pci.c virtio_blk.c virtio_net.c announce.c \
 		   bzimage.c mptable.c serial.c linux.c errf.c
 VMM_LIB_OBJS	:= $(addprefix $(VMM_OBJ)/,$(VMM_LIB_SRCS:.c=.o)) $(VMM_OBJ)/blob.o
 VMM_GUEST_OBJS	:= $(VMM_OBJ)/guest/entry.o $(VMM_OBJ)/guest/main.o
@@ -85,6 +85,11 @@ $(VMM_OUT)/vmm_selftest: $(VMM_OBJ)/tests/vmm_selftest.o $(VMM_LIB)
 	$(VMM_CC) $(VMM_LDFLAGS) -o $@ $^
 
 $(VMM_OUT)/wl_hosttest: $(VMM_OBJ)/tests/wl_hosttest.o $(VMM_LIB)
+	$(VMM_CC) $(VMM_LDFLAGS) -o $@ $^
+
+# announce-self through a VM's NICs on a bridge (tests/host/announce_test.sh)
+vmm: $(VMM_OUT)/announce_test
+$(VMM_OUT)/announce_test: $(VMM_OBJ)/tests/announce_test.o $(VMM_LIB)
 	$(VMM_CC) $(VMM_LDFLAGS) -o $@ $^
 
 vmm-test: vmm

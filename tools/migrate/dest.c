@@ -757,6 +757,11 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 		goto out;
 	}
 	h.start_ns = vmm_now_ns();
+	/* the NICs' MACs are behind this host's taps now: tell the bridges
+	 * (a thread of its own; nothing to do for a VM without NICs) */
+	if (vmm_announce_start(d.vm, NULL))
+		fprintf(stderr, "kmigrate listen: %s: announce-self not started (the VM's log "
+			"says why); switches learn the MACs when the guest sends\n", d.name);
 	fprintf(stderr, "kmigrate listen: %s: migrated in from %s: %" PRIu64 " pages, %" PRIu64
 		" zero pages, %" PRIu64 " hole pages, %" PRIu64 " state records; HELLO -> READY %"
 		PRIu64 " ms; running (pid %d)\n", d.name, o->peer, d.pages, d.zero, d.hole_pages,

@@ -252,6 +252,13 @@ int vmm_dev_info(const struct vmm_vm *vm, unsigned int i, struct vmm_dev_info *i
 	return 0;
 }
 
+int vmm_net_tap_fd(const struct vmm_vm *vm, unsigned int i)
+{
+	if (!vm->devs || i >= vm->devs->nr || vm->devs->dev[i].kind != VMM_DEV_NET)
+		return -ENOENT;
+	return virtio_net_tap_fd(vm->devs->dev[i].net);
+}
+
 bool vmm_devices_mmio(struct vmm_vm *vm, uint64_t gpa, bool write, void *data, unsigned int len)
 {
 	return vm->devs && pci_mmio(&vm->devs->bus, gpa, write, data, len);

@@ -131,6 +131,7 @@ struct vmm_vm {
 					 * collects (harvest_lock) */
 
 	struct vmm_devices *devs;	/* PCI devices (devices.c), NULL: none */
+	struct announce_job *announce;	/* announce.c (lock); NULL: none */
 };
 
 void vmm_logf(const struct vmm_vm *vm, const char *fmt, ...)
@@ -163,6 +164,8 @@ int64_t vmm_ring_collect_into(struct vmm_vm *vm, struct vmm_dirty_bitmap *out, b
 bool vmm_devices_mmio(struct vmm_vm *vm, uint64_t gpa, bool write, void *data,
 		      unsigned int len);
 void vmm_devices_free(struct vmm_vm *vm);
+/* The tap of device @i if it is a NIC (its MAC: vmm_dev_info); -ENOENT. */
+int vmm_net_tap_fd(const struct vmm_vm *vm, unsigned int i);
 
 /* reaper.c */
 int64_t vmm_ring_collect_ext_into(struct vmm_vm *vm, struct vmm_dirty_bitmap *out,

@@ -233,6 +233,7 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 	if (!vm)
 		return;
 	vmm_stop(vm);
+	vmm_announce_stop(vm, NULL);	/* before the taps go */
 	vmm_devices_free(vm);		/* their threads write guest memory */
 	vmm_dirty_reaper_stop(vm);	/* it reads the vCPUs' rings */
 	vmm_vcpus_free(vm);

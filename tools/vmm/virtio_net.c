@@ -430,6 +430,11 @@ struct virtio_pci *virtio_net_pci(struct virtio_net *n)
 	return &n->vp;
 }
 
+int virtio_net_tap_fd(const struct virtio_net *n)
+{
+	return n->tap_fd;
+}
+
 void virtio_net_info(struct virtio_net *n, struct vmm_dev_info *info)
 {
 	info->tap = n->tap;

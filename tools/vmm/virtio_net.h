@@ -46,5 +46,7 @@ int virtio_net_start(struct virtio_net *n);
 void virtio_net_destroy(struct virtio_net *n);
 struct virtio_pci *virtio_net_pci(struct virtio_net *n);
 void virtio_net_info(struct virtio_net *n, struct vmm_dev_info *info);
+/* The tap (its vnet header: VNET_HDR_LEN), for announce.c; the NIC owns it. */
+int virtio_net_tap_fd(const struct virtio_net *n);
 
 #endif

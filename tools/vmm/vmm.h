@@ -14,6 +14,7 @@
  *   workload.c  the built-in workload guest: load, control, status, verify
  *   devices.c   PCI devices of a VM: the bus (pci.c), virtio-pci (virtio_pci.c,
  *               virtq.c), virtio-blk (virtio_blk.c), virtio-net (virtio_net.c)
+ *   announce.c  announce-self: the NICs' MACs into their taps after a resume
  *   multiboot.c multiboot (v1) kernels
  *   bzimage.c   Linux boot protocol: setup header, e820, zero page (pure)
  *   mptable.c   Intel MP tables: CPUs, IOAPIC, ISA/PCI interrupts (pure)
@@ -710,6 +711,35 @@ int vmm_disk_add(struct vmm_vm *vm, const char *path, bool ro, char *err, size_t
 int vmm_net_add(struct vmm_vm *vm, const struct vmm_net_cfg *cfg, char *err, size_t errlen);
 unsigned int vmm_dev_count(const struct vmm_vm *vm);
 int vmm_dev_info(const struct vmm_vm *vm, unsigned int i, struct vmm_dev_info *info);
+
+/* ----------------------------------------------- announce-self (announce.c) -- */
+/*
+ * After a migrated guest resumes on the destination: for each NIC, frames
+ * into its tap so the bridge and the switches upstream learn the MAC's new
+ * port at once (a RARP as QEMU's announce-self sends, and an unsolicited
+ * IPv6 neighbour advertisement for the MAC's EUI-64 link-local address),
+ * @rounds times, the first at once, then after initial_ms, initial_ms +
+ * step_ms, ...  A thread of its own sends them: start returns at once and
+ * the vCPUs never wait.  Call it right after vmm_start() of the resumed
+ * guest.  Starting again restarts the rounds; vmm_vm_destroy() stops it.
+ */
+struct vmm_announce_params {
+	unsigned int rounds;		/* 1..100 */
+	unsigned int initial_ms;	/* the spacing after round 1 */
+	unsigned int step_ms;		/* added for each later round */
+};
+#define VMM_ANNOUNCE_DEFAULTS	{ .rounds = 5, .initial_ms = 50, .step_ms = 50 }
+
+struct vmm_announce_stats {
+	unsigned int rounds;		/* rounds sent */
+	uint64_t frames;		/* frames written into the taps */
+	uint64_t errors;		/* writes refused (the first is logged) */
+};
+
+/* 0 (also for a VM without NICs: nothing to send), or -errno. */
+int vmm_announce_start(struct vmm_vm *vm, const struct vmm_announce_params *p);
+/* Stops the rounds (if any), with what was sent in @st (may be NULL). */
+void vmm_announce_stop(struct vmm_vm *vm, struct vmm_announce_stats *st);
 
 /* ------------------------------------ Linux boot (bzimage.c, mptable.c,
  *                                       serial.c, linux.c) -- */
