@@ -50,6 +50,7 @@ struct dst {
 	struct vmm_state *vst;
 	bool have_vmst;
 	uint64_t states;
+	uint32_t switchbacks;		/* switch-overs the source aborted */
 	bool ready, commit, aborted;
 	struct kmp_error abort;
 	uint32_t err_code;		/* an ERROR to send, with err */
@@ -272,6 +273,7 @@ static int dst_on_hello(void *opaque, const struct kmp_hello *h)
 	a.version = KMP_VERSION;
 	a.features = h->features_optional & KMP_FO_KNOWN;
 	d->features = a.features;
+	kmp_dec_set_features(d->dec, a.features);	/* SWITCHBACK may come */
 	memcpy(a.session, h->session, sizeof(a.session));
 	n = kmp_enc_accept(&d->enc, buf, sizeof(buf), &a);
 	if (n < 0 || dst_send(d, buf, (size_t)n))
@@ -428,6 +430,28 @@ static int dst_on_end(void *opaque, const struct kmp_end *e)
 	return 0;
 }
 
+/* The source aborted the switch-over and runs the guest again: the
+ * final round's pages stay (later rounds resend what changes), its state
+ * is dropped; live rounds follow. */
+static int dst_on_switchback(void *opaque, const struct kmp_switchback *sb)
+{
+	struct dst *d = opaque;
+	unsigned int i;
+
+	if (dst_zero_flush(d))
+		return (int)d->err_code;
+	vmm_state_free(&d->vmst);
+	d->have_vmst = false;
+	for (i = 0; i < d->nr_vcpus; i++)
+		vmm_state_free(&d->vst[i]);
+	d->states = 0;
+	d->switchbacks++;
+	fprintf(stderr, "kmigrate listen: %s: the source aborted the switch-over of round %u "
+		"(the guest was paused %.1f ms there and runs there again): state discarded, "
+		"live rounds follow\n", d->name, sb->round, sb->paused_us / 1e3);
+	return 0;
+}
+
 static int dst_on_commit(void *opaque)
 {
 	struct dst *d = opaque;
@@ -456,6 +480,7 @@ static const struct kmp_dec_ops dst_ops = {
 	.end = dst_on_end,
 	.commit = dst_on_commit,
 	.abort = dst_on_abort,
+	.switchback = dst_on_switchback,
 };
 
 /* The guest is the built-in workload (its parameters page is there). */
@@ -542,6 +567,9 @@ static struct json_object *dst_ctl(const char *cmd, struct json_object *req, voi
 	json_object_object_add(r, "workload", json_object_new_string("-"));
 	json_object_object_add(r, "received_pages", json_object_new_int64((int64_t)d->pages));
 	json_object_object_add(r, "received_zero_pages", json_object_new_int64((int64_t)d->zero));
+	/* switch-overs the source aborted: the guest runs there, not here */
+	json_object_object_add(r, "switchbacks", json_object_new_int64(d->switchbacks));
+	json_object_object_add(r, "running", json_object_new_boolean(false));
 	return r;
 }
 
