@@ -90,14 +90,14 @@ for mode in $MODES; do
 		r=$(cat "$OUT/start")
 		echo "# result: $r"
 		res=$(jfield "$r" result)
-		pred=$(jfield "$r" predicted_downtime_ms)
+		pred=$(jfield "$r" predicted_pause_ms)
 		meas=$(jfield "$r" downtime_ms)
 		bd=$(printf '%s\n' "$r" | sed -n 's/.*"downtime_breakdown_ms":\({[^}]*}\).*/\1/p')
-		echo "# TABLE limit=$L mode=$mode predicted=${pred:-?}ms measured=${meas:-?}ms result=$res"
+		echo "# TABLE limit=$L mode=$mode predicted=${pred:-?}ms measured=${meas:-?}ms result=$res pause_to_ready=$(jfield "$r" pause_to_ready_ms)ms can_reach=$(jfield "$r" can_reach_ms)ms aborts=$(jfield "$r" switchover_aborts)"
 		echo "#   breakdown: ${bd:-none}"
 		dp_result "$r" "$DATAPATH"
 		ok $? "$n: on the $DATAPATH data path ($(jfield "$r" datapath))"
-		grep 'model:\|round [0-9]*:\|stop-and-copy:' "$KMIGRATE_RUN_DIR/$n.log" 2>/dev/null |
+		grep 'trial pause:\|round [0-9]*:\|stop-and-copy:\|pause:\|aborted' "$KMIGRATE_RUN_DIR/$n.log" 2>/dev/null |
 			sed 's/^/#   log: /'
 		if [ "$res" = completed ]; then
 			awk -v m="$meas" -v l="$L" 'BEGIN { exit !(m != "" && m != "null" && m + 0 <= l + 0) }'
@@ -109,8 +109,10 @@ for mode in $MODES; do
 		else
 			err=$(jfield "$r" error)
 			[ "$st" -ne 0 ] && [ "$res" = failed ] &&
-				printf '%s\n' "$err" | grep -q "not converging"
-			ok $? "$n: refused clearly instead of overshooting: $err"
+				printf '%s\n' "$err" | grep -q "not converging" &&
+				printf '%s\n' "$err" | grep -q "refused before the pause" &&
+				printf '%s\n' "$err" | grep -q "can reach [0-9]* ms here"
+			ok $? "$n: refused before the pause, saying what it can reach: $err"
 			p1=$(jfield "$(info "$n")" progress)
 			sleep 1
 			j=$(info "$n")
@@ -126,6 +128,60 @@ for mode in $MODES; do
 		fi
 	done
 done
+
+# An aborted switch-over: the link drops under the stop-and-copy (`set
+# --bandwidth 32K` once the source says stop-copy); the source aborts it
+# (SWITCHBACK), the guest runs on a again, nothing runs on b; with the cap
+# back the retry completes and every page verifies on b.
+n=dt-abort
+"$KM" run "$n" --memory ${MEM_MIB}M --vcpus 2 --working-set 2M --rate 0 --detach >"$OUT/run" 2>&1
+ok $? "run $n: 2 vCPUs writing 2 MiB without pause"
+sleep 2
+"$KM" start "$n" --to "$TO" --downtime-limit 3000 --bandwidth 1M --connect-timeout 120 \
+	--datapath "$DATAPATH" --json >"$OUT/start" 2>"$OUT/start.err" &
+spid=$!
+i=0
+while [ $i -lt 1200 ] && ! "$KM" -j status "$n" 2>/dev/null | grep -q '"phase": *"stop-copy"'; do
+	sleep 0.05
+	i=$((i + 1))
+done
+"$KM" set "$n" --bandwidth 32K >"$OUT/set" 2>&1
+ok $? "$n: set --bandwidth 32K in the stop-and-copy ($(cat "$OUT/set"))"
+i=0
+ab=
+while [ $i -lt 600 ]; do
+	ab=$("$KM" -j status "$n" 2>/dev/null | tr -d ' \n' | sed -n 's/.*"switchover_aborts":\([0-9]*\).*/\1/p')
+	[ -n "$ab" ] && [ "$ab" -ge 1 ] && break
+	sleep 0.1
+	i=$((i + 1))
+done
+[ -n "$ab" ] && [ "$ab" -ge 1 ]
+ok $? "$n: the switch-over was aborted (switchover_aborts ${ab:-?})"
+p1=$(jfield "$(info "$n")" progress)
+sleep 1
+j=$(info "$n")
+p2=$(jfield "$j" progress)
+[ "$(jfield "$j" state)" = running ] && [ -n "$p1" ] && [ -n "$p2" ] && [ "$p2" -gt "$p1" ]
+ok $? "$n: runs on a again ($p1 -> $p2 page writes in 1 s)"
+"$KM" set "$n" --bandwidth 2M >/dev/null 2>&1
+wait $spid
+st=$?
+sed 's/^/# start: /' "$OUT/start.err"
+r=$(cat "$OUT/start")
+echo "# result: $r"
+grep 'trial pause:\|round [0-9]*:\|stop-and-copy:\|pause:\|aborted' "$KMIGRATE_RUN_DIR/$n.log" 2>/dev/null |
+	sed 's/^/#   log: /'
+[ "$st" -eq 0 ] && [ "$(jfield "$r" result)" = completed ]
+ok $? "$n: the retry completed (exit $st): downtime $(jfield "$r" downtime_ms) ms$(jfield "$r" error)"
+ab=$(jfield "$r" switchover_aborts)
+at=$(jfield "$r" switchover_attempts)
+[ -n "$ab" ] && [ "$ab" -ge 1 ] && [ "$at" = $((ab + 1)) ] &&
+	printf '%s\n' "$r" | grep -q '"kind":"aborted"'
+ok $? "$n: the result reports $ab aborted of $at attempts, the aborted round in round_history"
+[ "$(jfield "$r" verify_bad)" = 0 ] && [ "$(jfield "$r" pages_verified)" -gt 0 ]
+ok $? "$n: every page verified on b ($(jfield "$r" pages_verified) pages, $(jfield "$r" verify_bad) bad)"
+wait_gone "$n"
+ok $? "$n: gone from a"
 
 # tell b that we are done
 "$KM" run dtdone --memory 16M --detach >/dev/null 2>&1
