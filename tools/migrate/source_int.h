@@ -231,8 +231,8 @@ int src_harvest(struct km_mig_src *m, uint64_t *count, uint32_t next_round);
 void src_ring_waits(struct km_mig_src *m, uint64_t *exits, uint64_t *wait_ns);
 /* Bulk round, then live rounds until the model says stop (0, with
  * *@round the last live round) or not converging (-1, the error set).
- * @again: after an aborted switch-over (the dirty set m->bm not sent yet
- * goes in live round *@round + 1; no bulk). */
+ * @again: after an aborted switch-over, *@round its final round (the
+ * dirty set m->bm not sent yet goes in live round *@round + 1; no bulk). */
 int src_rounds(struct km_mig_src *m, uint32_t *round, bool again);
 
 /* source_switch.c */

@@ -311,7 +311,9 @@ int src_rounds(struct km_mig_src *m, uint32_t *round_out, bool again)
 		/* the pages the aborted final round did not send, first (the
 		 * throttle was set again before the guest resumed) */
 		src_set(m, "live");
-		l->t_round = vmm_now_ns();
+		round++;	/* *@round_out: the aborted final round */
+		/* the final harvest reset the log; the guest ran again just now */
+		l->t_round = l->t_harvest = vmm_now_ns();
 		if (src_round(m, round, false, vmm_dirty_bitmap_count(&m->bm)) ||
 		    src_send_dirty(m))
 			return -1;
