@@ -83,8 +83,11 @@ for mode in $MODES; do
 			--detach >"$OUT/run" 2>&1
 		ok $? "run $n --memory ${MEM_MIB}M --vcpus 2 --rate $RATE --dirty-log $mode"
 		sleep 2
+		# --no-verify: the destination's check of the workload's memory runs
+		# in the guest's pause (before its vCPUs start), an instrument the
+		# limit is not about (the abort case below verifies)
 		"$KM" start "$n" --to "$TO" --downtime-limit "$L" --connect-timeout 120 \
-			--datapath "$DATAPATH" --json >"$OUT/start" 2>"$OUT/start.err"
+			--no-verify --datapath "$DATAPATH" --json >"$OUT/start" 2>"$OUT/start.err"
 		st=$?
 		sed 's/^/# start: /' "$OUT/start.err"
 		r=$(cat "$OUT/start")
@@ -108,6 +111,7 @@ for mode in $MODES; do
 			ok $? "$n: gone from a"
 		else
 			err=$(jfield "$r" error)
+			err=$(printf '%s\n' "$r" | sed -n 's/.*"error":"\([^"]*\)".*/\1/p')
 			[ "$st" -ne 0 ] && [ "$res" = failed ] &&
 				printf '%s\n' "$err" | grep -q "not converging" &&
 				printf '%s\n' "$err" | grep -q "refused before the pause" &&

@@ -751,6 +751,7 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 	/* COMMIT: the guest is ours */
 	km_in_slot_release();
 	struct kmp_resumed rs = { .verify_note = KMP_RSM_N_NOT_ASKED };
+	uint64_t t_go;
 	bool workload = dst_workload(d.vm);
 
 	h.pages_verified = -1;
@@ -779,6 +780,10 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 			rep.stamped, rep.untouched, rep.in_progress, rep.replayed, rep.bad,
 			rep.bad ? ": " : "", rep.bad ? rep.first_bad : "", h.verify_ms);
 	}
+	/* the vCPUs are released now: the guest's first instruction here
+	 * follows (a clock read after vmm_start() would also count the time
+	 * the new vCPU threads keep this one off a busy host's CPUs) */
+	t_go = vmm_now_ns();
 	r = vmm_start(d.vm);
 	if (r) {
 		km_err("listen: %s: starting the migrated guest: %s", d.name, strerror(-r));
@@ -818,7 +823,7 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 
 		if (d.features & KMP_FO_RESUMED_EXT) {
 			rs.valid |= KMP_RSM_RESUME;
-			rs.resume_us = (h.start_ns - d.t_commit) / 1000;
+			rs.resume_us = (t_go - d.t_commit) / 1000;
 		}
 		if (workload)
 			dst_guest_pause(&d, &rs);

@@ -16,6 +16,7 @@
 
 #include "bulk.h"
 #include "source_int.h"
+#include "tcprtt.h"
 #include "trial.h"
 
 int src_round(struct km_mig_src *m, uint32_t round, bool final, uint64_t pages)
@@ -182,16 +183,15 @@ static void src_vcpu_entries(struct km_mig_src *m, uint64_t *out)
 		out[i] = vmm_vcpu_dirty_entries(vmm_vcpu(m->vm, i));
 }
 
-/* The connection's smoothed round trip (TCP_INFO), ns; 0 unknown. */
+/* The link's round trip (tcprtt.h): the least seen, else the smoothed one;
+ * 0 unknown. */
 static uint64_t src_rtt_ns(int fd)
 {
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
+	uint64_t srtt = 0, min = 0;
 
-	memset(&ti, 0, sizeof(ti));
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+	if (km_tcp_rtt(fd, &srtt, &min))
 		return 0;
-	return (uint64_t)ti.tcpi_rtt * 1000;
+	return min ? min : srtt;
 }
 
 /* The trial pause (trial.h), once, after the bulk round. */
