@@ -121,6 +121,7 @@ struct km_mig_src {
 	uint64_t d_save;		/* of which the state save took */
 	uint64_t ready_ns;		/* paused -> READY (the former downtime_ms) */
 	bool downtime_full;		/* downtime_ns has the destination's part */
+	uint64_t downtime_verify_ns;	/* the destination's --verify, left out of it */
 	uint64_t final_pages;
 	/* rounds that resent every populated page (a dirty ring may have
 	 * lost entries): how many, the last one, why */

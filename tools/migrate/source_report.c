@@ -181,9 +181,13 @@ struct json_object *km_mig_src_status(struct km_mig_src *m)
 			"half the TCP round trip then (TCP_INFO) + destination: COMMIT "
 			"received -> vCPUs running (its clock, RESUMED_EXT); no clock is "
 			"compared across hosts"));
-		JADD(r, "downtime_note", !m->downtime_ns || m->downtime_full ? NULL :
+		JADD(r, "downtime_note", !m->downtime_ns ? NULL : !m->downtime_full ?
 		     json_object_new_string("the destination's part (COMMIT -> vCPUs "
-					    "running) is not known: at least this long"));
+					    "running) is not known: at least this long") :
+		     m->downtime_verify_ns ? json_object_new_string(
+			"the destination's --verify check of the workload guest's memory "
+			"(verify_ms) paused it too before its vCPUs started: left out, a "
+			"test instrument (switchover_ms includes it)") : NULL);
 		JADD(r, "pause_to_ready_ms", m->ready_ns ? src_json_ms(m->ready_ns) : NULL);
 		if (m->d_ready) {
 			struct json_object *b = json_object_new_object();
