@@ -422,7 +422,7 @@ int src_switchover(struct km_mig_src *m, uint32_t round)
 	m->phase = "handoff";
 	pthread_mutex_unlock(&m->lock);
 	while (!m->got_ready) {
-		if (src_wait(m, 0, 1))
+		if (src_wait(m, 0, 20))
 			return -1;
 		if (vmm_now_ns() - t_pause > (uint64_t)m->o.ready_timeout_ms * 1000000ULL)
 			return src_fail(m, "no READY from %s within %u ms", m->peer,
