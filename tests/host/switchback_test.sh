@@ -8,9 +8,9 @@
 # (default 49420).  Without a usable /dev/kvm: "# SKIP ..." and "1..0".
 #
 # The workload guest (64 MiB, 2 vCPUs writing 2 MiB without pause) is
-# migrated under a 2 MiB/s cap with a 3000 ms limit: the final round has
-# a few MiB to send, about a second.  As soon as the source says
-# "stop-copy", `kmigrate set NAME --bandwidth 32K` (the operator's knob)
+# migrated under a 2 MiB/s cap (256 KiB/s once the bulk is over) with a
+# 3000 ms limit: the final round takes a second or more.  As soon as the source says
+# "stop-copy", `kmigrate set NAME --bandwidth 16K` (the operator's knob)
 # drops the link under it: the stop-and-copy would now run far past the
 # limit, so the source must abort it (SWITCHBACK), resume the guest here
 # and go back to live rounds.  Then:
@@ -86,14 +86,24 @@ sleep 2
 on a -j start sb --to "127.0.0.1:$P1" --insecure --tls-name lab-b --bandwidth 2M \
 	--downtime-limit 3000 --switchover-retries 3 >"$T/sb.json" 2>"$T/sb.err" &
 spid=$!
-# the first switch-over: drop the link under it
-i=0
-while [ $i -lt 600 ] && ! on a -j status sb 2>/dev/null | grep -q '"phase": *"stop-copy"'; do
-	sleep 0.05
-	i=$((i + 1))
-done
-on a set sb --bandwidth 32K >"$T/set.out" 2>&1
-ok $? "set sb --bandwidth 32K during the stop-and-copy: $(cat "$T/set.out")"
+# live rounds at 256 KiB/s, so the final round lasts a second or more;
+# then, in the first switch-over, drop the link under it
+phase() { on a -j status sb 2>/dev/null | tr -d ' \n' | sed -n 's/.*"phase":"\([a-z-]*\)".*/\1/p'; }
+waitphase() {	# waitphase PHASE SECONDS
+	t_end=$(($(date +%s) + $2))
+	while [ "$(date +%s)" -lt "$t_end" ]; do
+		ph=$(phase)
+		[ "$ph" = "$1" ] && return 0
+		case "$ph" in done|resumed-report|"") return 1 ;; esac
+		sleep 0.02
+	done
+	return 1
+}
+waitphase live 60 && on a set sb --bandwidth 256K >/dev/null 2>&1
+waitphase stop-copy 90
+ok $? "the switch-over began (phase stop-copy)"
+on a set sb --bandwidth 16K >"$T/set.out" 2>&1
+ok $? "set sb --bandwidth 16K during the stop-and-copy: $(cat "$T/set.out")"
 i=0
 while [ $i -lt 300 ]; do
 	on a -j status sb >"$T/st.json" 2>/dev/null
