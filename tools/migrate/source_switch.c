@@ -154,8 +154,8 @@ static int src_drain_final(struct km_mig_src *m, struct src_sw *w)
 }
 
 /*
- * The switch-over ran past the limit: SWITCHBACK to the destination (it
- * drops the state), the throttle as it was, the guest resumed here.
+ * The switch-over ran past the limit: the throttle as it was, the guest
+ * resumed here, SWITCHBACK to the destination (it drops the state).
  * Returns 1 (live rounds follow) or -1.
  */
 static int src_sw_abort(struct km_mig_src *m, struct src_sw *w, uint32_t round)
@@ -167,19 +167,22 @@ static int src_sw_abort(struct km_mig_src *m, struct src_sw *w, uint32_t round)
 	unsigned int i;
 	ssize_t n;
 
+	/* the guest first: the destination runs it only after a COMMIT, which
+	 * this attempt never sends, so it is this host's alone either way, and
+	 * SWITCHBACK may wait for room on a slow link */
 	now = vmm_now_ns();
-	sb.paused_us = (now - w->t_pause) / 1000;
-	n = kmp_enc_switchback(&m->enc, buf, sizeof(buf), &sb);
-	if (n < 0)
-		return src_enc_err(m, n, "SWITCHBACK");
-	if (src_send(m, buf, (size_t)n))
-		return -1;
 	for (i = 0; i < m->lp.ts.nr_vcpus; i++)
 		vmm_vcpu_set_throttle(vmm_vcpu(m->vm, i), m->lp.ts.speed[i]);
 	if (vmm_resume(m->vm))
 		return src_fail(m, "resuming the guest after an aborted switch-over failed");
 	m->paused = false;
 	paused = vmm_now_ns() - w->t_pause;
+	sb.paused_us = paused / 1000;
+	n = kmp_enc_switchback(&m->enc, buf, sizeof(buf), &sb);
+	if (n < 0)
+		return src_enc_err(m, n, "SWITCHBACK");
+	if (src_send(m, buf, (size_t)n))
+		return -1;
 	/* what this attempt measured is the model's from now on */
 	if (m->r_bytes >= (128u << 10) && now > w->t_pages) {
 		rate = m->r_bytes * 1000000000ULL / (now - w->t_pages);
