@@ -23,6 +23,7 @@ void src_set(struct km_mig_src *m, const char *phase)
 
 static void src_json_throttle(struct km_mig_src *m, struct json_object *r);
 static void src_json_switch(struct km_mig_src *m, struct json_object *r);
+static void src_json_history(struct km_mig_src *m, struct json_object *r);
 
 /* milliseconds from nanoseconds, printed with 3 decimals */
 static struct json_object *src_json_ms(uint64_t ns)
@@ -124,6 +125,10 @@ struct json_object *km_mig_src_status(struct km_mig_src *m)
 	JADD(r, "event", json_object_new_string(fin ? "result" : "progress"));
 	if (fin)
 		JADD(r, "result", json_object_new_string(m->result));
+	/* the per-round array first: its entries share key names with the
+	 * totals below, which a reader taking the last match (the lab's
+	 * shell helpers) must find */
+	src_json_history(m, r);
 	JADD(r, "name", json_object_new_string(m->name));
 	JADD(r, "to", json_object_new_string(m->o.to));
 	JADD(r, "peer", json_object_new_string(m->peer));
@@ -363,10 +368,8 @@ static const char *const src_rkind_names[] = {
 static void src_json_switch(struct km_mig_src *m, struct json_object *r)
 {
 	const struct kms_costs *k = &m->costs;
-	struct json_object *c = json_object_new_object(), *a = json_object_new_array();
-	struct json_object *hist = json_object_new_array();
+	struct json_object *c = json_object_new_object();
 	uint64_t reach = kms_limit_for_ns(&m->lp.kc, m->floor_ns);
-	unsigned int i;
 
 	JADD(c, "measured", json_object_new_boolean(k->measured));
 	JADD(c, "pause_ms", src_json_ms(k->pause_ns));
@@ -388,6 +391,14 @@ static void src_json_switch(struct km_mig_src *m, struct json_object *r)
 	JADD(r, "switchover_abort", json_object_new_string(m->can_abort ? "available" :
 		m->hello_sent ? "unavailable: the destination does not take SWITCHBACK (an older "
 		"kmigrate listen): a switch-over past the limit runs to its end" : "not known yet"));
+}
+
+/* The aborted switch-overs and the round history (m->lock held). */
+static void src_json_history(struct km_mig_src *m, struct json_object *r)
+{
+	struct json_object *hist = json_object_new_array(), *a = json_object_new_array();
+	unsigned int i;
+
 	for (i = 0; i < m->sw_aborts && i < sizeof(m->sw_abort) / sizeof(m->sw_abort[0]); i++) {
 		struct json_object *o = json_object_new_object();
 
@@ -399,6 +410,7 @@ static void src_json_switch(struct km_mig_src *m, struct json_object *r)
 		json_object_array_add(a, o);
 	}
 	JADD(r, "switchover_abort_list", a);
+
 	for (i = 0; i < m->nhist; i++) {
 		const struct src_round_rec *h = &m->hist[i];
 		struct json_object *o = json_object_new_object();
