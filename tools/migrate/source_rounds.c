@@ -183,15 +183,20 @@ static void src_vcpu_entries(struct km_mig_src *m, uint64_t *out)
 		out[i] = vmm_vcpu_dirty_entries(vmm_vcpu(m->vm, i));
 }
 
-/* The link's round trip (tcprtt.h): the least seen, else the smoothed one;
- * 0 unknown. */
+/*
+ * The link's round trip (tcprtt.h), read after the round's drain: the
+ * smoothed one, which is what END -> READY and COMMIT meet right after the
+ * final pages (the lab: the least seen was 0.85-1.5 ms, COMMIT's half trip
+ * then 10-16 ms and READY's wait 10-52 ms); the least when the kernel has
+ * no smoothed one.  0: unknown.
+ */
 static uint64_t src_rtt_ns(int fd)
 {
 	uint64_t srtt = 0, min = 0;
 
 	if (km_tcp_rtt(fd, &srtt, &min))
 		return 0;
-	return min ? min : srtt;
+	return srtt ? srtt : min;
 }
 
 /* The trial pause (trial.h), once, after the bulk round. */

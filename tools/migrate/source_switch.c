@@ -67,6 +67,8 @@ static int src_send_state(struct km_mig_src *m, const struct vmm_state *st)
  * before a measurable amount left) and the costs after END.  Past the
  * limit: true, with @why.
  */
+#define SRC_RATE_MIN_BYTES	(16u << 10)	/* the attempt's own rate from this */
+
 struct src_sw {
 	uint64_t t_pause, t_pages, limit_ns, projected_ns;
 	uint64_t rate;		/* the rate of the last check */
@@ -82,7 +84,7 @@ static bool src_sw_late(struct km_mig_src *m, struct src_sw *w, uint64_t left)
 
 	if (!m->can_abort)
 		return false;
-	if (m->r_bytes >= (128u << 10) && now > w->t_pages)
+	if (m->r_bytes >= SRC_RATE_MIN_BYTES && now > w->t_pages + 1000000ULL)
 		rate = m->r_bytes * 1000000000ULL / (now - w->t_pages);
 	if (cap && (!rate || rate > cap))
 		rate = cap;
@@ -150,6 +152,9 @@ static int src_drain_final(struct km_mig_src *m, struct src_sw *w)
 		if (src_wait(m, 0, 1))
 			return -1;
 	}
+	/* the last check before END: the time the state took counts too */
+	if (src_sw_late(m, w, q > 0 ? (uint64_t)q : 0))
+		return 1;
 	return src_check(m);
 }
 
@@ -184,7 +189,7 @@ static int src_sw_abort(struct km_mig_src *m, struct src_sw *w, uint32_t round)
 	if (src_send(m, buf, (size_t)n))
 		return -1;
 	/* what this attempt measured is the model's from now on */
-	if (m->r_bytes >= (128u << 10) && now > w->t_pages) {
+	if (m->r_bytes >= SRC_RATE_MIN_BYTES && now > w->t_pages + 1000000ULL) {
 		rate = m->r_bytes * 1000000000ULL / (now - w->t_pages);
 		if (!m->lp.ks.link_rate || rate < m->lp.ks.link_rate)
 			m->lp.ks.link_rate = rate;

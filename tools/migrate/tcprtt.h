@@ -3,7 +3,8 @@
  * A connection's round trip from the kernel (TCP_INFO): the smoothed one,
  * which a full send queue inflates (the bulk round's queueing is in it),
  * and the least one seen, which is the link's own.  The switch-over model
- * (switch_cost.h) takes the least: it drains the queue before END.
+ * (switch_cost.h) takes the smoothed one: END -> READY and COMMIT follow
+ * the final pages, and meet what they left in the queues.
  */
 #ifndef KM_TCPRTT_H
 #define KM_TCPRTT_H
