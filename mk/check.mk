@@ -229,7 +229,7 @@ lab-migrate-downtime: deps tools lab-mig-module
 	cp $(LAB_MIG_KO) $(BUILD)/payload-migd/
 	$(LAB_TLS) $(BUILD)/payload-migd/tls
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
-		--payload $(BUILD)/payload-migd --timeout 400 -- $(LAB_MIG_ENV) sh bin/downtime_test.sh
+		--payload $(BUILD)/payload-migd --timeout 600 -- $(LAB_MIG_ENV) sh bin/downtime_test.sh
 
 .PHONY: check-host
 # The host tier (part of make check): the VMM selftests and the migration

@@ -82,6 +82,7 @@ struct fz {
 	struct kmp_dec *dec;
 	const struct kmp_hello *h;
 	bool admitted, checked, end, commit, aborted, want_profile;
+	unsigned int switchbacks;
 	uint8_t *ram;
 	uint64_t ram_size;
 	unsigned int nr_vcpus;
@@ -309,6 +310,17 @@ static int fz_abort(void *opaque, const struct kmp_error *e)
 	return 0;
 }
 
+/* An aborted switch-over (KMP_FO_SWITCHBACK): never after END. */
+static int fz_switchback(void *opaque, const struct kmp_switchback *sb)
+{
+	struct fz *f = opaque;
+
+	(void)sb;
+	FZ_ASSERT(!f->end && !f->commit && !f->aborted);
+	f->switchbacks++;
+	return 0;
+}
+
 /* The source's side: the destination's answers. */
 static int fz_accept(void *opaque, const struct kmp_accept *a)
 {
@@ -352,7 +364,7 @@ static const struct kmp_dec_ops fz_ops = {
 	.hello = fz_hello, .profile = fz_profile, .round = fz_round, .page = fz_page,
 	.zero = fz_zero, .hole = fz_hole, .vcpu_state = fz_state, .end = fz_end,
 	.commit = fz_commit, .abort = fz_abort, .accept = fz_accept, .ready = fz_ready,
-	.error = fz_error, .resumed = fz_resumed,
+	.error = fz_error, .resumed = fz_resumed, .switchback = fz_switchback,
 };
 
 /* The next chunk's size: as a socket may hand the stream over. */
@@ -446,8 +458,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_ASSERT(f.dec);
 	if (opt & FZ_O_DEST)
 		kmp_dec_set_required(f.dec, opt & FZ_O_CHECK ? KMP_FR_CHECK : 0);
-	else
+	else {
 		kmp_dec_set_max_state(f.dec, KM_DEST_MAX_STATE);	/* as dest.c */
+		/* as dest.c with a source that offers it (every current one) */
+		kmp_dec_set_features(f.dec, KMP_FO_SWITCHBACK);
+	}
 	if (opt & FZ_O_RESEAL) {
 		size_t cut = fz_find_end(data, size);
 		uint8_t end[KMP_HDR_SIZE + KMP_END_SIZE];

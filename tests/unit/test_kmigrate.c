@@ -166,6 +166,13 @@ TEST_F(kmigrate, throttle_usage_errors)
 	EXPECT_EQ(2, KMIGRATE("start", "vm1", "--to", "127.0.0.1:1", "--throttle-floor", "101"));
 	EXPECT_EQ(2, KMIGRATE("start", "vm1", "--to", "127.0.0.1:1", "--throttle-floor", "half"));
 	EXPECT_TRUE(km_contains(self->o.err, "'half' is not a number"));
+	EXPECT_EQ(2, KMIGRATE("start", "vm1", "--to", "127.0.0.1:1", "--switchover-retries", "9"));
+	EXPECT_TRUE(km_contains(self->o.err, "invalid --switchover-retries: 9 is out of range (0 to 8)"));
+	EXPECT_EQ(2, KMIGRATE("start", "vm1", "--to", "127.0.0.1:1", "--switchover-retries", "x"));
+	EXPECT_EQ(2, KMIGRATE("profile", "--plot-result", ""));
+	EXPECT_TRUE(km_contains(self->o.err, "invalid --plot-result: expected a file name"));
+	EXPECT_EQ(1, KMIGRATE("profile", "--plot-result", "/nonexistent/result.json"));
+	EXPECT_TRUE(km_contains(self->o.err, "--plot-result /nonexistent/result.json: not a JSON object"));
 	EXPECT_EQ(2, KMIGRATE("set", "vm1"));
 	EXPECT_TRUE(km_contains(self->o.err, "--bandwidth RATE or --downtime-limit MS is required"));
 	EXPECT_EQ(2, KMIGRATE("set", "vm1", "--downtime-limit", "0"));

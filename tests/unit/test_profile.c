@@ -87,7 +87,10 @@ static void linear_ws(uint64_t *ws, uint32_t n, uint64_t rate, uint64_t iv_ns)
 /* No fixed costs, no margin, no shortest round: the rounds by hand. */
 static void bare_cfg(struct km_pred_cfg *c, uint64_t limit_ns, uint64_t bw)
 {
-	km_pred_cfg_default(c, limit_ns, bw, 1);
+	struct kms_costs k;
+
+	kms_costs_estimate(&k, 1);
+	km_pred_cfg_default(c, limit_ns, bw, &k);
 	c->kc.margin_pct = 0;
 	c->kc.margin_min_ns = 0;
 	c->kc.state_bytes = 0;
@@ -169,6 +172,7 @@ TEST_F(profile, a_rate_above_the_bandwidth_does_not_converge)
 	struct km_pred_input in = { .pop_pages = 5000, .ws = ws, .nws = 50,
 				    .interval_ns = 100 * MS };
 	struct km_pred_cfg c;
+	struct kms_costs k;
 	struct km_pred r;
 
 	linear_ws(ws, 50, 2000, 100 * MS);	/* twice what the link sends */
@@ -177,24 +181,35 @@ TEST_F(profile, a_rate_above_the_bandwidth_does_not_converge)
 	EXPECT_FALSE(r.converges);
 	EXPECT_EQ(KMC_R_DIRTY_RATE, r.reason);
 	EXPECT_EQ(0u, r.total_ns);
-	/* source.c's defaults: its fixed costs alone exceed 10 ms */
-	km_pred_cfg_default(&c, 10 * MS, 10ull << 30, 2);
+	/* a slow guest's switch-over (a trial pause of 2 + 8 + 2 ms, harvests
+	 * of 1 ms, as measured): its fixed costs alone exceed 10 ms */
+	kms_costs_estimate(&k, 2);
+	k.pause_ns = 2 * MS;
+	k.save_ns = k.load_ns = 8 * MS;
+	k.resume_ns = 2 * MS;
+	k.measured = true;
+	km_pred_cfg_default(&c, 10 * MS, 10ull << 30, &k);
 	ASSERT_EQ(0, km_predict(&in, &c, &r));
 	EXPECT_FALSE(r.converges);
 	EXPECT_EQ(KMC_R_FIXED_COSTS, r.reason);
 	/* no bandwidth, no limit: refused */
-	km_pred_cfg_default(&c, 10 * MS, 0, 2);
+	km_pred_cfg_default(&c, 10 * MS, 0, &k);
 	EXPECT_EQ(-EINVAL, km_predict(&in, &c, &r));
 }
 
 TEST_F(profile, defaults_follow_the_source)
 {
 	struct km_pred_cfg c;
+	struct kms_costs k;
 
-	km_pred_cfg_default(&c, 300 * MS, 1ull << 30, 2);
-	EXPECT_EQ(40 * MS, c.kc.handoff_ns);
-	EXPECT_EQ(20u, c.kc.margin_pct);
-	EXPECT_EQ(240 * MS, kmc_budget_ns(&c.kc));
+	kms_costs_estimate(&k, 2);
+	k.harvest_ns = 3 * MS;
+	km_pred_cfg_default(&c, 300 * MS, 1ull << 30, &k);
+	/* pause 1 + harvest 3 + save 3 + load 3 + resume 1 */
+	EXPECT_EQ(11 * MS, c.kc.handoff_ns);
+	EXPECT_EQ(1500000u, c.kc.rtt_ns);
+	EXPECT_EQ(10u, c.kc.margin_pct);
+	EXPECT_EQ(270 * MS, kmc_budget_ns(&c.kc));
 	EXPECT_EQ(100 * MS, c.min_round_ns);
 	EXPECT_EQ(1ull << 30, c.kc.bandwidth_cap);
 }

@@ -140,7 +140,8 @@ static int build_stream(struct stream *s, bool small)
 /* What the decoder reported. */
 struct got {
 	int hello, rounds, pages, zeros, states, ends, commits, aborts;
-	int accepts, readies, errors, resumeds;
+	int accepts, readies, errors, resumeds, switchbacks;
+	struct kmp_switchback sb;
 	uint64_t page_sum, zero_sum;
 	uint32_t last_round_flags;
 	struct kmp_hello h;
@@ -274,11 +275,24 @@ static int on_resumed(void *o, const struct kmp_resumed *r)
 	return 0;
 }
 
+static int on_switchback(void *o, const struct kmp_switchback *sb)
+{
+	struct got *g = o;
+
+	g->switchbacks++;
+	g->sb = *sb;
+	return 0;
+}
+
 static const struct kmp_dec_ops ops = {
 	.hello = on_hello, .round = on_round, .page = on_page, .zero = on_zero,
 	.vcpu_state = on_state, .end = on_end, .commit = on_commit, .abort = on_abort,
 	.accept = on_accept, .ready = on_ready, .error = on_error, .resumed = on_resumed,
+	.switchback = on_switchback,
 };
+
+/* The features the destination's decoder was told its ACCEPT took. */
+static uint64_t dec_features;
 
 /* Feeds @buf in chunks of @chunk bytes (0: random sizes) then finishes. */
 static int decode(enum kmp_dir dir, const uint8_t *buf, size_t len, size_t chunk,
@@ -291,6 +305,7 @@ static int decode(enum kmp_dir dir, const uint8_t *buf, size_t len, size_t chunk
 	d = kmp_dec_new(dir, &ops, g);
 	if (!d)
 		return -1;
+	kmp_dec_set_features(d, dec_features);
 	g->dec = d;
 	for (size_t off = 0; off < len && !rc; ) {
 		size_t n = chunk ? chunk : 1 + (size_t)rand() % 9000;
@@ -349,7 +364,8 @@ TEST_F(proto, names)
 	EXPECT_STREQ("RESUMED", kmp_type_name(KMP_T_RESUMED));
 	EXPECT_EQ(NULL, kmp_type_name(0));
 	EXPECT_STREQ("HOLE", kmp_type_name(KMP_T_HOLE));
-	EXPECT_EQ(NULL, kmp_type_name(11));
+	EXPECT_STREQ("SWITCHBACK", kmp_type_name(KMP_T_SWITCHBACK));
+	EXPECT_EQ(NULL, kmp_type_name(12));
 	EXPECT_EQ(NULL, kmp_type_name(0x85));
 	EXPECT_STREQ("verification not requested", kmp_rsm_note_name(KMP_RSM_N_NOT_ASKED));
 	EXPECT_STREQ("unknown reason", kmp_rsm_note_name(999));
@@ -373,6 +389,100 @@ TEST_F(proto, round_trip_source)
 	EXPECT_EQ(KMP_OK, decode(KMP_DIR_SOURCE, s.buf, s.len, s.len, &g, msg, sizeof(msg)));
 	EXPECT_STREQ("", msg);
 	EXPECT_FULL_STREAM(g);
+	free(s.buf);
+}
+
+/*
+ * An aborted switch-over (KMP_FO_SWITCHBACK): ROUND 1 FINAL, a page, the
+ * state, SWITCHBACK; live round 2; ROUND 3 FINAL, the state, END, COMMIT.
+ * The digest covers both final rounds; without the feature the record is
+ * refused on both sides.
+ */
+static int build_switchback(struct stream *s, uint64_t enc_features)
+{
+	static const uint64_t g0 = 0, g1 = 1;
+	static const int i0 = 0, i1 = 1;
+	struct kmp_round r0 = { 0, 0, 1 }, r1 = { 1, KMP_ROUND_F_FINAL, 1 };
+	struct kmp_round r2 = { 2, 0, 1 }, r3 = { 3, KMP_ROUND_F_FINAL, 1 };
+	struct kmp_switchback sb = { .round = 1, .paused_us = 4321 };
+	struct kmp_hello h;
+	struct kmp_enc e;
+	uint8_t tmp[2048];
+
+	init_data();
+	init_hello(&h);
+	memset(s, 0, sizeof(*s));
+	kmp_enc_init(&e, KMP_DIR_SOURCE);
+	if (s_add(s, KMP_T_HELLO, tmp, kmp_enc_hello(&e, tmp, sizeof(tmp), &h)))
+		return -1;
+	kmp_enc_set_features(&e, enc_features);
+	return s_add(s, KMP_T_ROUND, tmp, kmp_enc_round(&e, tmp, sizeof(tmp), &r0)) ||
+	       s_pages(s, &e, &g0, &i0, 1) ||
+	       /* not in a live round */
+	       kmp_enc_switchback(&e, tmp, sizeof(tmp), &sb) != -KMP_E_ORDER ||
+	       s_add(s, KMP_T_ROUND, tmp, kmp_enc_round(&e, tmp, sizeof(tmp), &r1)) ||
+	       s_pages(s, &e, &g1, &i1, 1) ||
+	       s_add(s, KMP_T_VCPU_STATE, tmp,
+		     kmp_enc_vcpu_state(&e, tmp, sizeof(tmp), state_blob, STATE_LEN)) ||
+	       s_add(s, KMP_T_SWITCHBACK, tmp, kmp_enc_switchback(&e, tmp, sizeof(tmp), &sb)) ||
+	       s_add(s, KMP_T_ROUND, tmp, kmp_enc_round(&e, tmp, sizeof(tmp), &r2)) ||
+	       s_pages(s, &e, &g1, &i1, 1) ||
+	       s_add(s, KMP_T_ROUND, tmp, kmp_enc_round(&e, tmp, sizeof(tmp), &r3)) ||
+	       s_pages(s, &e, &g0, &i0, 1) ||
+	       s_add(s, KMP_T_VCPU_STATE, tmp,
+		     kmp_enc_vcpu_state(&e, tmp, sizeof(tmp), state_blob, STATE_LEN)) ||
+	       s_add(s, KMP_T_END, tmp, kmp_enc_end(&e, tmp, sizeof(tmp))) ||
+	       s_add(s, KMP_T_COMMIT, tmp, kmp_enc_commit(&e, tmp, sizeof(tmp)));
+}
+
+TEST_F(proto, switchback)
+{
+	struct kmp_switchback sb = { .round = 0 };
+	struct stream s;
+	struct got g = { 0 };
+	struct kmp_enc e;
+	struct kmp_hello h;
+	struct kmp_round r1 = { 0, KMP_ROUND_F_FINAL, 1 };
+	uint8_t tmp[2048];
+	char msg[320];
+
+	/* without the feature the encoder refuses it */
+	EXPECT_NE(0, build_switchback(&s, 0));
+	free(s.buf);
+	init_hello(&h);
+	kmp_enc_init(&e, KMP_DIR_SOURCE);
+	kmp_enc_set_features(&e, KMP_FO_SWITCHBACK);
+	ASSERT_LT(0, kmp_enc_hello(&e, tmp, sizeof(tmp), &h));
+	ASSERT_LT(0, kmp_enc_round(&e, tmp, sizeof(tmp), &r1));
+	sb.round = 1;	/* of another round */
+	EXPECT_EQ(-KMP_E_ORDER, kmp_enc_switchback(&e, tmp, sizeof(tmp), &sb));
+	sb.round = 0;
+	EXPECT_EQ((ssize_t)(KMP_HDR_SIZE + KMP_SWITCHBACK_SIZE),
+		  kmp_enc_switchback(&e, tmp, sizeof(tmp), &sb));
+
+	ASSERT_EQ(0, build_switchback(&s, KMP_FO_SWITCHBACK));
+	dec_features = KMP_FO_SWITCHBACK;
+	EXPECT_EQ(KMP_OK, decode(KMP_DIR_SOURCE, s.buf, s.len, 7, &g, msg, sizeof(msg)));
+	EXPECT_STREQ("", msg);
+	EXPECT_EQ(1, g.switchbacks);
+	EXPECT_EQ(1u, g.sb.round);
+	EXPECT_EQ(4321u, g.sb.paused_us);
+	EXPECT_EQ(4, g.rounds);
+	EXPECT_EQ(2, g.states);
+	EXPECT_EQ(1, g.ends);
+	EXPECT_EQ(1, g.commits);
+	/* a destination that did not accept it (an older one refuses the
+	 * unknown type alike) */
+	dec_features = 0;
+	EXPECT_EQ(KMP_E_TYPE, decode(KMP_DIR_SOURCE, s.buf, s.len, s.len, &g, msg, sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "without the feature SWITCHBACK"));
+	EXPECT_EQ(0, g.switchbacks);
+	/* a SWITCHBACK naming another round is refused */
+	dec_features = KMP_FO_SWITCHBACK;
+	s.buf[s.off[6] + KMP_HDR_SIZE] = 2;
+	EXPECT_EQ(KMP_E_ORDER, decode(KMP_DIR_SOURCE, s.buf, s.len, s.len, &g, msg, sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "SWITCHBACK of round 2"));
+	dec_features = 0;
 	free(s.buf);
 }
 
@@ -586,7 +696,8 @@ static const struct bad_case bad_cases[] = {
 	{ "unaligned slot", 0, 16 + 136 + 16, B("\x01"), KMP_E_LAYOUT, "not page-aligned" },
 	{ "name not printable", 0, 16 + 72, B("\x01"), KMP_E_LAYOUT, "printable" },
 	{ "name padding", 0, 16 + 72 + 20, B("x"), KMP_E_RESERVED, "padding byte 20" },
-	{ "unknown type", 1, 4, B("\x0b"), KMP_E_TYPE, "unknown record type 11" },
+	{ "unknown type", 1, 4, B("\x0c"), KMP_E_TYPE, "unknown record type 12" },
+	{ "SWITCHBACK unnegotiated", 1, 4, B("\x0b"), KMP_E_TYPE, "without the feature SWITCHBACK" },
 	{ "other direction", 1, 4, B("\x81"), KMP_E_TYPE, "other direction" },
 	{ "PAGES before ROUND", 1, 4, B("\x03"), KMP_E_ORDER, "record 1 (PAGES)" },
 	{ "second HELLO", 2, 4, B("\x01"), KMP_E_ORDER, "not allowed here" },

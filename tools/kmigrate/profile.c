@@ -24,6 +24,7 @@
 #include "exitcode.h"
 #include "profile_model.h"
 #include "profile_plot.h"
+#include "profile_result.h"
 #include "profile_vm.h"
 #include "rate.h"
 
@@ -39,12 +40,13 @@ static const struct option profile_longopts[] = {
 	{ "bandwidth", required_argument, NULL, 'b' },
 	{ "downtime-limit", required_argument, NULL, 'd' },
 	{ "svg", required_argument, NULL, 'S' },
+	{ "plot-result", required_argument, NULL, 'R' },
 	{ NULL, 0, NULL, 0 },
 };
 
 static const struct km_usage profile_usage = {
 	.args = "NAME [--seconds N] [--bandwidth B[,B...]] [--downtime-limit MS[,MS...]] "
-		"[--svg FILE]",
+		"[--svg FILE] | --plot-result RESULT.json [--svg FILE]",
 	.options =
 	"  -s, --seconds N          measure for N seconds (1-60, default 10)\n"
 	"  -i, --interval MS        harvest every MS ms (50-1000, default 100)\n"
@@ -52,7 +54,11 @@ static const struct km_usage profile_usage = {
 	"                           10gbit; default " PROF_DEFAULT_BW ")\n"
 	"  -d, --downtime-limit MS[,MS...]\n"
 	"                           limits to predict for (default " PROF_DEFAULT_LIMITS ")\n"
-	"      --svg FILE           also plot the profile with gnuplot into FILE\n",
+	"      --svg FILE           also plot the profile with gnuplot into FILE\n"
+	"      --plot-result RESULT.json\n"
+	"                           no profile: the rounds of a finished migration\n"
+	"                           (its 'kmigrate -j start' result: round_history),\n"
+	"                           as a table, and with --svg plotted\n",
 	.notes =
 	"Turns dirty logging on in VM NAME ('kmigrate run') for N seconds, without\n"
 	"migrating, and reports the distinct pages dirtied per second (in total and\n"
@@ -110,7 +116,7 @@ static int prof_parse_list(const char *s, bool rate, uint64_t *v, unsigned int *
 }
 
 struct prof_opts {
-	const char *name, *svg;
+	const char *name, *svg, *result;
 	uint32_t seconds, interval_ms;
 	uint64_t bw[PROF_MAX_LIST], limit_ms[PROF_MAX_LIST];
 	unsigned int nbw, nlimit;
@@ -286,9 +292,23 @@ static int prof_output(const struct prof_opts *o, struct prof_data *d)
 	unsigned int nw = prof_windows(d, wk), v, b, l;
 	uint64_t ns = 0;
 	uint32_t i;
+	struct kms_costs costs;
+	struct json_object *jc = NULL;
 
 	if (!out)
 		return KM_EXIT_FAIL;
+	/* the switch-over's costs: the profile's trial pause (an older VM
+	 * process: estimated) and its longest harvest */
+	kms_costs_estimate(&costs, d->vcpus);
+	if (json_object_object_get_ex(d->res, "switchover_costs", &jc) && jc) {
+		costs.pause_ns = jget_u64(jc, "pause_us") * 1000;
+		costs.save_ns = costs.load_ns = jget_u64(jc, "save_us") * 1000;
+		costs.resume_ns = jget_u64(jc, "resume_us") * 1000;
+		costs.state_bytes = jget_u64(jc, "state_bytes");
+		costs.measured = true;
+	}
+	if (jget_u64(d->res, "harvest_longest_us"))
+		costs.harvest_ns = jget_u64(d->res, "harvest_longest_us") * 1000;
 	for (i = 0; i < d->n; i++)
 		ns += d->ns[i];
 	if (ns)
@@ -349,9 +369,24 @@ static int prof_output(const struct prof_opts *o, struct prof_data *d)
 	a = json_object_new_array();
 	json_object_object_add(out, "predictions", a);
 	json_object_object_add(out, "model", json_object_new_string(
-		"converge.c's decision (kmc_update) replayed round by round with source.c's "
-		"costs: margin 20 % (>= 10 ms), handoff 20 ms + 10 ms/vCPU, 1 ms round trip, "
-		"25 ms harvest-to-pause, rounds >= 100 ms, 30 rounds; round 0 = populated memory"));
+		"converge.c's decision (kmc_update) replayed round by round with the "
+		"migration's switch-over costs (switch_cost.h): this guest's pause, state save "
+		"(its load taken as long) and resume from the profile's trial pause, its "
+		"longest harvest, a 1 ms round trip (no link here), 20 ms harvest-to-pause, "
+		"margin 10 % (>= 1 ms), rounds >= 100 ms, 30 rounds; round 0 = populated memory"));
+	{
+		struct json_object *c = json_object_new_object();
+
+		json_object_object_add(c, "measured", json_object_new_boolean(costs.measured));
+		json_object_object_add(c, "pause_ms", jd(costs.pause_ns / 1e6));
+		json_object_object_add(c, "harvest_ms", jd(costs.harvest_ns / 1e6));
+		json_object_object_add(c, "state_save_ms", jd(costs.save_ns / 1e6));
+		json_object_object_add(c, "state_load_ms", jd(costs.load_ns / 1e6));
+		json_object_object_add(c, "resume_ms", jd(costs.resume_ns / 1e6));
+		json_object_object_add(c, "rtt_ms", jd(costs.rtt_ns / 1e6));
+		json_object_object_add(c, "state_bytes", json_object_new_int64((int64_t)costs.state_bytes));
+		json_object_object_add(out, "switchover_costs", c);
+	}
 	if (!km_opts.json) {
 		printf("profile of %s: %.1f s in %u intervals of %" PRIu64 " ms, dirty %s%s\n",
 		       o->name, ns / 1e9, d->n, d->iv_ms,
@@ -371,7 +406,12 @@ static int prof_output(const struct prof_opts *o, struct prof_data *d)
 		for (i = 0; i < nw; i++)
 			printf("  %6.1f s  %9" PRIu64 " pages  %8.2f MiB\n", wk[i] * d->iv_ms / 1e3,
 			       d->ws[wk[i] - 1], d->ws[wk[i] - 1] * d->page / 1048576.0);
-		printf("\nprediction (converge.c's model with source.c's costs)\n");
+		printf("\nswitch-over costs (%s): pause %.2f ms, harvest %.2f ms, state %.1f KiB saved "
+		       "in %.2f ms (load taken as long), resume %.2f ms, round trip %.1f ms\n",
+		       costs.measured ? "the trial pause" : "estimated: no trial pause",
+		       costs.pause_ns / 1e6, costs.harvest_ns / 1e6, costs.state_bytes / 1024.0,
+		       costs.save_ns / 1e6, costs.resume_ns / 1e6, costs.rtt_ns / 1e6);
+		printf("\nprediction (the migration's model, converge.c, with these costs)\n");
 		printf("  %-12s %8s  %-10s %6s %9s %11s %10s\n", "bandwidth", "limit", "result",
 		       "rounds", "total", "final pages", "downtime");
 	}
@@ -380,7 +420,7 @@ static int prof_output(const struct prof_opts *o, struct prof_data *d)
 			struct km_pred_cfg c;
 			struct km_pred p;
 
-			km_pred_cfg_default(&c, o->limit_ms[l] * 1000000ull, o->bw[b], d->vcpus);
+			km_pred_cfg_default(&c, o->limit_ms[l] * 1000000ull, o->bw[b], &costs);
 			if (km_predict(&in, &c, &p))
 				continue;
 			e = json_object_new_object();
@@ -566,14 +606,27 @@ int profile_main(int argc, char **argv)
 				return km_usage_error("invalid --svg: expected a file name");
 			o.svg = optarg;
 			break;
+		case 'R':
+			if (!*optarg)
+				return km_usage_error("invalid --plot-result: expected a file name");
+			o.result = optarg;
+			break;
 		default:
 			return km_opt_exit(c);
 		}
 	}
-	if (optind < argc)
+	if (optind < argc && !o.result)
 		o.name = argv[optind++];
 	if (km_no_args(argc, argv))
 		return KM_EXIT_USAGE;
+	if (o.result) {	/* a finished migration's rounds: nothing measured */
+		if (o.svg && (km_plot_find(o.gnuplot, sizeof(o.gnuplot), err, sizeof(err)) ||
+			      km_plot_check_dest(o.svg, err, sizeof(err)))) {
+			km_err("profile: %s", err);
+			return KM_EXIT_FAIL;
+		}
+		return km_profile_result(o.result, o.svg, o.gnuplot);
+	}
 	if (!o.name)
 		return km_usage_error("a VM NAME is required");
 	if (!km_ctl_name_valid(o.name))

@@ -69,8 +69,9 @@ static void plot_quote(FILE *f, const char *s)
 }
 
 /* The data as inline blocks ($rate, $ws) and the program drawing them. */
-static void plot_script(FILE *f, const char *out, const struct km_plot_data *d)
+static void plot_script(FILE *f, const char *out, const void *ctx)
 {
+	const struct km_plot_data *d = ctx;
 	uint32_t i;
 	unsigned int v;
 
@@ -102,8 +103,57 @@ static void plot_script(FILE *f, const char *out, const struct km_plot_data *d)
 		"unset multiplot\nset output\n");
 }
 
-int km_plot_svg(const char *gnuplot, const char *file, const struct km_plot_data *d,
-		char *err, size_t errlen)
+/* A migration's rounds ($r) and the program drawing them. */
+static void plot_rounds_script(FILE *f, const char *out, const void *ctx)
+{
+	const struct km_plot_rounds *d = ctx;
+	uint32_t i;
+
+	fprintf(f, "$r << EOD\n");
+	for (i = 0; i < d->n; i++) {
+		const struct km_plot_round *r = &d->r[i];
+
+		/* x, pages sent, dirty, link MiB/s, predicted, actual (or NaN),
+		 * budget (or NaN), guest speed, kind (0 live, 1 final, 2 aborted) */
+		fprintf(f, "%u %llu %llu %.3f %.3f ", i, (unsigned long long)r->pages_sent,
+			(unsigned long long)r->dirty_pages, r->link_rate / 1048576.0,
+			r->predicted_ms);
+		if (r->actual_ms >= 0)
+			fprintf(f, "%.3f ", r->actual_ms);
+		else
+			fprintf(f, "NaN ");
+		if (r->budget_ms >= 0)
+			fprintf(f, "%.3f ", r->budget_ms);
+		else
+			fprintf(f, "NaN ");
+		fprintf(f, "%u %u\n", r->guest_speed, r->kind);
+	}
+	fprintf(f, "EOD\n");
+	fprintf(f, "set terminal svg size 900,800 dynamic enhanced font 'sans,11'\n"
+		"set output ");
+	plot_quote(f, out);
+	fprintf(f, "\nset multiplot layout 2,1 title ");
+	plot_quote(f, d->title);
+	fprintf(f, " noenhanced\nset grid\nset key outside right top\n"
+		"set title 'Pages per round (sent; dirty at its end) and the link'\n"
+		"set xlabel 'round (in order; aborted switch-overs included)'\n"
+		"set ylabel 'pages'\nset yrange [0:*]\nset y2label 'MiB/s'\n"
+		"set y2range [0:*]\nset y2tics\n"
+		"plot $r using 1:2 with linespoints pt 7 ps 0.5 title 'sent', "
+		"$r using 1:3 with linespoints pt 5 ps 0.5 title 'dirty', "
+		"$r using 1:4 axes x1y2 with lines dt 2 title 'link MiB/s'\n"
+		"set title 'The guest pause: predicted at each round, and actual'\n"
+		"set ylabel 'ms'\nset y2label 'guest speed %%'\nset y2range [0:105]\n"
+		"plot $r using 1:5 with linespoints pt 7 ps 0.5 title 'predicted', "
+		"$r using 1:7 with lines dt 3 title 'allowed (limit less margin)', "
+		"$r using 1:6 with points pt 9 ps 1.5 title 'actual (final / aborted)', "
+		"$r using 1:8 axes x1y2 with steps dt 2 title 'guest speed %%'\n"
+		"unset multiplot\nset output\n");
+}
+
+static int plot_run(const char *gnuplot, const char *file,
+		    void (*script_fn)(FILE *f, const char *out, const void *ctx), const void *ctx,
+		    char *err, size_t errlen)
 {
 	char tmp[4096], script[] = "/tmp/kmigrate-plot-XXXXXX";
 	int sfd = -1, ofd = -1, status, r = 0;
@@ -127,7 +177,7 @@ int km_plot_svg(const char *gnuplot, const char *file, const struct km_plot_data
 		goto out;
 	}
 	sfd = -1;
-	plot_script(f, tmp, d);
+	script_fn(f, tmp, ctx);
 	if (fclose(f)) {
 		f = NULL;
 		r = -errno;
@@ -176,4 +226,16 @@ out:
 	if (r)
 		unlink(tmp);
 	return r;
+}
+
+int km_plot_svg(const char *gnuplot, const char *file, const struct km_plot_data *d,
+		char *err, size_t errlen)
+{
+	return plot_run(gnuplot, file, plot_script, d, err, errlen);
+}
+
+int km_plot_rounds_svg(const char *gnuplot, const char *file, const struct km_plot_rounds *d,
+		       char *err, size_t errlen)
+{
+	return plot_run(gnuplot, file, plot_rounds_script, d, err, errlen);
 }

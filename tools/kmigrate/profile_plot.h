@@ -23,6 +23,22 @@ struct km_plot_data {
 	const uint64_t *ws_pages;	/* [n] */
 };
 
+/* One round of a migration's round_history (kmigrate -j start). */
+struct km_plot_round {
+	uint64_t pages_sent, dirty_pages, link_rate;
+	double predicted_ms;
+	double actual_ms;		/* < 0: none (a live round) */
+	double budget_ms;		/* < 0: none */
+	unsigned int guest_speed;	/* % */
+	unsigned int kind;		/* 0 live, 1 final, 2 aborted */
+};
+
+struct km_plot_rounds {
+	const char *title;
+	uint32_t n;
+	const struct km_plot_round *r;
+};
+
 /* The gnuplot program in $PATH, or NULL with a message in @err. */
 int km_plot_find(char *path, size_t len, char *err, size_t errlen);
 /* Whether FILE's directory takes a new file (before a long measurement). */
@@ -30,5 +46,10 @@ int km_plot_check_dest(const char *file, char *err, size_t errlen);
 /* Writes the SVG; 0, or -errno with a message in @err. */
 int km_plot_svg(const char *gnuplot, const char *file, const struct km_plot_data *d,
 		char *err, size_t errlen);
+
+/* The same for a migration's rounds: pages sent and dirty, the link, the
+ * predicted pause against the allowed one and the actual pause. */
+int km_plot_rounds_svg(const char *gnuplot, const char *file, const struct km_plot_rounds *d,
+		       char *err, size_t errlen);
 
 #endif /* KM_PROFILE_PLOT_H */

@@ -60,6 +60,7 @@ static const struct option start_longopts[] = {
 	{ "no-wait", no_argument, NULL, 'W' },
 	{ "converge", required_argument, NULL, 'C' },
 	{ "throttle-floor", required_argument, NULL, 'F' },
+	{ "switchover-retries", required_argument, NULL, 'R' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -76,6 +77,10 @@ static const struct km_usage start_usage = {
 	"                              converges (throttle, default), or fail (fail)\n"
 	"      --throttle-floor PCT    the least speed a throttled vCPU keeps, % of\n"
 	"                              full speed, 1..100 (default 10)\n"
+	"      --switchover-retries N  a switch-over heading past the downtime limit\n"
+	"                              (the link slowed down) is aborted, the guest\n"
+	"                              resumed here, and tried again after more live\n"
+	"                              rounds, at most N times (0..8, default 3)\n"
 	"  -b, --bandwidth RATE        cap the migration traffic, e.g. 500MiB or\n"
 	"                              2gbit (see kmigrate(8), RATES; default: none)\n"
 	"  -c, --connect-timeout S     retry connecting this long (default 10)\n"
@@ -107,10 +112,14 @@ static const struct km_usage start_usage = {
 	"Shows the progress on a terminal; with -j/--json prints one JSON object\n"
 	"with the result (result, total_ms, downtime_ms, rounds, bytes_sent,\n"
 	"pages_sent, zero_pages, guest_mem_bytes, datapath, pages_verified,\n"
-	"guest_downtime_ms, ...).  downtime_ms is measured on the source, from the\n"
-	"guest's pause to the destination's READY; guest_downtime_ms is the\n"
-	"longest pause the guest itself saw, reported by the destination after it\n"
-	"resumed the guest (null, with guest_downtime_note, when not known).\n"
+	"guest_downtime_ms, round_history, ...).  downtime_ms is the guest's\n"
+	"pause, its last instruction here to its first on the destination (the\n"
+	"source's part, half COMMIT's round trip and the destination's resume;\n"
+	"no clocks compared across hosts); pause_to_ready_ms the part up to\n"
+	"READY; guest_downtime_ms the longest pause the workload guest itself\n"
+	"saw (null, with guest_downtime_note, when not known).  A limit this link\n"
+	"and guest cannot meet is refused before the pause, with the limit they\n"
+	"can reach (can_reach_ms).\n"
 	"'kmigrate status NAME' shows the progress from another terminal.\n"
 	"Exit status 0 when the guest runs on the destination; on failure the\n"
 	"guest keeps running here.  Ctrl-C cancels the migration.\n",
@@ -177,6 +186,13 @@ void km_mig_show_progress(struct json_object *st, bool tty, uint32_t *last_round
 		 start_int(st, "predicted_downtime_ms"),
 		 json_object_object_get_ex(st, "guest_speed_pct", NULL) ?
 		 start_int(st, "guest_speed_pct") : 100, dp ? dp : "?");
+	if (start_int(st, "switchover_aborts") > 0) {
+		size_t len = strlen(line);
+
+		snprintf(line + len, sizeof(line) - len, ", switch-overs aborted %" PRId64
+			 " of %" PRId64, start_int(st, "switchover_aborts"),
+			 start_int(st, "switchover_attempts"));
+	}
 	if (start_int(st, "full_resends") > 0 && start_int(st, "full_resend_round") == round) {
 		const char *why = km_ctl_str(st, "full_resend_reason");
 		size_t len = strlen(line);
@@ -199,6 +215,7 @@ int start_main(int argc, char **argv)
 	const char *name, *to = NULL, *res;
 	uint32_t downtime = KM_MIG_DEFAULT_DOWNTIME_MS, rounds = KM_MIG_DEFAULT_MAX_ROUNDS;
 	uint32_t ctimeout = 10, last_round = UINT32_MAX, floor = KMT_DEFAULT_FLOOR_PCT;
+	uint32_t retries = KM_MIG_DEFAULT_RETRIES;
 	const char *converge = "throttle";
 	uint64_t bw = 0;
 	struct json_object *req, *reply = NULL, *st = NULL;
@@ -278,6 +295,10 @@ int start_main(int argc, char **argv)
 			if (km_parse_u32(optarg, 1, 100, &floor, why, sizeof(why)))
 				return km_usage_error("invalid --throttle-floor: %s", why);
 			break;
+		case 'R':
+			if (km_parse_u32(optarg, 0, KM_MIG_MAX_RETRIES, &retries, why, sizeof(why)))
+				return km_usage_error("invalid --switchover-retries: %s", why);
+			break;
 		default:
 			return km_opt_exit(c);
 		}
@@ -346,6 +367,7 @@ int start_main(int argc, char **argv)
 	json_object_object_add(req, "max_rounds", json_object_new_int64(rounds));
 	json_object_object_add(req, "converge", json_object_new_string(converge));
 	json_object_object_add(req, "throttle_floor", json_object_new_int64(floor));
+	json_object_object_add(req, "switchover_retries", json_object_new_int64(retries));
 	json_object_object_add(req, "bandwidth", json_object_new_int64(bw > INT64_MAX ? INT64_MAX : (int64_t)bw));
 	json_object_object_add(req, "connect_timeout_ms", json_object_new_int64((int64_t)ctimeout * 1000));
 	json_object_object_add(req, "verify", json_object_new_boolean(verify));
@@ -450,6 +472,10 @@ int start_main(int argc, char **argv)
 		       start_int(st, "rounds"), start_int(st, "bytes_sent") / 1048576.0,
 		       start_int(st, "pages_sent"), start_int(st, "zero_pages"),
 		       dt ? json_object_get_double(dt) : 0.0, gbuf, vbuf);
+		if (start_int(st, "switchover_aborts") > 0)
+			printf("%s: %" PRId64 " switch-over(s) aborted past the limit (the guest "
+			       "resumed here each time), then completed\n", name,
+			       start_int(st, "switchover_aborts"));
 		if (start_int(st, "throttle_steps") > 0)
 			printf("%s: throttled in %" PRId64 " steps to a guest speed of %" PRId64
 			       "%% (floor %" PRId64 "%%) before the switch-over\n", name,

@@ -117,19 +117,14 @@ static uint64_t muldiv(uint64_t a, uint64_t b, uint64_t c)
 }
 
 void km_pred_cfg_default(struct km_pred_cfg *c, uint64_t limit_ns, uint64_t bandwidth,
-			 unsigned int vcpus)
+			 const struct kms_costs *k)
 {
 	memset(c, 0, sizeof(*c));
-	/* the values of source.c's SRC_* constants and its kmc_config */
+	/* source_rounds.c's kmc_config */
 	kmc_config_default(&c->kc, limit_ns);
 	c->kc.bandwidth_cap = bandwidth;
-	c->kc.margin_pct = 20;
-	c->kc.margin_min_ns = 10000000ull;
-	c->kc.state_bytes = 16ull * 1024 * (vcpus + 1);
 	c->kc.min_rate_sample = 256 << 10;
-	c->kc.handoff_ns = 20000000ull + 10000000ull * vcpus;
-	c->kc.rtt_ns = 1000000ull;
-	c->kc.stop_delay_ns = 25000000ull;
+	kms_costs_apply(k, &c->kc);
 	c->min_round_ns = 100000000ull;
 }
 

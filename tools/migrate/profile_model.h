@@ -30,6 +30,7 @@
 #include <stdint.h>
 
 #include "converge.h"
+#include "switch_cost.h"
 
 #define KM_PROF_MAX_INTERVALS	65535u
 
@@ -66,12 +67,12 @@ struct km_pred_cfg {
 	uint64_t min_round_ns;		/* shortest live round */
 };
 
-/* source.c's model for @vcpus vCPUs at @limit_ns and @bandwidth bytes/s:
- * margin 20 % (at least 10 ms), handoff 20 ms + 10 ms a vCPU, state 16 KiB
- * a vCPU and one more, round trip 1 ms (its least), 25 ms from the deciding
- * harvest to the pause, 30 rounds, live rounds of at least 100 ms. */
+/* The source's model (source_rounds.c) at @limit_ns and @bandwidth
+ * bytes/s with the switch-over costs @k (switch_cost.h: measured by the
+ * profile's trial pause, or kms_costs_estimate()): its margin, 30 rounds,
+ * live rounds of at least 100 ms. */
 void km_pred_cfg_default(struct km_pred_cfg *c, uint64_t limit_ns, uint64_t bandwidth,
-			 unsigned int vcpus);
+			 const struct kms_costs *k);
 
 struct km_pred_input {
 	uint64_t pop_pages;		/* populated memory: round 0 */

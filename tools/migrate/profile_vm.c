@@ -12,6 +12,7 @@
 #include "populated.h"
 #include "profile_model.h"
 #include "profile_vm.h"
+#include "trial.h"
 
 #define JADD(o, k, v)	json_object_object_add((o), (k), (v))
 #define JU64(v)		json_object_new_int64((int64_t)(v))
@@ -57,7 +58,7 @@ static struct json_object *prof_u64_array(const uint64_t *v, uint32_t n)
 /* The result of a finished profile (state, why it ended, the columns). */
 static struct json_object *prof_result(struct km_prof_run *r, const char *state,
 				       const char *error, uint64_t overflows,
-				       uint64_t harvest_max_ns)
+				       uint64_t harvest_max_ns, const struct kms_costs *k)
 {
 	struct json_object *o = json_object_new_object(), *iv, *vc, *a;
 	const struct km_prof *p = &r->prof;
@@ -84,6 +85,17 @@ static struct json_object *prof_result(struct km_prof_run *r, const char *state,
 	JADD(o, "interval_ms", JU64(r->interval_ms));
 	JADD(o, "ring_overflows", JU64(overflows));
 	JADD(o, "harvest_longest_us", JU64(harvest_max_ns / 1000));
+	if (k) {	/* the trial pause (trial.h): what a switch-over's fixed part costs */
+		struct json_object *c = json_object_new_object();
+
+		JADD(c, "pause_us", JU64(k->pause_ns / 1000));
+		JADD(c, "save_us", JU64(k->save_ns / 1000));
+		JADD(c, "resume_us", JU64(k->resume_ns / 1000));
+		JADD(c, "state_bytes", JU64(k->state_bytes));
+		JADD(o, "switchover_costs", c);
+	} else {
+		JADD(o, "switchover_costs", NULL);
+	}
 	iv = json_object_new_object();
 	JADD(o, "intervals", iv);
 	if (iv) {
@@ -116,6 +128,7 @@ static void *prof_thread(void *arg)
 	struct km_prof_run *r = arg;
 	const char *state = "done", *error = NULL;
 	uint64_t t_prev, t_end, now, overflows = vmm_dirty_ring_overflows(r->vm), hmax = 0;
+	struct kms_costs costs = { 0 };
 	char why[160] = "";
 	int64_t n;
 	int ret;
@@ -168,10 +181,17 @@ static void *prof_thread(void *arg)
 		state = "failed";
 		error = why;
 	}
+	if (!error) {	/* what the switch-over's fixed part costs this guest */
+		ret = km_trial_pause(r->vm, &costs);
+		if (ret)
+			fprintf(stderr, "kmigrate: profile: the trial pause failed: %s\n",
+				strerror(-ret));
+	}
 out:
 	if (error)
 		fprintf(stderr, "kmigrate: profile: %s\n", error);
-	r->result = prof_result(r, state, error, vmm_dirty_ring_overflows(r->vm) - overflows, hmax);
+	r->result = prof_result(r, state, error, vmm_dirty_ring_overflows(r->vm) - overflows, hmax,
+				costs.measured ? &costs : NULL);
 	atomic_store(&r->done, true);
 	return NULL;
 }

@@ -53,6 +53,7 @@ const char *kmp_type_name(uint32_t type)
 	case KMP_T_ABORT:	return "ABORT";
 	case KMP_T_PROFILE:	return "PROFILE";
 	case KMP_T_HOLE:	return "HOLE";
+	case KMP_T_SWITCHBACK:	return "SWITCHBACK";
 	case KMP_T_ACCEPT:	return "ACCEPT";
 	case KMP_T_READY:	return "READY";
 	case KMP_T_ERROR:	return "ERROR";
@@ -108,7 +109,7 @@ bool kmp_order_final(const struct kmp_order *o)
 
 static bool is_source_type(uint32_t type)
 {
-	return type >= KMP_T_HELLO && type <= KMP_T_HOLE;
+	return type >= KMP_T_HELLO && type <= KMP_T_SWITCHBACK;
 }
 
 /* Records of a round: page contents. */
@@ -146,8 +147,12 @@ static int source_next(int ph, uint32_t type, uint32_t flags, uint64_t required)
 	case PH_FINAL:
 		if (is_round_type(type))
 			return PH_FINAL;
+		if (type == KMP_T_SWITCHBACK)
+			return PH_LIVE;
 		return type == KMP_T_VCPU_STATE ? PH_STATE : -1;
 	case PH_STATE:
+		if (type == KMP_T_SWITCHBACK)
+			return PH_LIVE;
 		if (type == KMP_T_VCPU_STATE)
 			return PH_STATE;
 		return type == KMP_T_END ? PH_END : -1;
@@ -181,6 +186,8 @@ int kmp_order_next(struct kmp_order *o, uint32_t type, uint32_t flags)
 	/* a type of a feature the stream does not use is unknown there */
 	if (type == KMP_T_HOLE && !(o->required & KMP_FR_SPARSE))
 		return KMP_E_TYPE;
+	if (type == KMP_T_SWITCHBACK && !(o->features & KMP_FO_SWITCHBACK))
+		return KMP_E_TYPE;
 	if (o->dir == KMP_DIR_SOURCE)
 		next = source_next(o->phase, type, flags, o->required);
 	else
@@ -192,6 +199,8 @@ int kmp_order_next(struct kmp_order *o, uint32_t type, uint32_t flags)
 		o->next_round++;
 	if (type == KMP_T_VCPU_STATE)
 		o->states++;
+	if (type == KMP_T_SWITCHBACK)
+		o->states = 0;	/* the next final round sends them again */
 	return KMP_OK;
 }
 
@@ -212,7 +221,7 @@ void kmp_order_after_hello(struct kmp_order *o, uint64_t required)
 bool kmp_type_digested(uint32_t type)
 {
 	return (type >= KMP_T_HELLO && type <= KMP_T_VCPU_STATE) || type == KMP_T_PROFILE ||
-	       type == KMP_T_HOLE;
+	       type == KMP_T_HOLE || type == KMP_T_SWITCHBACK;
 }
 
 /* ------------------------------------------------ fields and checking -- */
@@ -435,6 +444,7 @@ int kmp_hdr_check(uint32_t type, uint32_t flags, uint32_t length, uint32_t count
 		max_len = KMP_PROFILE_FIXED + KMP_MAX_CPUID * KMP_CPUID_ENT_SIZE;
 		break;
 	case KMP_T_END:		min_len = max_len = KMP_END_SIZE; break;
+	case KMP_T_SWITCHBACK:	min_len = max_len = KMP_SWITCHBACK_SIZE; break;
 	case KMP_T_COMMIT:	break;
 	case KMP_T_ACCEPT:	min_len = max_len = KMP_ACCEPT_SIZE; break;
 	case KMP_T_READY:	min_len = max_len = KMP_READY_SIZE; break;

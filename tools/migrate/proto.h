@@ -49,6 +49,7 @@
 #define KMP_READY_SIZE		16u
 #define KMP_RESUMED_SIZE	40u
 #define KMP_RESUMED_EXT_SIZE	80u	/* with KMP_FO_RESUMED_EXT */
+#define KMP_SWITCHBACK_SIZE	16u
 #define KMP_ERROR_FIXED		8u		/* ERROR/ABORT without message */
 #define KMP_SESSION_SIZE	16u
 #define KMP_NAME_SIZE		64u
@@ -96,7 +97,13 @@
 						 * bytes: the destination's guest
 						 * RAM use (KMP_RSM_MEMORY) and
 						 * resume time (KMP_RSM_RESUME) */
-#define KMP_FO_KNOWN		(KMP_FO_RESUMED | KMP_FO_VERIFY | KMP_FO_RESUMED_EXT)
+#define KMP_FO_SWITCHBACK	(1ull << 3)	/* the source may abort a switch-over
+						 * (SWITCHBACK, after ROUND FINAL,
+						 * before END): the destination
+						 * discards the final round's state
+						 * and live rounds follow */
+#define KMP_FO_KNOWN		(KMP_FO_RESUMED | KMP_FO_VERIFY | KMP_FO_RESUMED_EXT | \
+				 KMP_FO_SWITCHBACK)
 
 /* Record types: source -> destination ... */
 enum kmp_type {
@@ -110,6 +117,8 @@ enum kmp_type {
 	KMP_T_ABORT = 8,
 	KMP_T_PROFILE = 9,	/* with KMP_FR_PROFILE, right after HELLO */
 	KMP_T_HOLE = 10,	/* with KMP_FR_SPARSE: ranges of zero pages */
+	KMP_T_SWITCHBACK = 11,	/* with KMP_FO_SWITCHBACK: the switch-over is
+				 * aborted, the guest runs on the source again */
 	/* ... and destination -> source */
 	KMP_T_ACCEPT = 0x81,
 	KMP_T_READY = 0x82,
@@ -196,6 +205,13 @@ struct kmp_accept {
 struct kmp_ready {
 	uint64_t digest;	/* echo of the verified END digest */
 	uint64_t pages;		/* pages + zero pages received */
+};
+
+/* SWITCHBACK: the final round @round is aborted; the guest was paused
+ * @paused_us on the source before it ran there again. */
+struct kmp_switchback {
+	uint32_t round;
+	uint64_t paused_us;
 };
 
 /* RESUMED: what the destination saw when it resumed the guest. */
@@ -353,6 +369,13 @@ ssize_t kmp_enc_abort(struct kmp_enc *e, void *buf, size_t len, uint32_t code, c
 ssize_t kmp_enc_accept(struct kmp_enc *e, void *buf, size_t len, const struct kmp_accept *a);
 ssize_t kmp_enc_ready(struct kmp_enc *e, void *buf, size_t len, const struct kmp_ready *r);
 ssize_t kmp_enc_error(struct kmp_enc *e, void *buf, size_t len, uint32_t code, const char *msg);
+/* In the final round before END, when ACCEPT announced KMP_FO_SWITCHBACK
+ * (kmp_enc_set_features): back to live rounds. */
+ssize_t kmp_enc_switchback(struct kmp_enc *e, void *buf, size_t len,
+			   const struct kmp_switchback *s);
+/* The optional features in use (ACCEPT's): the source's encoder and the
+ * destination's decoder learn them here. */
+void kmp_enc_set_features(struct kmp_enc *e, uint64_t features);
 /* Only after READY, when ACCEPT announced KMP_FO_RESUMED. */
 ssize_t kmp_enc_resumed(struct kmp_enc *e, void *buf, size_t len, const struct kmp_resumed *r);
 
@@ -401,6 +424,8 @@ struct kmp_dec_ops {
 	int (*ready)(void *opaque, const struct kmp_ready *r);
 	int (*error)(void *opaque, const struct kmp_error *err);
 	int (*resumed)(void *opaque, const struct kmp_resumed *r);
+	/* SWITCHBACK: discard the final round's state; live rounds follow */
+	int (*switchback)(void *opaque, const struct kmp_switchback *s);
 };
 
 /* NULL if out of memory.  @dir: which side's records the decoder reads. */
@@ -425,6 +450,9 @@ void kmp_dec_set_error(struct kmp_dec *d, const char *fmt, ...)
 const struct kmp_hello *kmp_dec_hello(const struct kmp_dec *d);
 /* True once the stream is complete. */
 bool kmp_dec_done(const struct kmp_dec *d);
+/* The destination's decoder: the optional features its ACCEPT took
+ * (SWITCHBACK is refused without KMP_FO_SWITCHBACK). */
+void kmp_dec_set_features(struct kmp_dec *d, uint64_t features);
 /* The source's decoder of a check-only stream (KMP_FR_CHECK): the
  * destination's ACCEPT ends it. */
 void kmp_dec_set_required(struct kmp_dec *d, uint64_t required);

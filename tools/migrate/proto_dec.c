@@ -472,6 +472,23 @@ static int dec_ready(struct kmp_dec *d)
 	return CALL(d, ready, &r);
 }
 
+static int dec_switchback(struct kmp_dec *d)
+{
+	struct kmp_switchback sb = { .round = get32(d->body), .paused_us = get64(d->body + 8) };
+
+	if (get32(d->body + 4))
+		return dec_failf(d, KMP_E_RESERVED, "SWITCHBACK: reserved field not zero");
+	if (sb.round + 1 != d->order.next_round)
+		return dec_failf(d, KMP_E_ORDER, "SWITCHBACK of round %u: the final round is %u",
+				 sb.round, d->order.next_round - 1);
+	return CALL(d, switchback, &sb);
+}
+
+void kmp_dec_set_features(struct kmp_dec *d, uint64_t features)
+{
+	d->order.features = features;
+}
+
 /* A small record's payload is complete in body[]. */
 static int dec_body(struct kmp_dec *d)
 {
@@ -490,6 +507,7 @@ static int dec_body(struct kmp_dec *d)
 	case KMP_T_ACCEPT:	rc = dec_accept(d); break;
 	case KMP_T_READY:	rc = dec_ready(d); break;
 	case KMP_T_RESUMED:	rc = dec_resumed(d); break;
+	case KMP_T_SWITCHBACK:	rc = dec_switchback(d); break;
 	default:		rc = dec_failf(d, KMP_E_INTERNAL, "no body decoder"); break;
 	}
 	return rc ? rc : dec_next_record(d);
@@ -570,6 +588,9 @@ static int dec_header(struct kmp_dec *d)
 	rc = kmp_order_next(&d->order, d->type, d->flags);
 	if (rc == KMP_E_TYPE && d->type == KMP_T_HOLE && d->order.dir == KMP_DIR_SOURCE)
 		return dec_failf(d, rc, "HOLE in a stream without the feature SPARSE");
+	if (rc == KMP_E_TYPE && d->type == KMP_T_SWITCHBACK && d->order.dir == KMP_DIR_SOURCE)
+		return dec_failf(d, rc, "SWITCHBACK in a stream without the feature SWITCHBACK "
+				 "(the destination did not accept it)");
 	if (rc)
 		return dec_failf(d, rc, "%s", rc == KMP_E_TYPE ?
 				 "record of the other direction" : "record not allowed here");

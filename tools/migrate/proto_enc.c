@@ -3,6 +3,7 @@
  * The kmigrate migration wire protocol: the encoder (proto.h).  It writes
  * what this side sends; nothing here reads bytes from the peer.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "proto.h"
@@ -270,6 +271,27 @@ ssize_t kmp_enc_end(struct kmp_enc *e, void *buf, size_t len)
 	if (rc > 0)
 		e->sum.digest = s.digest;
 	return rc;
+}
+
+ssize_t kmp_enc_switchback(struct kmp_enc *e, void *buf, size_t len,
+			   const struct kmp_switchback *sb)
+{
+	uint8_t p[KMP_SWITCHBACK_SIZE];
+
+	if (e->order.next_round == 0 || sb->round != e->order.next_round - 1) {
+		snprintf(e->err, sizeof(e->err), "SWITCHBACK of round %u: the final round is %u",
+			 sb->round, e->order.next_round ? e->order.next_round - 1 : 0);
+		return -KMP_E_ORDER;
+	}
+	put32(p, sb->round);
+	put32(p + 4, 0);
+	put64(p + 8, sb->paused_us);
+	return enc_simple(e, buf, len, KMP_T_SWITCHBACK, 0, p, sizeof(p));
+}
+
+void kmp_enc_set_features(struct kmp_enc *e, uint64_t features)
+{
+	e->order.features = features;
 }
 
 ssize_t kmp_enc_commit(struct kmp_enc *e, void *buf, size_t len)

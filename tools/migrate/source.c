@@ -38,6 +38,7 @@ void km_mig_opts_default(struct km_mig_opts *o)
 	o->zerocopy = true;
 	o->datapath = KM_MIG_DP_AUTO;
 	o->throttle_floor_pct = KMT_DEFAULT_FLOOR_PCT;
+	o->switchover_retries = KM_MIG_DEFAULT_RETRIES;
 }
 
 static const char *const src_dp_names[] = {
@@ -135,16 +136,30 @@ static int src_run(struct km_mig_src *m)
 	r = vmm_dirty_bitmap_init(m->vm, &m->bm);
 	if (r)
 		return src_fail(m, "dirty bitmap: %s", strerror(-r));
-	src_ring_waits(m, m->rf_exits, m->rf_wait_ns);
+	src_ring_waits(m, m->rf_base_exits, m->rf_base_wait_ns);
 	if (src_dp_up(m))
 		return -1;
 	/* re-arm everything: from here on every write shows in a harvest */
 	if (src_harvest(m, &dirty, 0))
 		return -1;
 	vmm_dirty_bitmap_clear(&m->bm);
-	if (src_rounds(m, &round))
+	if (src_rounds(m, &round, false))
 		return -1;
-	return src_switchover(m, round);
+	for (;;) {
+		r = src_switchover(m, round);
+		if (r <= 0)
+			return r;
+		/* aborted: the guest runs here again; live rounds, then again */
+		round++;
+		if (m->sw_aborts > m->o.switchover_retries)
+			return src_fail(m, "the switch-over ran past the %" PRIu64 " ms limit %u "
+					"times (aborted each time, the guest kept running here): "
+					"the link is slower than the rounds measured; raise "
+					"--downtime-limit or --switchover-retries",
+					(uint64_t)m->o.downtime_ms, m->sw_aborts);
+		if (src_rounds(m, &round, true))
+			return -1;
+	}
 }
 
 static void *src_thread(void *arg)

@@ -35,6 +35,8 @@
 #define KM_MIG_DEFAULT_DOWNTIME_MS 300
 #define KM_MIG_DEFAULT_MAX_ROUNDS 30
 #define KM_MIG_MAX_DOWNTIME_MS	3600000u
+#define KM_MIG_DEFAULT_RETRIES	3
+#define KM_MIG_MAX_RETRIES	8
 
 /*
  * Which data path (datapath.h) moves the pages: "kernel" (kmigrate.ko via
@@ -75,6 +77,9 @@ struct km_mig_opts {
 					 * before; default throttle (throttle.h) */
 	uint32_t throttle_floor_pct;	/* --throttle-floor: least guest speed
 					 * a vCPU keeps, 1..100 (default 10) */
+	uint32_t switchover_retries;	/* --switchover-retries: switch-overs
+					 * aborted (past the limit) and tried
+					 * again, 0..KM_MIG_MAX_RETRIES (default 3) */
 };
 
 void km_mig_opts_default(struct km_mig_opts *o);

@@ -490,6 +490,10 @@ int src_hello(struct km_mig_src *m)
 	 * (a kernel guest's memory has no known contents) */
 	h.features_optional = KMP_FO_RESUMED | KMP_FO_RESUMED_EXT |
 			      (m->o.verify && m->o.workload ? KMP_FO_VERIFY : 0);
+	/* an aborted switch-over goes back to live rounds (tests: an older
+	 * source without it) */
+	if (!getenv("KMIGRATE_NO_SWITCHBACK"))
+		h.features_optional |= KMP_FO_SWITCHBACK;
 	snprintf(h.name, sizeof(h.name), "%s", m->name);
 	/* PROFILE (preflight.h) for every guest, host model included: the
 	 * destination compares the CPUID features one by one */
@@ -543,6 +547,8 @@ int src_hello(struct km_mig_src *m)
 	if (m->accept.features & ~h.features_optional)
 		return src_fail(m, "ACCEPT from %s uses features 0x%" PRIx64 " not offered",
 				m->peer, (uint64_t)(m->accept.features & ~h.features_optional));
+	kmp_enc_set_features(&m->enc, m->accept.features);
+	m->can_abort = m->accept.features & KMP_FO_SWITCHBACK;
 	return 0;
 }
 

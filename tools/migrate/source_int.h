@@ -27,6 +27,7 @@
 #include "datapath.h"
 #include "proto.h"
 #include "rate.h"
+#include "switch_cost.h"
 #include "source.h"
 #include "throttle.h"
 #include "tls.h"
@@ -44,15 +45,38 @@
  * safe side: limits under ~60 ms fail as "fixed costs" there rather than
  * risk an overshoot.
  */
-#define SRC_MARGIN_PCT		20	/* of the limit, kept for jitter ... */
-#define SRC_MARGIN_MIN_NS	10000000ULL	/* ... and at least 10 ms */
-#define SRC_HANDOFF_NS		20000000ULL	/* pause, END, digest check, READY */
-#define SRC_VCPU_NS		10000000ULL	/* per vCPU: state save here + load there */
-#define SRC_STOP_DELAY_NS	25000000ULL	/* harvest -> pause (the 20 ms sleep, the
-						 * pause): the guest still dirties */
-#define SRC_RTT_MIN_NS		1000000ULL	/* HELLO -> ACCEPT bounds the round trip */
-#define SRC_RTT_MAX_NS		10000000ULL	/* (it includes the destination's VM set-up) */
+#define SRC_STOP_SLEEP_NS	20000000ULL	/* deciding harvest -> pause: a sleep (the
+						 * throttle's last sleep ends, the guest's
+						 * gap record restarts) */
 #define SRC_THR_HISTORY		128	/* rounds of throttle history kept */
+#define SRC_HISTORY		256	/* rounds of the round history kept */
+#define SRC_FINAL_CHUNK		64u	/* final round: pages between abort checks */
+
+/* One round of the result's round_history (source_report.c). */
+enum src_rkind { SRC_RK_LIVE, SRC_RK_FINAL, SRC_RK_ABORTED };
+struct src_round_rec {
+	uint32_t round;
+	uint8_t kind;			/* enum src_rkind */
+	uint8_t decision, reason;	/* live: the model's verdict */
+	uint32_t guest_speed;		/* % kept */
+	uint64_t pages_sent, zero_pages, bytes_sent, duration_ns, send_ns;
+	uint64_t dirty_pages, dirty_interval_ns, dirty_rate, link_rate;
+	uint64_t predicted_ns;		/* the guest's pause, predicted */
+	uint64_t budget_ns;
+	uint64_t actual_ns;		/* final: the guest's pause (0 until known);
+					 * aborted: paused -> resumed here */
+};
+
+/* The rounds' loop state: kept across an aborted switch-over. */
+struct src_loop {
+	struct kmc_config kc;
+	struct kmc_state ks;
+	struct kmc_verdict v;
+	struct kmt_config tc;
+	struct kmt_state ts;
+	uint64_t ent_prev[VMM_MAX_VCPUS];
+	uint64_t t_round, t_harvest, h_prev;
+};
 
 /* What the throttle did in one round (source_report.c prints it). */
 struct src_thr_round {
@@ -94,6 +118,10 @@ struct km_mig_src {
 	/* ... COMMIT written (ns from the pause), the smoothed round trip
 	 * then (TCP_INFO, us; 0 unknown) */
 	uint64_t d_commit, commit_rtt_us;
+	uint64_t d_save;		/* of which the state save took */
+	uint64_t ready_ns;		/* paused -> READY (the former downtime_ms) */
+	bool downtime_full;		/* downtime_ns has the destination's part */
+	uint64_t downtime_verify_ns;	/* the destination's --verify, left out of it */
 	uint64_t final_pages;
 	/* rounds that resent every populated page (a dirty ring may have
 	 * lost entries): how many, the last one, why */
@@ -104,6 +132,7 @@ struct km_mig_src {
 	 * measured */
 	uint64_t rf_exits[VMM_MAX_VCPUS], rf_wait_ns[VMM_MAX_VCPUS];
 	unsigned int rf_n;	/* vCPUs measured; 0: not yet */
+	uint64_t rf_base_exits[VMM_MAX_VCPUS], rf_base_wait_ns[VMM_MAX_VCPUS];	/* at the start */
 	struct km_dp_zc_stats zc;	/* the data path's, once it is down */
 	struct km_dp_kernel_stats ks;	/* the kernel data path's counters */
 	char dp_note[320];		/* why not the kernel data path (auto) */
@@ -146,6 +175,23 @@ struct km_mig_src {
 	uint32_t thr_steps;			/* rounds that lowered a speed */
 	struct src_thr_round thr_hist[SRC_THR_HISTORY];
 	uint32_t thr_nhist, thr_hist_dropped;
+
+	/* the switch-over model's measured costs (switch_cost.h) */
+	struct kms_costs costs;
+	struct src_loop lp;
+	bool can_abort;			/* the destination takes SWITCHBACK */
+	uint64_t pred_pause_ns;		/* the last stop's prediction */
+	uint64_t floor_ns;		/* the pause this link and guest reach */
+	uint32_t sw_attempts, sw_aborts;	/* switch-overs tried, aborted */
+	struct src_sw_abort {
+		uint32_t round;
+		uint64_t paused_ns;	/* paused -> resumed here */
+		uint64_t at_ns;		/* paused -> the abort decided */
+		uint64_t projected_ns;	/* the pause it would have been */
+		char why[96];
+	} sw_abort[8];
+	struct src_round_rec hist[SRC_HISTORY];
+	uint32_t nhist, hist_dropped;
 };
 
 /* source_report.c */
@@ -176,17 +222,24 @@ int src_open(struct km_mig_src *m);
 int src_hello(struct km_mig_src *m);
 int src_retry_plain(struct km_mig_src *m);
 
+/* A round into the history (m->lock taken here). */
+void src_hist_add(struct km_mig_src *m, const struct src_round_rec *r);
+
 /* source_rounds.c */
 int src_round(struct km_mig_src *m, uint32_t round, bool final, uint64_t pages);
 int src_send_dirty(struct km_mig_src *m);
 int src_harvest(struct km_mig_src *m, uint64_t *count, uint32_t next_round);
 void src_ring_waits(struct km_mig_src *m, uint64_t *exits, uint64_t *wait_ns);
 /* Bulk round, then live rounds until the model says stop (0, with
- * *@round the last live round) or not converging (-1, the error set). */
-int src_rounds(struct km_mig_src *m, uint32_t *round);
+ * *@round the last live round) or not converging (-1, the error set).
+ * @again: after an aborted switch-over, *@round its final round (the
+ * dirty set m->bm not sent yet goes in live round *@round + 1; no bulk). */
+int src_rounds(struct km_mig_src *m, uint32_t *round, bool again);
 
 /* source_switch.c */
-/* Pause, final round @round + 1, state, END, READY, COMMIT, RESUMED. */
+/* Pause, final round @round + 1, state, END, READY, COMMIT, RESUMED: 0;
+ * -1 failed (the error set); 1 aborted within the limit, the guest runs
+ * here again, SWITCHBACK sent (live rounds go on). */
 int src_switchover(struct km_mig_src *m, uint32_t round);
 
 #endif /* KM_SOURCE_INT_H */

@@ -4,6 +4,7 @@
  * pages, and the convergence loop that feeds each to the model (converge.h).
  * See source.h, source_int.h and docs/PROTOCOL.md.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -15,6 +16,8 @@
 
 #include "bulk.h"
 #include "source_int.h"
+#include "tcprtt.h"
+#include "trial.h"
 
 int src_round(struct km_mig_src *m, uint32_t round, bool final, uint64_t pages)
 {
@@ -181,68 +184,165 @@ static void src_vcpu_entries(struct km_mig_src *m, uint64_t *out)
 }
 
 /*
- * The rounds: the bulk, then live rounds until the model says stop.  After
- * each, the model (converge.h) and then the throttle (throttle.h) decide;
- * a throttle raised is set on the vCPUs at once (vmm.h) and kept until the
- * switch-over or a failure clears it.
+ * The link's round trip (tcprtt.h), read after the round's drain: the
+ * smoothed one, which is what END -> READY and COMMIT meet right after the
+ * final pages (the lab: the least seen was 0.85-1.5 ms, COMMIT's half trip
+ * then 10-16 ms and READY's wait 10-52 ms); the least when the kernel has
+ * no smoothed one.  0: unknown.
  */
-int src_rounds(struct km_mig_src *m, uint32_t *round_out)
+static uint64_t src_rtt_ns(int fd)
 {
-	struct kmc_config kc;
-	struct kmc_state ks;
-	struct kmc_verdict v;
-	uint64_t t_round, t_sent, t_harvest, dirty = 0;
-	uint64_t t_hello = m->t_hello_ns, t_h, h_ns, h_prev = 0, handoff;
-	uint32_t round = 0;
-	struct kmt_config tc;
-	struct kmt_state ts;
-	uint64_t ent_prev[VMM_MAX_VCPUS], vd[VMM_MAX_VCPUS];
+	uint64_t srtt = 0, min = 0;
+
+	if (km_tcp_rtt(fd, &srtt, &min))
+		return 0;
+	return srtt ? srtt : min;
+}
+
+/* The trial pause (trial.h), once, after the bulk round. */
+static void src_trial(struct km_mig_src *m)
+{
+	int r = km_trial_pause(m->vm, &m->costs);
+
+	if (r) {
+		fprintf(stderr, "kmigrate: %s: the trial pause failed (%s): the model keeps its "
+			"estimates\n", m->name, strerror(-r));
+		return;
+	}
+	fprintf(stderr, "kmigrate: %s: trial pause: paused in %.2f ms, state saved in %.2f ms "
+		"(%" PRIu64 " bytes), resumed in %.2f ms\n", m->name, m->costs.pause_ns / 1e6,
+		m->costs.save_ns / 1e6, m->costs.state_bytes, m->costs.resume_ns / 1e6);
+}
+
+/* A live round into the history. */
+static void src_hist_live(struct km_mig_src *m, uint32_t round, const struct kmc_round *kr)
+{
+	const struct src_loop *l = &m->lp;
+	struct src_round_rec h = {
+		.round = round, .kind = SRC_RK_LIVE, .decision = (uint8_t)l->v.decision,
+		.reason = (uint8_t)l->v.reason, .guest_speed = kmt_guest_speed(&l->ts),
+		.pages_sent = m->r_pages, .zero_pages = m->r_zero, .bytes_sent = kr->bytes_sent,
+		.duration_ns = kr->duration_ns, .send_ns = kr->send_ns,
+		.dirty_pages = kr->dirty_pages, .dirty_interval_ns = kr->dirty_interval_ns,
+		.dirty_rate = l->ks.dirty_rate, .link_rate = l->v.rate,
+		.predicted_ns = l->v.predicted_ns, .budget_ns = l->v.budget_ns,
+	};
+
+	src_hist_add(m, &h);
+}
+
+/* Refuses before the pause, saying what this link and guest reach. */
+static int src_refuse(struct km_mig_src *m, uint32_t round)
+{
+	const struct src_loop *l = &m->lp;
+	const struct kmc_verdict *v = &l->v;
+	uint64_t floor = kms_floor_ns(&l->ks, &l->kc, v->rate);
+	uint64_t reach = kms_limit_for_ns(&l->kc, floor);
+	char can[96];
+
+	pthread_mutex_lock(&m->lock);
+	m->floor_ns = floor;
+	pthread_mutex_unlock(&m->lock);
+	if (reach == UINT64_MAX)
+		snprintf(can, sizeof(can), "no limit can be reached: the link rate is unknown");
+	else
+		snprintf(can, sizeof(can), "can reach %" PRIu64 " ms here", reach / 1000000);
+	if (v->reason == KMC_R_FLOOR)
+		return src_fail(m, "not converging after %u rounds, refused before the pause: "
+				"throttled to the floor (guest speed kept %u%%, floor %u%%), the "
+				"guest still dirties %" PRIu64 " pages/s (%" PRIu64 " KiB/s on the "
+				"wire) against a link of %" PRIu64 " KiB/s: predicted pause %.1f ms "
+				"> %.1f ms allowed (limit %" PRIu64 " ms less margin; %s); raise "
+				"--downtime-limit or --bandwidth, or lower --throttle-floor", round + 1,
+				kmt_guest_speed(&l->ts), l->tc.floor_pct, l->ks.dirty_rate,
+				v->dirty_bytes_rate >> 10, v->rate >> 10, v->predicted_ns / 1e6,
+				v->budget_ns / 1e6, l->kc.downtime_limit_ns / 1000000, can);
+	return src_fail(m, "not converging after %u rounds (%s), refused before the pause: the "
+			"%" PRIu64 " ms limit cannot be met, %s (the guest's pause with nothing "
+			"dirty: %.1f ms, "
+			"measured in this migration: pause %.1f, final harvest %.1f, state save "
+			"%.1f and load %.1f (%" PRIu64 " KiB), resume %.1f, round trip %.2f ms, "
+			"link %" PRIu64 " KiB/s); predicted pause now %.1f ms (%" PRIu64 " dirty + %"
+			PRIu64 " dirtied while stopping, %" PRIu64 " pages/s); raise "
+			"--downtime-limit%s", round + 1, kmc_reason_name(v->reason),
+			l->kc.downtime_limit_ns / 1000000, can,
+			floor == UINT64_MAX ? -1.0 : floor / 1e6, m->costs.pause_ns / 1e6,
+			m->costs.harvest_ns / 1e6, m->costs.save_ns / 1e6, m->costs.load_ns / 1e6,
+			m->costs.state_bytes >> 10, m->costs.resume_ns / 1e6, m->costs.rtt_ns / 1e6,
+			v->rate >> 10, v->predicted_ns / 1e6, v->remaining_pages, v->stop_delay_pages,
+			l->ks.dirty_rate, v->reason == KMC_R_FIXED_COSTS ? "" :
+			l->tc.enabled ? " or lower the guest's write rate" :
+			", lower the guest's write rate or let it be throttled (--converge throttle)");
+}
+
+/*
+ * The rounds: the bulk, then live rounds until the model says stop.  After
+ * each, the model (converge.h, with the costs measured here: switch_cost.h)
+ * and then the throttle (throttle.h) decide; a throttle raised is set on
+ * the vCPUs at once (vmm.h) and kept until the switch-over or a failure
+ * clears it (an aborted switch-over sets it again).
+ */
+int src_rounds(struct km_mig_src *m, uint32_t *round_out, bool again)
+{
+	struct src_loop *l = &m->lp;
+	uint64_t t_sent, dirty = 0, t_h, h_ns;
+	uint32_t round = *round_out;
+	uint64_t vd[VMM_MAX_VCPUS];
 	unsigned int nv = vmm_nr_vcpus(m->vm), i;
 
-	kmt_config_default(&tc);
-	tc.enabled = !m->o.converge_fail;
-	tc.floor_pct = m->o.throttle_floor_pct;
-	kmt_init(&ts, nv);
-	src_vcpu_entries(m, ent_prev);
-	kmc_config_default(&kc, m->o.downtime_ms * 1000000ULL);
-	kc.bandwidth_cap = m->o.bandwidth;
-	kc.max_rounds = m->o.max_rounds;
-	kc.margin_pct = SRC_MARGIN_PCT;
-	kc.margin_min_ns = SRC_MARGIN_MIN_NS;
-	/* the serialised state is ~7 KiB a vCPU plus VM sections: twice that */
-	kc.state_bytes = 16ULL * 1024 * (vmm_nr_vcpus(m->vm) + 1);
-	kc.min_rate_sample = 256 << 10;
-	handoff = SRC_HANDOFF_NS + SRC_VCPU_NS * vmm_nr_vcpus(m->vm);
-	kc.handoff_ns = handoff;
-	kc.rtt_ns = t_hello < SRC_RTT_MIN_NS ? SRC_RTT_MIN_NS :
-		    t_hello > SRC_RTT_MAX_NS ? SRC_RTT_MAX_NS : t_hello;
-	kc.stop_delay_ns = SRC_STOP_DELAY_NS;
-	fprintf(stderr, "kmigrate: %s: model: HELLO -> ACCEPT %.1f ms (rtt %.1f ms), handoff %.1f ms "
-		"+ 2 harvests, downtime budget %.1f ms of %" PRIu64 " ms\n", m->name, t_hello / 1e6,
-		kc.rtt_ns / 1e6, handoff / 1e6, kmc_budget_ns(&kc) / 1e6, (uint64_t)m->o.downtime_ms);
-	kmc_init(&ks);
-
-	src_set(m, "bulk");
-	t_round = t_harvest = vmm_now_ns();
-	if (src_round(m, 0, false, m->sparse ? (uint64_t)m->pop_before / KMP_PAGE_SIZE :
-		      m->guest_pages) || src_send_bulk(m))
-		return -1;
+	if (!again) {
+		kmt_config_default(&l->tc);
+		l->tc.enabled = !m->o.converge_fail;
+		l->tc.floor_pct = m->o.throttle_floor_pct;
+		kmt_init(&l->ts, nv);
+		src_vcpu_entries(m, l->ent_prev);
+		kmc_config_default(&l->kc, m->o.downtime_ms * 1000000ULL);
+		l->kc.bandwidth_cap = m->o.bandwidth;
+		l->kc.max_rounds = m->o.max_rounds;
+		l->kc.min_rate_sample = 256 << 10;
+		kms_costs_estimate(&m->costs, nv);
+		m->costs.stop_delay_ns = SRC_STOP_SLEEP_NS;
+		m->costs.rtt_ns = m->t_hello_ns;	/* until TCP_INFO says */
+		kms_costs_apply(&m->costs, &l->kc);
+		kmc_init(&l->ks);
+		l->h_prev = 0;
+		round = 0;
+		src_set(m, "bulk");
+		l->t_round = l->t_harvest = vmm_now_ns();
+		if (src_round(m, 0, false, m->sparse ? (uint64_t)m->pop_before / KMP_PAGE_SIZE :
+			      m->guest_pages) || src_send_bulk(m))
+			return -1;
+	} else {
+		/* the pages the aborted final round did not send, first (the
+		 * throttle was set again before the guest resumed) */
+		src_set(m, "live");
+		round++;	/* *@round_out: the aborted final round */
+		/* the final harvest reset the log; the guest ran again just now */
+		l->t_round = l->t_harvest = vmm_now_ns();
+		if (src_round(m, round, false, vmm_dirty_bitmap_count(&m->bm)) ||
+		    src_send_dirty(m))
+			return -1;
+	}
 	for (;;) {
+		struct kmc_config *kc = &l->kc;
 		struct kmc_round kr;
-		uint64_t now;
+		uint64_t now, rtt;
 
 		if (src_drain(m, SRC_STALL_MS))
 			return -1;
+		if (round == 0 && !again && !m->costs.measured)
+			src_trial(m);
 		/* `kmigrate set --bandwidth / --downtime-limit` may have changed
 		 * the cap or the limit */
-		kc.bandwidth_cap = __atomic_load_n(&m->o.bandwidth, __ATOMIC_RELAXED);
-		kc.downtime_limit_ns = __atomic_load_n(&m->o.downtime_ms, __ATOMIC_RELAXED) *
-				       1000000ULL;
+		kc->bandwidth_cap = __atomic_load_n(&m->o.bandwidth, __ATOMIC_RELAXED);
+		kc->downtime_limit_ns = __atomic_load_n(&m->o.downtime_ms, __ATOMIC_RELAXED) *
+					1000000ULL;
 		now = vmm_now_ns();
 		/* the link is measured over the sending only, not the wait below */
 		t_sent = now;
-		if (now - t_round < SRC_MIN_ROUND_MS * 1000000ULL) {
-			usleep((useconds_t)((SRC_MIN_ROUND_MS * 1000000ULL - (now - t_round)) / 1000));
+		if (now - l->t_round < SRC_MIN_ROUND_MS * 1000000ULL) {
+			usleep((useconds_t)((SRC_MIN_ROUND_MS * 1000000ULL - (now - l->t_round)) /
+					    1000));
 			if (src_check(m))
 				return -1;
 		}
@@ -253,9 +353,9 @@ int src_rounds(struct km_mig_src *m, uint32_t *round_out)
 		h_ns = now - t_h;
 		kr = (struct kmc_round){
 			.bytes_sent = m->r_bytes, .pages_sent = m->r_pages,
-			.zero_pages = m->r_zero, .duration_ns = now - t_round,
-			.send_ns = t_sent - t_round,
-			.dirty_pages = dirty, .dirty_interval_ns = now - t_harvest,
+			.zero_pages = m->r_zero, .duration_ns = now - l->t_round,
+			.send_ns = t_sent - l->t_round,
+			.dirty_pages = dirty, .dirty_interval_ns = now - l->t_harvest,
 			.window_rate = src_window_rate(m->fd),
 		};
 		/* The bulk's zero pages are the never-touched RAM: dirty pages are
@@ -265,66 +365,52 @@ int src_rounds(struct km_mig_src *m, uint32_t *round_out)
 			kr.pages_sent -= kr.zero_pages;
 			kr.zero_pages = 0;
 		}
-		t_harvest = now;
-		/* stopping costs the pause and one more harvest: twice the slower of
-		 * the last two (not the re-arming one before the bulk: it saw every
-		 * page, the final one sees few) */
-		kc.handoff_ns = handoff + 2 * (h_ns > h_prev ? h_ns : h_prev);
-		h_prev = h_ns;
-		kmc_update(&ks, &kc, &kr, &v);
+		l->t_harvest = now;
+		/* the final harvest: the slower of the last two (not the
+		 * re-arming one before the bulk: it saw every page, the final one
+		 * sees few); the round trip now */
+		m->costs.harvest_ns = h_ns > l->h_prev ? h_ns : l->h_prev;
+		l->h_prev = h_ns;
+		rtt = src_rtt_ns(m->fd);
+		if (rtt)
+			m->costs.rtt_ns = rtt;
+		kms_costs_apply(&m->costs, kc);
+		kmc_update(&l->ks, kc, &kr, &l->v);
 		/* each vCPU's ring entries of the round: its share of the writes */
 		src_vcpu_entries(m, vd);
 		for (i = 0; i < nv && i < VMM_MAX_VCPUS; i++) {
 			uint64_t e = vd[i];
 
-			vd[i] = e - ent_prev[i];
-			ent_prev[i] = e;
+			vd[i] = e - l->ent_prev[i];
+			l->ent_prev[i] = e;
 		}
-		kmt_update(&ts, &tc, &ks, &v, vd);
-		for (i = 0; ts.changed && i < ts.nr_vcpus; i++)
-			vmm_vcpu_set_throttle(vmm_vcpu(m->vm, i), ts.speed[i]);
-		src_thr_record(m, round, &ts, vd, dirty, ks.dirty_rate);
-		src_progress(m, &ks, &v);
+		kmt_update(&l->ts, &l->tc, &l->ks, &l->v, vd);
+		for (i = 0; l->ts.changed && i < l->ts.nr_vcpus; i++)
+			vmm_vcpu_set_throttle(vmm_vcpu(m->vm, i), l->ts.speed[i]);
+		src_thr_record(m, round, &l->ts, vd, dirty, l->ks.dirty_rate);
+		src_progress(m, &l->ks, &l->v);
+		src_hist_live(m, round, &kr);
+		pthread_mutex_lock(&m->lock);
+		m->floor_ns = kms_floor_ns(&l->ks, kc, l->v.rate);
+		m->pred_pause_ns = l->v.predicted_ns;
+		pthread_mutex_unlock(&m->lock);
 		fprintf(stderr, "kmigrate: %s: round %u: %" PRIu64 " pages (%" PRIu64 " zero), %"
 			PRIu64 " KiB in %" PRIu64 " ms; %" PRIu64 " dirty; link %" PRIu64
-			" KiB/s, dirty %" PRIu64 " pages/s; predicted downtime %" PRIu64 " ms; guest "
-			"speed %u%%%s: %s%s%s\n",
+			" KiB/s, rtt %.2f ms, dirty %" PRIu64 " pages/s; predicted pause %.1f ms "
+			"(floor %.1f) of %.1f allowed; guest speed %u%%%s: %s%s%s\n",
 			m->name, round, m->r_pages, m->r_zero, kr.bytes_sent >> 10,
-			kr.duration_ns / 1000000, dirty, v.rate >> 10, ks.dirty_rate,
-			v.predicted_ns / 1000000, kmt_guest_speed(&ts),
-			ts.changed ? " (throttle raised)" : "", kmc_decision_name(v.decision),
-			v.reason ? " " : "", v.reason ? kmc_reason_name(v.reason) : "");
-		if (v.decision == KMC_STOP)
+			kr.duration_ns / 1000000, dirty, l->v.rate >> 10, m->costs.rtt_ns / 1e6,
+			l->ks.dirty_rate, l->v.predicted_ns / 1e6, m->floor_ns / 1e6,
+			l->v.budget_ns / 1e6, kmt_guest_speed(&l->ts),
+			l->ts.changed ? " (throttle raised)" : "", kmc_decision_name(l->v.decision),
+			l->v.reason ? " " : "", l->v.reason ? kmc_reason_name(l->v.reason) : "");
+		if (l->v.decision == KMC_STOP)
 			break;
-		if (v.decision == KMC_NOT_CONVERGING && v.reason == KMC_R_FLOOR)
-			return src_fail(m, "not converging after %u rounds: throttled to the floor "
-					"(guest speed kept %u%%, floor %u%%), the guest still dirties "
-					"%" PRIu64 " pages/s (%" PRIu64 " KiB/s on the wire) against a "
-					"link of %" PRIu64 " KiB/s: predicted downtime %.1f ms > %.1f "
-					"ms allowed (limit %" PRIu64 " ms less margin); raise "
-					"--downtime-limit or --bandwidth, or lower --throttle-floor",
-					round + 1, kmt_guest_speed(&ts), tc.floor_pct, ks.dirty_rate,
-					v.dirty_bytes_rate >> 10, v.rate >> 10, v.predicted_ns / 1e6,
-					v.budget_ns / 1e6, kc.downtime_limit_ns / 1000000);
-		if (v.decision == KMC_NOT_CONVERGING)
-			return src_fail(m, "not converging after %u rounds (%s): predicted downtime "
-					"%.1f ms > %.1f ms allowed (limit %" PRIu64 " ms less margin) "
-					"= fixed costs %.1f ms (state %" PRIu64 " KiB, handoff %.1f "
-					"ms, round trip %.1f ms) + pages %.1f ms (%" PRIu64 " dirty + %"
-					PRIu64 " dirtied while stopping, dirty rate %" PRIu64
-					" pages/s, link %" PRIu64 " KiB/s); raise --downtime-limit%s",
-					round + 1, kmc_reason_name(v.reason), v.predicted_ns / 1e6,
-					v.budget_ns / 1e6, kc.downtime_limit_ns / 1000000,
-					v.fixed_ns == UINT64_MAX ? -1.0 : v.fixed_ns / 1e6,
-					kc.state_bytes >> 10, kc.handoff_ns / 1e6, kc.rtt_ns / 1e6,
-					v.pages_ns / 1e6, dirty, v.stop_delay_pages, ks.dirty_rate,
-					v.rate >> 10, v.reason == KMC_R_FIXED_COSTS ? "" :
-					tc.enabled ? " or lower the guest's write rate" :
-					", lower the guest's write rate or let it be throttled "
-					"(--converge throttle)");
+		if (l->v.decision == KMC_NOT_CONVERGING)
+			return src_refuse(m, round);
 		round++;
 		src_set(m, "live");
-		t_round = vmm_now_ns();
+		l->t_round = vmm_now_ns();
 		if (src_round(m, round, false, dirty) || src_send_dirty(m))
 			return -1;
 	}

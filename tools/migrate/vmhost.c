@@ -355,6 +355,10 @@ static struct json_object *vmhost_migrate(struct km_vmhost *h, struct json_objec
 		return NULL;
 	}
 	o.throttle_floor_pct = (uint32_t)v;
+	v = o.switchover_retries;
+	if (vmhost_get_u64(req, "switchover_retries", KM_MIG_MAX_RETRIES, &v, err, errlen))
+		return NULL;
+	o.switchover_retries = (uint32_t)v;
 	if (json_object_object_get_ex(req, "datapath", &j) && !json_object_is_type(j, json_type_null)) {
 		enum km_mig_datapath d;
 
