@@ -131,6 +131,13 @@ struct vmm_vm {
 					 * collects (harvest_lock) */
 
 	struct vmm_devices *devs;	/* PCI devices (devices.c), NULL: none */
+
+	/* devices' state (devstate.c), in registration order */
+	struct {
+		const struct vmm_dev_ops *ops;
+		void *opaque;
+	} dev_states[VMM_MAX_DEV_STATES];
+	unsigned int nr_dev_states;
 };
 
 void vmm_logf(const struct vmm_vm *vm, const char *fmt, ...)
