@@ -16,10 +16,12 @@
 #include "cpumodel.h"
 #include "ctl.h"
 #include "dest.h"
+#include "dest_guest.h"
+#include "dest_record.h"
 #include "error.h"
 #include "exitcode.h"
-#include "guest/wl_abi.h"
 #include "inlimit.h"
+#include "machine.h"
 #include "populated.h"
 #include "preflight.h"
 #include "proto.h"
@@ -30,8 +32,6 @@
 
 #define DST_IDLE_MS	60000	/* nothing from the source for this long: give up */
 #define DST_BUF		(1u << 20)
-#define DST_PAUSE_READ_MS	200	/* guest progress before reading its max pause */
-#define DST_PAUSE_MAX_MS	2000	/* ... waiting at most this long for it */
 
 struct dst {
 	const struct km_dest_opts *o;
@@ -70,6 +70,13 @@ struct dst {
 	bool pf_done;			/* preflight.h checks passed */
 	bool check_only;		/* HELLO with CHECK: never a migration */
 	char model[KMP_MODEL_SIZE];	/* the guest's CPU model (PROFILE) */
+	bool board;			/* HELLO has BOARD: MACHINE follows PROFILE */
+	struct kmp_profile *profile;	/* ... which waits for it here */
+	struct kmp_machine machine;	/* ... the guest's board and devices */
+	bool got_machine;
+	struct km_dest_board brd;	/* ... a Linux guest's board and console */
+	struct vmm_state devst;		/* ... and its devices' state */
+	bool have_devst;
 };
 
 static int dst_error(struct dst *d, uint32_t code, const char *fmt, ...)
@@ -147,6 +154,7 @@ static int dst_preflight(struct dst *d, const struct kmp_hello *h, const struct 
 	snprintf(d->name, sizeof(d->name), "%s", h->name);
 	dst_notify_name(d);
 	d->check_only = h->features_required & KMP_FR_CHECK;
+	d->board = h->features_required & KMP_FR_BOARD;
 	d->sparse = h->features_required & KMP_FR_SPARSE;
 	d->populated = d->sparse && p ? p->mem_populated : h->mem_size;
 	if ((h->features_required & KMP_FR_PROFILE) && !p)
@@ -160,6 +168,12 @@ static int dst_preflight(struct dst *d, const struct kmp_hello *h, const struct 
 	if (km_pf_dest_check(h, p, &env, msg, sizeof(msg), &code)) {
 		d->pf_failed = true;
 		return dst_error(d, code, "%s", msg);
+	}
+	/* BOARD: every disk opens here and is the same disk, every NIC's
+	 * bridge or tap is here (machine.h) */
+	if (d->board && km_machine_check_here(&d->machine, msg, sizeof(msg))) {
+		d->pf_failed = true;
+		return dst_error(d, KMP_E_REFUSED, "%s", msg);
 	}
 	d->pf_done = true;
 	if (!(h->features_required & KMP_FR_CHECK)) {
@@ -183,7 +197,24 @@ static int dst_on_profile(void *opaque, const struct kmp_profile *p)
 {
 	struct dst *d = opaque;
 
+	if (kmp_dec_hello(d->dec)->features_required & KMP_FR_BOARD) {
+		d->profile = malloc(sizeof(*p));	/* the checks when MACHINE is there */
+		if (!d->profile)
+			return dst_error(d, KMP_E_RESOURCE, "out of memory");
+		*d->profile = *p;
+		return 0;
+	}
 	return dst_preflight(d, kmp_dec_hello(d->dec), p);
+}
+
+static int dst_on_machine(void *opaque, const struct kmp_machine *m)
+{
+	struct dst *d = opaque;
+
+	d->board = true;
+	d->machine = *m;
+	d->got_machine = true;
+	return dst_preflight(d, kmp_dec_hello(d->dec), d->profile);
 }
 
 static int dst_on_hello(void *opaque, const struct kmp_hello *h)
@@ -245,10 +276,16 @@ static int dst_on_hello(void *opaque, const struct kmp_hello *h)
 	cfg.dirty_mode = (enum vmm_dirty_mode)d->o->dirty_mode;
 	cfg.quiet_console = true;
 	cfg.cpu_model = d->profiled ? d->model : NULL;
+	cfg.irqchip = d->board && (d->machine.flags & KMP_MACHINE_F_LINUX);
 	r = vmm_vm_create(&cfg, &d->vm);
 	if (r)
 		return dst_error(d, KMP_E_RESOURCE, "creating a VM of %" PRIu64 " MiB, %u vCPUs: %s",
 				 h->mem_size >> 20, h->nr_vcpus, strerror(-r));
+	/* the source's order: its devices, then the board (run.c) */
+	if (d->board && km_machine_build(d->vm, &d->machine, d->name, err, sizeof(err)))
+		return dst_error(d, KMP_E_RESOURCE, "the guest's devices: %s", err);
+	if (cfg.irqchip && km_dest_board_attach(&d->brd, d->vm, err, sizeof(err)))
+		return dst_error(d, KMP_E_RESOURCE, "the guest's board: %s", err);
 	nr = vmm_mem_regions(d->vm, &rg);
 	if (nr != h->nr_slots)
 		return dst_error(d, KMP_E_LAYOUT, "guest has %u memory slots, this host would lay "
@@ -385,6 +422,9 @@ static int dst_on_state(void *opaque, const void *blob, size_t len)
 	} else if (h->kind == VMM_STATE_VCPU && h->index < d->nr_vcpus &&
 		   !d->vst[h->index].buf) {
 		d->vst[h->index] = st;
+	} else if (h->kind == VMM_STATE_DEVICES && d->board && !d->have_devst) {
+		d->devst = st;
+		d->have_devst = true;
 	} else {
 		vmm_state_free(&st);
 		return dst_error(d, KMP_E_STATE, "VCPU_STATE %" PRIu64 ": unexpected state "
@@ -409,6 +449,8 @@ static int dst_on_end(void *opaque, const struct kmp_end *e)
 	for (i = 0; i < d->nr_vcpus; i++)
 		if (!d->vst[i].buf)
 			return dst_error(d, KMP_E_STATE, "no state for vCPU %u", i);
+	if (d->board && !d->have_devst)
+		return dst_error(d, KMP_E_STATE, "no devices' state in the stream (BOARD)");
 	uint64_t t0 = vmm_now_ns();
 
 	r = vmm_vm_state_load(d->vm, &d->vmst);
@@ -417,6 +459,13 @@ static int dst_on_end(void *opaque, const struct kmp_end *e)
 	r = vmm_vcpus_state_load(d->vm, d->vst, &lo);
 	if (r)
 		return dst_error(d, KMP_E_STATE, "loading the vCPU state: %s", strerror(-r));
+	if (d->board) {
+		char why[300];
+
+		r = vmm_dev_state_load(d->vm, &d->devst, why, sizeof(why));
+		if (r)
+			return dst_error(d, KMP_E_STATE, "loading the devices' state: %s", why);
+	}
 	n = kmp_enc_ready(&d->enc, buf, sizeof(buf), &rd);
 	if (n < 0 || dst_send(d, buf, (size_t)n))
 		return dst_error(d, KMP_E_INTERNAL, "sending READY failed");
@@ -449,6 +498,7 @@ static int dst_on_abort(void *opaque, const struct kmp_error *e)
 static const struct kmp_dec_ops dst_ops = {
 	.hello = dst_on_hello,
 	.profile = dst_on_profile,
+	.machine = dst_on_machine,
 	.page = dst_on_page,
 	.zero = dst_on_zero,
 	.hole = dst_on_hole,
@@ -457,50 +507,6 @@ static const struct kmp_dec_ops dst_ops = {
 	.commit = dst_on_commit,
 	.abort = dst_on_abort,
 };
-
-/* The guest is the built-in workload (its parameters page is there). */
-static bool dst_workload(struct vmm_vm *vm)
-{
-	const struct wl_params *p = vmm_gpa_to_hva(vm, WL_PARAMS_GPA, sizeof(*p));
-
-	return p && p->magic == WL_PARAMS_MAGIC;
-}
-
-/*
- * The guest runs again: let it make progress (DST_PAUSE_READ_MS, and until
- * every vCPU has written again, at most DST_PAUSE_MAX_MS) and read the
- * longest pause its status page recorded since the source's reset just
- * before the stop-and-copy: the switch-over as the guest saw it.
- */
-static void dst_guest_pause(struct dst *d, struct kmp_resumed *rs)
-{
-	unsigned int i, nv = vmm_nr_vcpus(d->vm);
-	uint64_t seq0[VMM_MAX_VCPUS], t0 = vmm_now_ns(), max = 0;
-	struct vmm_wl_vcpu_status st;
-	bool moved = false;
-
-	for (i = 0; i < nv; i++)
-		seq0[i] = vmm_wl_status(d->vm, i, &st) ? 0 : st.seq;
-	while (vmm_now_ns() - t0 < DST_PAUSE_MAX_MS * 1000000ULL) {
-		usleep(10000);
-		if (vmm_now_ns() - t0 < DST_PAUSE_READ_MS * 1000000ULL)
-			continue;
-		moved = true;
-		for (i = 0; i < nv && moved; i++)
-			moved = !vmm_wl_status(d->vm, i, &st) && st.seq > seq0[i];
-		if (moved)
-			break;
-	}
-	if (!moved) {
-		rs->pause_note = KMP_RSM_N_NO_PROGRESS;
-		return;
-	}
-	for (i = 0; i < nv; i++)
-		if (!vmm_wl_status(d->vm, i, &st) && st.max_gap_us > max)
-			max = st.max_gap_us;
-	rs->valid |= KMP_RSM_PAUSE;
-	rs->guest_pause_us = max;
-}
 
 static void dst_notify(struct dst *d, unsigned char status)
 {
@@ -545,46 +551,11 @@ static struct json_object *dst_ctl(const char *cmd, struct json_object *req, voi
 	return r;
 }
 
-/*
- * KMIGRATE_RECORD_STREAM=PREFIX (tests only: tests/fuzz/README.md): the
- * stream's bytes as the decoder gets them, after TLS, into PREFIX.<pid>
- * (created, never overwritten): the fuzzer's seeds are such recordings.
- */
-static int dst_record_open(void)
-{
-	const char *prefix = getenv("KMIGRATE_RECORD_STREAM");
-	char path[4096];
-	int fd;
-
-	if (!prefix || !*prefix)
-		return -1;
-	snprintf(path, sizeof(path), "%s.%d", prefix, (int)getpid());
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		fprintf(stderr, "kmigrate listen: KMIGRATE_RECORD_STREAM: %s: %s (not recorded)\n",
-			path, strerror(errno));
-	return fd;
-}
-
-static void dst_record(int fd, const uint8_t *buf, size_t len)
-{
-	while (fd >= 0 && len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;	/* a test's recording: the migration goes on */
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
 /* Receives the stream until COMMIT or failure; 0 on COMMIT. */
 static int dst_receive(struct dst *d, int sfd)
 {
 	uint8_t *buf = malloc(DST_BUF);
-	int ret = -1, rec = dst_record_open();
+	int ret = -1, rec = km_dest_record_open();
 
 	if (!buf) {
 		snprintf(d->err, sizeof(d->err), "out of memory");
@@ -636,7 +607,7 @@ static int dst_receive(struct dst *d, int sfd)
 				 "operator decides)" : "");
 			break;
 		}
-		dst_record(rec, buf, (size_t)n);
+		km_dest_record(rec, buf, (size_t)n);
 		if (kmp_dec_feed(d->dec, buf, (size_t)n) != KMP_OK) {
 			if (!d->err_code)
 				d->err_code = (uint32_t)kmp_dec_code(d->dec);
@@ -670,6 +641,7 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 	km_chan_init(&d.plain, fd);
 	d.ch = o->chan ? o->chan : &d.plain;
 	d.srv.lock_fd = d.srv.listen_fd = -1;
+	km_dest_board_init(&d.brd);
 	kmp_enc_init(&d.enc, KMP_DIR_DEST);
 	d.dec = kmp_dec_new(KMP_DIR_SOURCE, &dst_ops, &d);
 
@@ -723,7 +695,7 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 	/* COMMIT: the guest is ours */
 	km_in_slot_release();
 	struct kmp_resumed rs = { .verify_note = KMP_RSM_N_NOT_ASKED };
-	bool workload = dst_workload(d.vm);
+	bool workload = km_dest_workload(d.vm);
 
 	h.pages_verified = -1;
 	km_vmhost_init(&h, d.name, d.vm);
@@ -751,6 +723,11 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 			rep.stamped, rep.untouched, rep.in_progress, rep.replayed, rep.bad,
 			rep.bad ? ": " : "", rep.bad ? rep.first_bad : "", h.verify_ms);
 	}
+	/* the guest is ours: the source closed its disks before COMMIT */
+	if (d.board && vmm_disks_open(d.vm, d.err, sizeof(d.err)))
+		fprintf(stderr, "kmigrate listen: %s: ERROR: %s: the guest runs, its requests to "
+			"that disk fail\n", d.name, d.err);
+	km_dest_board_start(&d.brd, d.name, d.srv.sock_path, &h);
 	r = vmm_start(d.vm);
 	if (r) {
 		km_err("listen: %s: starting the migrated guest: %s", d.name, strerror(-r));
@@ -793,7 +770,7 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 			rs.resume_us = (h.start_ns - d.t_commit) / 1000;
 		}
 		if (workload)
-			dst_guest_pause(&d, &rs);
+			km_dest_guest_pause(d.vm, &rs);
 		n = kmp_enc_resumed(&d.enc, buf, sizeof(buf), &rs);
 		if (n < 0 || dst_send(&d, buf, (size_t)n))
 			fprintf(stderr, "kmigrate listen: %s: sending RESUMED failed%s%s\n",
@@ -821,6 +798,9 @@ out:
 		dst_notify(&d, (unsigned char)ret);
 	if (d.vm)
 		vmm_vm_destroy(d.vm);
+	km_dest_board_free(&d.brd);	/* after the VM: its ports use the board */
+	free(d.profile);
+	vmm_state_free(&d.devst);
 	if (d.srv_open)
 		km_ctl_server_close(&d.srv);
 	vmm_state_free(&d.vmst);

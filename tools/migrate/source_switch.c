@@ -23,17 +23,19 @@ static int src_send_state(struct km_mig_src *m)
 	unsigned int i, nv = vmm_nr_vcpus(m->vm);
 	int r;
 
-	for (i = 0; i <= nv; i++) {
+	/* the VM, each vCPU and, with BOARD, the devices last */
+	for (i = 0; i <= nv + (m->o.board ? 1 : 0); i++) {
 		struct vmm_state st = { 0 };
 		uint8_t *buf;
 		ssize_t n;
 
 		r = i == 0 ? vmm_vm_state_save(m->vm, &st) :
-			     vmm_vcpu_state_save(vmm_vcpu(m->vm, i - 1), &st);
+		    i <= nv ? vmm_vcpu_state_save(vmm_vcpu(m->vm, i - 1), &st) :
+			      vmm_dev_state_save(m->vm, &st);
 		if (r) {
 			vmm_state_free(&st);
-			return src_fail(m, "saving the %s state: %s", i ? "vCPU" : "VM",
-					strerror(-r));
+			return src_fail(m, "saving the %s state: %s", !i ? "VM" : i <= nv ?
+					"vCPU" : "devices'", strerror(-r));
 		}
 		buf = malloc(KMP_HDR_SIZE + st.size);
 		if (!buf) {
@@ -161,6 +163,10 @@ int src_switchover(struct km_mig_src *m, uint32_t round)
 	m->d_paused = vmm_now_ns() - t_pause;
 	/* paused: unthrottled wherever the guest runs on (here after a failure) */
 	vmm_throttle_clear(m->vm);
+	/* the devices finish what is in flight: their last writes to guest
+	 * memory are in the final round, their state saved below is final */
+	if (m->o.board && (r = vmm_dev_state_quiesce(m->vm)))
+		return src_fail(m, "quiescing the devices: %s", strerror(-r));
 	if (src_harvest(m, &dirty, round + 1))
 		return -1;
 	m->d_harvest = vmm_now_ns() - t_pause;
@@ -209,7 +215,11 @@ int src_switchover(struct km_mig_src *m, uint32_t round)
 	n = kmp_enc_commit(&m->enc, buf, sizeof(buf));
 	if (n < 0)
 		return src_enc_err(m, n, "COMMIT");
-	/* past this point the guest never runs here again */
+	/* past this point the guest never runs here again: its disks are
+	 * closed (their locks dropped) first, so the destination, which opens
+	 * them on COMMIT, is their only writer from then on */
+	if (m->o.board)
+		vmm_disks_close(m->vm);
 	m->completed = true;
 	r = src_send(m, buf, (size_t)n);
 	if (r)
