@@ -80,7 +80,7 @@ if [ -n "$disk" ]; then
 	echo "0 0" >/data/reads
 	(i=0; while [ $i -lt 16000 ]; do
 		i=$((i + 1))
-		printf 'KMREC %08d %010d\n' $i $(((i * 2654435761) % 4294967296)) >/data/rec
+		printf 'KMREC %d %d\n' $i $(((i * 2654435761) % 4294967296)) >/data/rec
 		dd if=/data/rec of=$disk bs=4096 seek=$i conv=sync,fsync,notrunc oflag=direct 2>/dev/null &&
 			echo $i >/data/fsynced
 	 done) &

@@ -349,7 +349,8 @@ TEST_F(proto, names)
 	EXPECT_STREQ("RESUMED", kmp_type_name(KMP_T_RESUMED));
 	EXPECT_EQ(NULL, kmp_type_name(0));
 	EXPECT_STREQ("HOLE", kmp_type_name(KMP_T_HOLE));
-	EXPECT_EQ(NULL, kmp_type_name(11));
+	EXPECT_STREQ("MACHINE", kmp_type_name(KMP_T_MACHINE));
+	EXPECT_EQ(NULL, kmp_type_name(12));
 	EXPECT_EQ(NULL, kmp_type_name(0x85));
 	EXPECT_STREQ("verification not requested", kmp_rsm_note_name(KMP_RSM_N_NOT_ASKED));
 	EXPECT_STREQ("unknown reason", kmp_rsm_note_name(999));
