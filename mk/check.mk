@@ -75,6 +75,42 @@ lab-linux: deps tools
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 1 \
 		--payload $(BUILD)/payload-linux --timeout 900 -- sh bin/linux_test.sh
 
+.PHONY: lab-migrate-linux
+# Live migration of a running Linux guest (2 vCPUs, no devices) between two
+# lab hosts of LAB_KERNEL (tests/lab-vm/linux_mig_test.sh): there on the
+# kernel data path, back on the user path over TLS; the guest checks its
+# tmpfs data, its counter and its clock on the destination's console.
+lab-migrate-linux: deps tools lab-mig-module
+	@rel=$$($(TOP)/scripts/lab-kernel.sh $(LAB_KERNEL)) && \
+	$(TOP)/tests/lab/lab.sh prepare --kernel $(LAB_KERNEL) >/dev/null && \
+	p=$(BUILD)/payload-lmig && rm -rf $$p && mkdir -p $$p/bin && \
+	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-vm/linux_mig_test.sh $(TOP)/tests/lib/labtest.sh \
+		$$p/bin/ && \
+	cp $(LAB_CACHE_DIR)/kernel/$$rel/vmlinuz $$p/vmlinuz && \
+	sh $(TOP)/tests/lab-vm/linux_mig_initrd.sh $$p/initrd.cpio && \
+	cp $(LAB_MIG_KO) $$p/ && $(LAB_TLS) $$p/tls && \
+	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
+		--payload $$p --timeout 600 -- $(LAB_MIG_ENV) sh bin/linux_mig_test.sh
+
+.PHONY: lab-migrate-linux-disk
+# The same with a virtio disk on the lab's shared storage (LAB_SHARED_DISK,
+# tests/lab/README.md): the guest appends fsynced records and reads the disk
+# back in a loop while it migrates; every record is there afterwards, the
+# disk changes hands at COMMIT, pre-flight refuses a disk b cannot open.
+lab-migrate-linux-disk: deps tools lab-mig-module
+	@rel=$$($(TOP)/scripts/lab-kernel.sh $(LAB_KERNEL)) && \
+	$(TOP)/tests/lab/lab.sh prepare --kernel $(LAB_KERNEL) >/dev/null && \
+	p=$(BUILD)/payload-lmigd && rm -rf $$p && mkdir -p $$p/bin && \
+	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-vm/linux_mig_test.sh $(TOP)/tests/lib/labtest.sh \
+		$$p/bin/ && \
+	cp $(LAB_CACHE_DIR)/kernel/$$rel/vmlinuz $$p/vmlinuz && \
+	sh $(TOP)/tests/lab-vm/virtio_mods.sh $(LAB_CACHE_DIR)/kernel/$$rel/image.deb $$rel $$p/m && \
+	mv $$p/m/guest $$p/mods && rm -rf $$p/m && \
+	sh $(TOP)/tests/lab-vm/linux_mig_initrd.sh $$p/initrd.cpio $$p/mods && \
+	cp $(LAB_MIG_KO) $$p/ && $(LAB_TLS) $$p/tls && \
+	LAB_SHARED_DISK=256 $(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
+		--payload $$p --timeout 600 -- MIG_DISK=1 $(LAB_MIG_ENV) sh bin/linux_mig_test.sh
+
 .PHONY: lab-virtio
 # virtio-pci devices driven by a stock Linux guest in one lab host of
 # LAB_KERNEL (tests/lab-vm/virtio_test.sh): a disk written, flushed and read

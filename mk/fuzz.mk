@@ -11,7 +11,7 @@
 #                     clang has no libFuzzer)
 #
 # The target links the decoder (proto.c, proto_dec.c), the mode byte's
-# parser (tls.c) and libvmm's state parser (state.c, instrumented; the rest
+# parser (tls.c) and libvmm's state parser (state.c, state_buf.c, instrumented; the rest
 # of libvmm.a only for the symbols state.c names), never the encoder.
 
 .PHONY: fuzz fuzz-build fuzz-short
@@ -24,7 +24,7 @@ FUZZ_SECONDS	?= 45
 FUZZ_MALLOC_MB	?= 64
 FUZZ_SRCS	:= $(TOP)/tests/fuzz/fuzz_recv.c \
 		   $(addprefix $(TOOLS_SRC)/migrate/,proto.c proto_dec.c tls.c) \
-		   $(TOP)/tools/vmm/state.c
+		   $(TOP)/tools/vmm/state.c $(TOP)/tools/vmm/state_buf.c
 FUZZ_CFLAGS	:= -std=gnu11 -O1 -g -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 		   -fno-sanitize-recover=all -fno-omit-frame-pointer \
 		   -Wall -Wextra -Werror -Wno-gnu-variable-sized-type-not-at-end \

@@ -51,8 +51,8 @@ UNIT_UBSAN_OPTIONS ?= print_stacktrace=1
 # The parts of tools/migrate/ built on libvmm go with the commands (the unit
 # tests link the library sources without libvmm).
 TOOLS_VMM_SRCS	:= $(addprefix $(TOOLS_SRC)/migrate/,vmhost.c source.c source_conn.c \
-		   source_rounds.c source_switch.c source_report.c dest.c datapath.c datapath_user.c \
-		   datapath_kernel.c preflight.c profile_vm.c trial.c dest_stream.c)
+		   source_rounds.c source_switch.c source_report.c dest.c dest_stream.c dest_guest.c machine.c \
+		   datapath.c datapath_user.c vmconsole.c datapath_kernel.c preflight.c profile_vm.c trial.c)
 TOOLS_LIB_SRCS	:= $(filter-out $(TOOLS_VMM_SRCS),$(sort $(wildcard $(TOOLS_SRC)/lib/*.c $(TOOLS_SRC)/migrate/*.c) $(TOOLS_SRC)/migrate/ctl.c))
 TOOLS_CMD_SRCS	:= $(wildcard $(TOOLS_SRC)/kmigrate/*.c) $(TOOLS_VMM_SRCS)
 UNIT_TESTS	:= $(sort $(basename $(notdir $(wildcard $(UNIT_SRC)/test_*.c))))

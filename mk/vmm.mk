@@ -34,8 +34,10 @@ VMM_GUEST_CFLAGS := -std=gnu11 -O2 -Wall -Wextra -Werror -m64 -ffreestanding \
 VMM_GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,--build-id=none \
 		   -Wl,-T,$(VMM_SRC)/guest/guest.ld
 
-VMM_LIB_SRCS	:= kvm.c memory.c cpu.c cpumodel.c ioport.c dirty.c reaper.c throttle.c state.c x86.c \
-		   workload.c multiboot.c devices.c pci.c virtq.c virtio_pci.c virtio_blk.c virtio_net.c announce.c \
+VMM_LIB_SRCS	:= kvm.c memory.c cpu.c cpumodel.c ioport.c dirty.c reaper.c throttle.c state.c state_buf.c \
+		   devstate.c x86.c \
+		   workload.c multiboot.c devices.c pci.c virtq.c virtio_pci.c virtio_pci_state.c \
+		   virtio_blk.c virtio_net.c announce.c \
 		   bzimage.c mptable.c serial.c linux.c errf.c
 VMM_LIB_OBJS	:= $(addprefix $(VMM_OBJ)/,$(VMM_LIB_SRCS:.c=.o)) $(VMM_OBJ)/blob.o
 VMM_GUEST_OBJS	:= $(VMM_OBJ)/guest/entry.o $(VMM_OBJ)/guest/main.o

@@ -81,6 +81,8 @@ for k in $LAB_KERNELS; do
 	step "vm-$k" make -s lab-vm LAB_KERNEL="$k"
 	step "linux-$k" make -s lab-linux LAB_KERNEL="$k"
 	step "migrate-$k" make -s lab-migrate LAB_KERNEL="$k"
+	step "migrate-linux-$k" make -s lab-migrate-linux LAB_KERNEL="$k"
+	step "migrate-linux-disk-$k" make -s lab-migrate-linux-disk LAB_KERNEL="$k"
 	step "migrate-faults-$k" make -s lab-migrate-faults LAB_KERNEL="$k"
 	step "migrate-downtime-$k" make -s lab-migrate-downtime LAB_KERNEL="$k"
 done

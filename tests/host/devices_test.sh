@@ -5,10 +5,13 @@
 # --disk (listed by info, a second writer or reader refused with exit 5,
 # ro), --net bridge= (a tap named after the VM joins the bridge, up, with
 # the stable MAC; gone when the VM stops), --net tap= (an existing tap,
-# kept), every bad input refused with exit 2 and nothing left behind, and
-# `start` of a VM with virtio devices refused with exit 6 before it
-# connects.  The guest is the built-in workload (it does not drive the
-# devices: the Linux guest tests in the lab do).
+# kept), every bad input refused with exit 2 and nothing left behind, a VM
+# with disks migrated over loopback to a listener with its own run
+# directory (the disks change hands: the source lets them go, the
+# destination holds them; pre-flight refuses a disk that differs there),
+# and `start` of a VM with a NIC refused with exit 6 before it connects.
+# The guest is the built-in workload (it does not drive the devices: the
+# Linux guest tests in the lab do).
 # Env: KM (kmigrate), PORT_BASE.  TAP output; exit 0 when all passed.
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -63,16 +66,43 @@ ok $? "a second VM reading a disk another writes: exit 5 ($rc)"
 rc=$(run_rc v2 --disk "$T/d2.img,ro")
 ok "$rc" "two VMs share a read-only disk"
 km stop v2 >/dev/null 2>&1
-km start v1 --to 198.18.77.1:"$P" >"$T/start.out" 2>"$T/start.err"
+# a VM with disks migrates (the destination: its own run directory)
+kmb() { ip netns exec "$NS" env KMIGRATE_RUN_DIR="$T/runb" KMIGRATE_TLS_DIR="$T/tls/b" "$KM" "$@"; }
+mkdir -p "$T/runb"
+kmb listen --address 127.0.0.1 --port "$P" --once --insecure >"$T/listen.out" 2>&1 &
+lpid=$!
+km start v1 --to 127.0.0.1:"$P" --insecure --connect-timeout 10 --json >"$T/start.out" \
+	2>"$T/start.err"
 rc=$?
-[ "$rc" = 6 ] && has "$T/start.err" "virtio device state migration is not supported yet"
-ok $? "start of a VM with virtio devices: exit 6 ($rc) before it connects"
-km vmctl v1 '{"cmd":"migrate","to":"198.18.77.1:'"$P"'"}' >"$T/vmctl.out" 2>&1
-has "$T/vmctl.out" "not supported yet"
-ok $? "the VM refuses a raw migrate request too"
-km stop v1 >/dev/null 2>&1
+wait "$lpid"
+lrc=$?
+[ "$rc" = 0 ] && [ "$lrc" = 0 ] && has "$T/start.out" '"result":"completed"'
+ok $? "a VM with two disks migrates (start exit $rc, listen exit $lrc)"
+kmb -j vms >"$T/vmsb.json" 2>&1
+has "$T/vmsb.json" "\"path\":\"$T/d1.img\",\"read_only\":false" &&
+	has "$T/vmsb.json" "\"path\":\"$T/d2.img\",\"read_only\":true"
+ok $? "the destination's VM has both disks"
+rc=$(run_rc v2 --disk "$T/d1.img,ro")
+[ "$rc" = 5 ]
+ok $? "the destination holds the read-write disk: another VM is refused it (exit $rc)"
+kmb stop v1 >/dev/null 2>&1
+for _ in $(seq 50); do [ -e "$T/runb/v1.sock" ] || break; sleep 0.1; done
 rc=$(run_rc v3 --disk "$T/d1.img")
 ok "$rc" "the disk is free again once its VM stopped"
+# pre-flight: the destination sees other data at the disk's path (d2,
+# with a first sector of its own, bound over d1 in the listener's view)
+printf 'other disk' | dd of="$T/d2.img" conv=notrunc status=none
+in_ns unshare -m sh -c "mount --bind '$T/d2.img' '$T/d1.img' &&
+	KMIGRATE_RUN_DIR='$T/runb' KMIGRATE_TLS_DIR='$T/tls/b' timeout 20 '$KM' listen \
+	--address 127.0.0.1 --port '$P' --once --insecure" >"$T/listen2.out" 2>&1 &
+lpid=$!
+sleep 1
+km check v3 --to 127.0.0.1:"$P" --insecure --connect-timeout 10 >"$T/check.out" 2>&1
+rc=$?
+kill "$lpid" 2>/dev/null
+wait "$lpid" 2>/dev/null
+[ "$rc" != 0 ] && has "$T/check.out" "holds other data"
+ok $? "check: a disk with other data at the destination is refused (exit $rc)"
 km stop v3 >/dev/null 2>&1
 
 # --- NICs
@@ -90,6 +120,13 @@ km vms n1 >"$T/vms2.txt" 2>&1
 has "$T/vms2.txt" "  net  00:01.0 tap km-n1-0 in bridge br0, mac $mac" &&
 	has "$T/vms2.txt" "  net  00:02.0 tap tapx, mac 52:54:00:12:34:56"
 ok $? "vms lists the NICs with tap, bridge and MAC"
+km start n1 --to 198.18.77.1:"$P" >"$T/startn.out" 2>"$T/startn.err"
+rc=$?
+[ "$rc" = 6 ] && has "$T/startn.err" "virtio-net device is not supported yet"
+ok $? "start of a VM with NICs: exit 6 ($rc) before it connects"
+km vmctl n1 '{"cmd":"migrate","to":"198.18.77.1:'"$P"'"}' >"$T/vmctl.out" 2>&1
+has "$T/vmctl.out" "not supported yet"
+ok $? "the VM refuses a raw migrate request too"
 km stop n1 >/dev/null 2>&1
 for _ in $(seq 50); do ip -n "$NS" link show km-n1-0 >/dev/null 2>&1 || break; sleep 0.1; done
 ! ip -n "$NS" link show km-n1-0 >/dev/null 2>&1 && ip -n "$NS" link show tapx >/dev/null 2>&1

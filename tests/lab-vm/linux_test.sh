@@ -49,11 +49,11 @@ boot() {	# boot VCPUS
 	echo "# info: $j"
 	[ "$(jfield "$j" kernel_type)" = linux ] && [ "$(jfield "$j" console_log)" = "$log" ]
 	ok $? "info: kernel_type linux, console_log $log"
-	"$KM" start "$name" --to 198.18.0.2 >"$OUT/start$n" 2>&1
+	"$KM" start "$name" --to 198.18.0.2 --connect-timeout 1 >"$OUT/start$n" 2>&1
 	st=$?
 	sed 's/^/# /' "$OUT/start$n"
-	[ $st -ne 0 ] && grep -q "Linux guest is not supported yet" "$OUT/start$n"
-	ok $? "start of a Linux guest is refused before anything is sent (exit $st)"
+	[ $st -ne 0 ] && [ "$(jfield "$(info "$name")" state)" = running ]
+	ok $? "a migration to a host that is not there fails (exit $st); the guest runs on"
 	if [ "$n" = 1 ]; then
 		# the console: wait for the guest to ask for input, send a line
 		i=0

@@ -85,8 +85,8 @@ ok $? "the tap km-vw-0 is in kmbr0"
 "$KM" start vw --to 198.18.0.2 >"$OUT/start" 2>&1
 st=$?
 sed 's/^/# /' "$OUT/start"
-[ $st -eq 6 ] && grep -q "virtio device state migration is not supported yet" "$OUT/start"
-ok $? "start of a VM with virtio devices is refused before anything is sent (exit $st)"
+[ $st -eq 6 ] && grep -q "virtio-net device is not supported yet" "$OUT/start"
+ok $? "start of a VM with a virtio NIC is refused before anything is sent (exit $st)"
 wait_for "$KMIGRATE_RUN_DIR/vw.console" "KMTEST waiting on 7777" "$BOOT_S" "$pid"
 up=$?
 ok $up "the guest came up and configured its disk and NIC"

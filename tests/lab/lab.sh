@@ -383,6 +383,14 @@ start_host() {
 		fi
 		args+=(-netdev "$net" -device "virtio-net-pci,netdev=net$n,mac=52:54:00:6b:0$n:0$h")
 	done
+	# Shared storage (LAB_SHARED_DISK=MiB): one raw image in the run
+	# directory that every host sees as the same bytes, a virtio disk with
+	# the serial "kmshared" (as a SAN LUN is seen); the two QEMUs share this
+	# machine's page cache for it (writethrough, no image locking).
+	if [ -n "${LAB_SHARED_DISK:-}" ]; then
+		args+=(-drive "file=shared.img,format=raw,if=none,id=shd,cache=writethrough,file.locking=off"
+			-device "virtio-blk-pci,drive=shd,serial=kmshared")
+	fi
 	: >"$RUN/$h.status"
 	: >"$LOGS/$h-output.log"
 	if [ "$MODE" = shell ] && [ "$h" = a ]; then
@@ -520,6 +528,12 @@ else
 	LOGS=$RUN
 fi
 build_run_cpio
+if [ -n "${LAB_SHARED_DISK:-}" ]; then
+	case $LAB_SHARED_DISK in
+	*[!0-9]* | 0) die "LAB_SHARED_DISK: a size in MiB, not '$LAB_SHARED_DISK'" ;;
+	esac
+	truncate -s "${LAB_SHARED_DISK}M" "$RUN/shared.img"
+fi
 
 HOSTLIST=(a)
 [ "$HOSTS" = 2 ] && HOSTLIST=(a b)

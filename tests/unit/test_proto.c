@@ -364,8 +364,9 @@ TEST_F(proto, names)
 	EXPECT_STREQ("RESUMED", kmp_type_name(KMP_T_RESUMED));
 	EXPECT_EQ(NULL, kmp_type_name(0));
 	EXPECT_STREQ("HOLE", kmp_type_name(KMP_T_HOLE));
+	EXPECT_STREQ("MACHINE", kmp_type_name(KMP_T_MACHINE));
 	EXPECT_STREQ("SWITCHBACK", kmp_type_name(KMP_T_SWITCHBACK));
-	EXPECT_EQ(NULL, kmp_type_name(12));
+	EXPECT_EQ(NULL, kmp_type_name(13));
 	EXPECT_EQ(NULL, kmp_type_name(0x85));
 	EXPECT_STREQ("verification not requested", kmp_rsm_note_name(KMP_RSM_N_NOT_ASKED));
 	EXPECT_STREQ("unknown reason", kmp_rsm_note_name(999));
@@ -696,8 +697,10 @@ static const struct bad_case bad_cases[] = {
 	{ "unaligned slot", 0, 16 + 136 + 16, B("\x01"), KMP_E_LAYOUT, "not page-aligned" },
 	{ "name not printable", 0, 16 + 72, B("\x01"), KMP_E_LAYOUT, "printable" },
 	{ "name padding", 0, 16 + 72 + 20, B("x"), KMP_E_RESERVED, "padding byte 20" },
-	{ "unknown type", 1, 4, B("\x0c"), KMP_E_TYPE, "unknown record type 12" },
-	{ "SWITCHBACK unnegotiated", 1, 4, B("\x0b"), KMP_E_TYPE, "without the feature SWITCHBACK" },
+	{ "unknown type", 1, 4, B("\x0d"), KMP_E_TYPE, "unknown record type 13" },
+	{ "MACHINE without BOARD", 1, 4, B("\x0b"), KMP_E_TYPE,
+	  "MACHINE in a stream without the feature BOARD" },
+	{ "SWITCHBACK unnegotiated", 1, 4, B("\x0c"), KMP_E_TYPE, "without the feature SWITCHBACK" },
 	{ "other direction", 1, 4, B("\x81"), KMP_E_TYPE, "other direction" },
 	{ "PAGES before ROUND", 1, 4, B("\x03"), KMP_E_ORDER, "record 1 (PAGES)" },
 	{ "second HELLO", 2, 4, B("\x01"), KMP_E_ORDER, "not allowed here" },
@@ -1017,7 +1020,7 @@ TEST_F(proto, encoder_refuses)
 	EXPECT_EQ(-KMP_E_TYPE, kmp_enc_ready(&e, tmp, sizeof(tmp), &(struct kmp_ready){ 0 }));
 	EXPECT_EQ(-KMP_E_NOSPACE, kmp_enc_hello(&e, tmp, 100, &h));
 	EXPECT_NE(NULL, strstr(e.err, "buffer has 100"));
-	h.features_required = 1ull << 3;	/* bits 0-2: PROFILE, CHECK, SPARSE */
+	h.features_required = 1ull << 4;	/* bits 0-3: PROFILE, CHECK, SPARSE, BOARD */
 	EXPECT_EQ(-KMP_E_FEATURE, kmp_enc_hello(&e, tmp, sizeof(tmp), &h));
 	h.features_required = 0;
 	ASSERT_LT(0, kmp_enc_hello(&e, tmp, sizeof(tmp), &h));
@@ -1119,9 +1122,19 @@ TEST_F(proto, fuzz_mutations)
 /* ---- PROFILE and CHECK (pre-flight, docs/PROTOCOL.md) ---- */
 
 struct pf_got {
-	int hellos, profiles, accepts, ends, commits;
+	int hellos, profiles, machines, accepts, ends, commits;
 	struct kmp_profile p;
+	struct kmp_machine m;
 };
+
+static int pf_machine(void *o, const struct kmp_machine *m)
+{
+	struct pf_got *g = o;
+
+	g->machines++;
+	g->m = *m;
+	return 0;
+}
 
 static int pf_hello(void *o, const struct kmp_hello *h)
 {
@@ -1160,8 +1173,8 @@ static int pf_commit(void *o)
 }
 
 static const struct kmp_dec_ops pf_ops = {
-	.hello = pf_hello, .profile = pf_profile, .accept = pf_accept, .end = pf_end,
-	.commit = pf_commit,
+	.hello = pf_hello, .profile = pf_profile, .machine = pf_machine, .accept = pf_accept,
+	.end = pf_end, .commit = pf_commit,
 };
 
 static void init_profile(struct kmp_profile *p)
@@ -1302,6 +1315,84 @@ TEST_F(proto, check_only_streams)
 	/* without CHECK the same ACCEPT leaves the stream open */
 	EXPECT_EQ(KMP_E_TRUNCATED, pf_decode(KMP_DIR_DEST, 0, buf, (size_t)n, 5, &g, msg,
 					     sizeof(msg)));
+}
+
+/* BOARD: HELLO PROFILE MACHINE and the rest; the devices arrive as sent. */
+static void init_machine(struct kmp_machine *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->flags = KMP_MACHINE_F_LINUX;
+	m->nr = 2;
+	m->dev[0].kind = KMP_DEV_DISK;
+	m->dev[0].flags = KMP_DEV_F_RO;
+	m->dev[0].bytes = 1 << 20;
+	m->dev[0].ident = 0x1122334455667788ULL;
+	strcpy(m->dev[0].path, "/dev/vda");
+	m->dev[1].kind = KMP_DEV_NET;
+	memcpy(m->dev[1].mac, "\x02\x6b\x6d\x01\x02\x03", 6);
+	strcpy(m->dev[1].bridge, "br0");
+}
+
+static int board_stream(struct stream *s, bool machine)
+{
+	struct kmp_round r = { 0, KMP_ROUND_F_FINAL, 0 };
+	struct kmp_machine m;
+	struct kmp_profile p;
+	struct kmp_hello h;
+	struct kmp_enc e;
+	uint8_t tmp[KMP_HDR_SIZE + KMP_PROFILE_FIXED + KMP_MAX_CPUID * KMP_CPUID_ENT_SIZE];
+
+	init_data();
+	init_hello(&h);
+	h.features_required = KMP_FR_PROFILE | KMP_FR_BOARD;
+	init_profile(&p);
+	init_machine(&m);
+	memset(s, 0, sizeof(*s));
+	kmp_enc_init(&e, KMP_DIR_SOURCE);
+	if (s_add(s, KMP_T_HELLO, tmp, kmp_enc_hello(&e, tmp, sizeof(tmp), &h)) ||
+	    s_add(s, KMP_T_PROFILE, tmp, kmp_enc_profile(&e, tmp, sizeof(tmp), &p)))
+		return -1;
+	if (!machine)	/* the encoder refuses what would skip it */
+		return kmp_enc_round(&e, tmp, sizeof(tmp), &r) == -KMP_E_ORDER ? 0 : -1;
+	return s_add(s, KMP_T_MACHINE, tmp, kmp_enc_machine(&e, tmp, sizeof(tmp), &m)) ||
+	       s_add(s, KMP_T_ROUND, tmp, kmp_enc_round(&e, tmp, sizeof(tmp), &r)) ||
+	       s_add(s, KMP_T_VCPU_STATE, tmp,
+		     kmp_enc_vcpu_state(&e, tmp, sizeof(tmp), state_blob, STATE_LEN)) ||
+	       s_add(s, KMP_T_END, tmp, kmp_enc_end(&e, tmp, sizeof(tmp))) ||
+	       s_add(s, KMP_T_COMMIT, tmp, kmp_enc_commit(&e, tmp, sizeof(tmp)));
+}
+
+TEST_F(proto, board_round_trip)
+{
+	struct kmp_machine want;
+	struct stream s;
+	struct pf_got g;
+	char msg[320];
+
+	init_machine(&want);
+	ASSERT_EQ(0, board_stream(&s, true));
+	ASSERT_EQ(KMP_T_MACHINE, s.type[2]);
+	EXPECT_EQ(KMP_HDR_SIZE + 2 * KMP_DEV_SIZE, s.off[3] - s.off[2]);
+	for (size_t chunk = 1; chunk <= 4096; chunk *= 8) {
+		EXPECT_EQ(KMP_OK, pf_decode(KMP_DIR_SOURCE, 0, s.buf, s.len, chunk, &g, msg,
+					    sizeof(msg))) TH_LOG("%s", msg);
+		EXPECT_EQ(1, g.machines);
+		EXPECT_EQ(0, memcmp(&want, &g.m, sizeof(want)));
+		EXPECT_EQ(1, g.ends);	/* the digest covers MACHINE */
+	}
+	/* a reserved byte of a device, then a NIC with a disk's path: refused */
+	s.buf[s.off[2] + KMP_HDR_SIZE + 30] = 1;
+	EXPECT_EQ(KMP_E_RESERVED, pf_decode(KMP_DIR_SOURCE, 0, s.buf, s.len, 4096, &g, msg,
+					    sizeof(msg)));
+	EXPECT_NE(NULL, strstr(msg, "reserved bytes")) TH_LOG("%s", msg);
+	s.buf[s.off[2] + KMP_HDR_SIZE + 30] = 0;
+	s.buf[s.off[2] + KMP_HDR_SIZE + KMP_DEV_SIZE + 32] = '/';
+	EXPECT_EQ(KMP_E_LAYOUT, pf_decode(KMP_DIR_SOURCE, 0, s.buf, s.len, 4096, &g, msg,
+					  sizeof(msg)));
+	free(s.buf);
+	/* without MACHINE the stream is out of order */
+	ASSERT_EQ(0, board_stream(&s, false));
+	free(s.buf);
 }
 
 /* Patches the stream's PROFILE payload at @off (u32 @v) and decodes. */

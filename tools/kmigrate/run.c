@@ -36,7 +36,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "console.h"
+#include "vmconsole.h"
 #include "cmds.h"
 #include "cpumodel.h"
 #include "ctl.h"

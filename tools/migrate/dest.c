@@ -16,10 +16,12 @@
 #include "cpumodel.h"
 #include "ctl.h"
 #include "dest.h"
+#include "dest_guest.h"
+#include "dest_record.h"
 #include "error.h"
 #include "exitcode.h"
-#include "guest/wl_abi.h"
 #include "inlimit.h"
+#include "machine.h"
 #include "populated.h"
 #include "preflight.h"
 #include "proto.h"
@@ -32,52 +34,6 @@
 
 #define DST_IDLE_MS	60000	/* nothing from the source for this long: give up */
 #define DST_BUF		(1u << 20)
-#define DST_PAUSE_READ_MS	200	/* guest progress before reading its max pause */
-#define DST_PAUSE_MAX_MS	2000	/* ... waiting at most this long for it */
-
-/* The guest is the built-in workload (its parameters page is there). */
-static bool dst_workload(struct vmm_vm *vm)
-{
-	const struct wl_params *p = vmm_gpa_to_hva(vm, WL_PARAMS_GPA, sizeof(*p));
-
-	return p && p->magic == WL_PARAMS_MAGIC;
-}
-
-/*
- * The guest runs again: let it make progress (DST_PAUSE_READ_MS, and until
- * every vCPU has written again, at most DST_PAUSE_MAX_MS) and read the
- * longest pause its status page recorded since the source's reset just
- * before the stop-and-copy: the switch-over as the guest saw it.
- */
-static void dst_guest_pause(struct dst *d, struct kmp_resumed *rs)
-{
-	unsigned int i, nv = vmm_nr_vcpus(d->vm);
-	uint64_t seq0[VMM_MAX_VCPUS], t0 = vmm_now_ns(), max = 0;
-	struct vmm_wl_vcpu_status st;
-	bool moved = false;
-
-	for (i = 0; i < nv; i++)
-		seq0[i] = vmm_wl_status(d->vm, i, &st) ? 0 : st.seq;
-	while (vmm_now_ns() - t0 < DST_PAUSE_MAX_MS * 1000000ULL) {
-		usleep(10000);
-		if (vmm_now_ns() - t0 < DST_PAUSE_READ_MS * 1000000ULL)
-			continue;
-		moved = true;
-		for (i = 0; i < nv && moved; i++)
-			moved = !vmm_wl_status(d->vm, i, &st) && st.seq > seq0[i];
-		if (moved)
-			break;
-	}
-	if (!moved) {
-		rs->pause_note = KMP_RSM_N_NO_PROGRESS;
-		return;
-	}
-	for (i = 0; i < nv; i++)
-		if (!vmm_wl_status(d->vm, i, &st) && st.max_gap_us > max)
-			max = st.max_gap_us;
-	rs->valid |= KMP_RSM_PAUSE;
-	rs->guest_pause_us = max;
-}
 
 static void dst_notify(struct dst *d, unsigned char status)
 {
@@ -125,46 +81,11 @@ static struct json_object *dst_ctl(const char *cmd, struct json_object *req, voi
 	return r;
 }
 
-/*
- * KMIGRATE_RECORD_STREAM=PREFIX (tests only: tests/fuzz/README.md): the
- * stream's bytes as the decoder gets them, after TLS, into PREFIX.<pid>
- * (created, never overwritten): the fuzzer's seeds are such recordings.
- */
-static int dst_record_open(void)
-{
-	const char *prefix = getenv("KMIGRATE_RECORD_STREAM");
-	char path[4096];
-	int fd;
-
-	if (!prefix || !*prefix)
-		return -1;
-	snprintf(path, sizeof(path), "%s.%d", prefix, (int)getpid());
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		fprintf(stderr, "kmigrate listen: KMIGRATE_RECORD_STREAM: %s: %s (not recorded)\n",
-			path, strerror(errno));
-	return fd;
-}
-
-static void dst_record(int fd, const uint8_t *buf, size_t len)
-{
-	while (fd >= 0 && len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;	/* a test's recording: the migration goes on */
-		buf += n;
-		len -= (size_t)n;
-	}
-}
-
 /* Receives the stream until COMMIT or failure; 0 on COMMIT. */
 static int dst_receive(struct dst *d, int sfd)
 {
 	uint8_t *buf = malloc(DST_BUF);
-	int ret = -1, rec = dst_record_open();
+	int ret = -1, rec = km_dest_record_open();
 
 	if (!buf) {
 		snprintf(d->err, sizeof(d->err), "out of memory");
@@ -216,7 +137,7 @@ static int dst_receive(struct dst *d, int sfd)
 				 "operator decides)" : "");
 			break;
 		}
-		dst_record(rec, buf, (size_t)n);
+		km_dest_record(rec, buf, (size_t)n);
 		if (kmp_dec_feed(d->dec, buf, (size_t)n) != KMP_OK) {
 			if (!d->err_code)
 				d->err_code = (uint32_t)kmp_dec_code(d->dec);
@@ -250,6 +171,7 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 	km_chan_init(&d.plain, fd);
 	d.ch = o->chan ? o->chan : &d.plain;
 	d.srv.lock_fd = d.srv.listen_fd = -1;
+	km_dest_board_init(&d.brd);
 	kmp_enc_init(&d.enc, KMP_DIR_DEST);
 	d.dec = kmp_dec_new(KMP_DIR_SOURCE, &dst_ops, &d);
 
@@ -304,7 +226,7 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 	km_in_slot_release();
 	struct kmp_resumed rs = { .verify_note = KMP_RSM_N_NOT_ASKED };
 	uint64_t t_go;
-	bool workload = dst_workload(d.vm);
+	bool workload = km_dest_workload(d.vm);
 
 	h.pages_verified = -1;
 	km_vmhost_init(&h, d.name, d.vm);
@@ -335,6 +257,11 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 	/* the vCPUs are released now: the guest's first instruction here
 	 * follows (a clock read after vmm_start() would also count the time
 	 * the new vCPU threads keep this one off a busy host's CPUs) */
+	/* the guest is ours: the source closed its disks before COMMIT */
+	if (d.board && vmm_disks_open(d.vm, d.err, sizeof(d.err)))
+		fprintf(stderr, "kmigrate listen: %s: ERROR: %s: the guest runs, its requests to "
+			"that disk fail\n", d.name, d.err);
+	km_dest_board_start(&d.brd, d.name, d.srv.sock_path, &h);
 	t_go = vmm_now_ns();
 	r = vmm_start(d.vm);
 	if (r) {
@@ -383,7 +310,7 @@ int km_mig_dest_run(int fd, const struct km_dest_opts *o)
 			rs.resume_us = (t_go - d.t_commit) / 1000;
 		}
 		if (workload)
-			dst_guest_pause(&d, &rs);
+			km_dest_guest_pause(d.vm, &rs);
 		n = kmp_enc_resumed(&d.enc, buf, sizeof(buf), &rs);
 		if (n < 0 || dst_send(&d, buf, (size_t)n))
 			fprintf(stderr, "kmigrate listen: %s: sending RESUMED failed%s%s\n",
@@ -411,6 +338,9 @@ out:
 		dst_notify(&d, (unsigned char)ret);
 	if (d.vm)
 		vmm_vm_destroy(d.vm);
+	km_dest_board_free(&d.brd);	/* after the VM: its ports use the board */
+	free(d.profile);
+	vmm_state_free(&d.devst);
 	if (d.srv_open)
 		km_ctl_server_close(&d.srv);
 	vmm_state_free(&d.vmst);

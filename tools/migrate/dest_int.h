@@ -20,6 +20,7 @@
 #include "tls.h"
 #include "vmm.h"
 #include "ctl.h"
+#include "dest_guest.h"
 
 struct dst {
 	const struct km_dest_opts *o;
@@ -59,6 +60,13 @@ struct dst {
 	bool pf_done;			/* preflight.h checks passed */
 	bool check_only;		/* HELLO with CHECK: never a migration */
 	char model[KMP_MODEL_SIZE];	/* the guest's CPU model (PROFILE) */
+	bool board;			/* HELLO has BOARD: MACHINE follows PROFILE */
+	struct kmp_profile *profile;	/* ... which waits for it here */
+	struct kmp_machine machine;	/* ... the guest's board and devices */
+	bool got_machine;
+	struct km_dest_board brd;	/* ... a Linux guest's board and console */
+	struct vmm_state devst;		/* ... and its devices' state */
+	bool have_devst;
 };
 
 /* dest_stream.c */

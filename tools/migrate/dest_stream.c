@@ -20,6 +20,7 @@
 #include "exitcode.h"
 #include "guest/wl_abi.h"
 #include "inlimit.h"
+#include "machine.h"
 #include "populated.h"
 #include "preflight.h"
 #include "proto.h"
@@ -102,6 +103,7 @@ static int dst_preflight(struct dst *d, const struct kmp_hello *h, const struct 
 	snprintf(d->name, sizeof(d->name), "%s", h->name);
 	dst_notify_name(d);
 	d->check_only = h->features_required & KMP_FR_CHECK;
+	d->board = h->features_required & KMP_FR_BOARD;
 	d->sparse = h->features_required & KMP_FR_SPARSE;
 	d->populated = d->sparse && p ? p->mem_populated : h->mem_size;
 	if ((h->features_required & KMP_FR_PROFILE) && !p)
@@ -115,6 +117,12 @@ static int dst_preflight(struct dst *d, const struct kmp_hello *h, const struct 
 	if (km_pf_dest_check(h, p, &env, msg, sizeof(msg), &code)) {
 		d->pf_failed = true;
 		return dst_error(d, code, "%s", msg);
+	}
+	/* BOARD: every disk opens here and is the same disk, every NIC's
+	 * bridge or tap is here (machine.h) */
+	if (d->board && km_machine_check_here(&d->machine, msg, sizeof(msg))) {
+		d->pf_failed = true;
+		return dst_error(d, KMP_E_REFUSED, "%s", msg);
 	}
 	d->pf_done = true;
 	if (!(h->features_required & KMP_FR_CHECK)) {
@@ -138,7 +146,24 @@ static int dst_on_profile(void *opaque, const struct kmp_profile *p)
 {
 	struct dst *d = opaque;
 
+	if (kmp_dec_hello(d->dec)->features_required & KMP_FR_BOARD) {
+		d->profile = malloc(sizeof(*p));	/* the checks when MACHINE is there */
+		if (!d->profile)
+			return dst_error(d, KMP_E_RESOURCE, "out of memory");
+		*d->profile = *p;
+		return 0;
+	}
 	return dst_preflight(d, kmp_dec_hello(d->dec), p);
+}
+
+static int dst_on_machine(void *opaque, const struct kmp_machine *m)
+{
+	struct dst *d = opaque;
+
+	d->board = true;
+	d->machine = *m;
+	d->got_machine = true;
+	return dst_preflight(d, kmp_dec_hello(d->dec), d->profile);
 }
 
 static int dst_on_hello(void *opaque, const struct kmp_hello *h)
@@ -200,10 +225,16 @@ static int dst_on_hello(void *opaque, const struct kmp_hello *h)
 	cfg.dirty_mode = (enum vmm_dirty_mode)d->o->dirty_mode;
 	cfg.quiet_console = true;
 	cfg.cpu_model = d->profiled ? d->model : NULL;
+	cfg.irqchip = d->board && (d->machine.flags & KMP_MACHINE_F_LINUX);
 	r = vmm_vm_create(&cfg, &d->vm);
 	if (r)
 		return dst_error(d, KMP_E_RESOURCE, "creating a VM of %" PRIu64 " MiB, %u vCPUs: %s",
 				 h->mem_size >> 20, h->nr_vcpus, strerror(-r));
+	/* the source's order: its devices, then the board (run.c) */
+	if (d->board && km_machine_build(d->vm, &d->machine, d->name, err, sizeof(err)))
+		return dst_error(d, KMP_E_RESOURCE, "the guest's devices: %s", err);
+	if (cfg.irqchip && km_dest_board_attach(&d->brd, d->vm, err, sizeof(err)))
+		return dst_error(d, KMP_E_RESOURCE, "the guest's board: %s", err);
 	nr = vmm_mem_regions(d->vm, &rg);
 	if (nr != h->nr_slots)
 		return dst_error(d, KMP_E_LAYOUT, "guest has %u memory slots, this host would lay "
@@ -341,6 +372,9 @@ static int dst_on_state(void *opaque, const void *blob, size_t len)
 	} else if (h->kind == VMM_STATE_VCPU && h->index < d->nr_vcpus &&
 		   !d->vst[h->index].buf) {
 		d->vst[h->index] = st;
+	} else if (h->kind == VMM_STATE_DEVICES && d->board && !d->have_devst) {
+		d->devst = st;
+		d->have_devst = true;
 	} else {
 		vmm_state_free(&st);
 		return dst_error(d, KMP_E_STATE, "VCPU_STATE %" PRIu64 ": unexpected state "
@@ -365,6 +399,8 @@ static int dst_on_end(void *opaque, const struct kmp_end *e)
 	for (i = 0; i < d->nr_vcpus; i++)
 		if (!d->vst[i].buf)
 			return dst_error(d, KMP_E_STATE, "no state for vCPU %u", i);
+	if (d->board && !d->have_devst)
+		return dst_error(d, KMP_E_STATE, "no devices' state in the stream (BOARD)");
 	uint64_t t0 = vmm_now_ns();
 
 	r = vmm_vm_state_load(d->vm, &d->vmst);
@@ -373,6 +409,13 @@ static int dst_on_end(void *opaque, const struct kmp_end *e)
 	r = vmm_vcpus_state_load(d->vm, d->vst, &lo);
 	if (r)
 		return dst_error(d, KMP_E_STATE, "loading the vCPU state: %s", strerror(-r));
+	if (d->board) {
+		char why[300];
+
+		r = vmm_dev_state_load(d->vm, &d->devst, why, sizeof(why));
+		if (r)
+			return dst_error(d, KMP_E_STATE, "loading the devices' state: %s", why);
+	}
 	n = kmp_enc_ready(&d->enc, buf, sizeof(buf), &rd);
 	if (n < 0 || dst_send(d, buf, (size_t)n))
 		return dst_error(d, KMP_E_INTERNAL, "sending READY failed");
@@ -398,6 +441,8 @@ static int dst_on_switchback(void *opaque, const struct kmp_switchback *sb)
 	d->have_vmst = false;
 	for (i = 0; i < d->nr_vcpus; i++)
 		vmm_state_free(&d->vst[i]);
+	vmm_state_free(&d->devst);
+	d->have_devst = false;
 	d->states = 0;
 	d->switchbacks++;
 	fprintf(stderr, "kmigrate listen: %s: the source aborted the switch-over of round %u "
@@ -427,6 +472,7 @@ static int dst_on_abort(void *opaque, const struct kmp_error *e)
 const struct kmp_dec_ops dst_ops = {
 	.hello = dst_on_hello,
 	.profile = dst_on_profile,
+	.machine = dst_on_machine,
 	.page = dst_on_page,
 	.zero = dst_on_zero,
 	.hole = dst_on_hole,

@@ -53,6 +53,7 @@ const char *kmp_type_name(uint32_t type)
 	case KMP_T_ABORT:	return "ABORT";
 	case KMP_T_PROFILE:	return "PROFILE";
 	case KMP_T_HOLE:	return "HOLE";
+	case KMP_T_MACHINE:	return "MACHINE";
 	case KMP_T_SWITCHBACK:	return "SWITCHBACK";
 	case KMP_T_ACCEPT:	return "ACCEPT";
 	case KMP_T_READY:	return "READY";
@@ -88,6 +89,7 @@ enum phase {
 	PH_READY,	/* dest, with KMP_FO_RESUMED: RESUMED next */
 	PH_DONE,
 	PH_PROFILE,	/* source, with KMP_FR_PROFILE: PROFILE next */
+	PH_MACHINE,	/* source, with KMP_FR_BOARD: MACHINE next */
 };
 
 void kmp_order_init(struct kmp_order *o, enum kmp_dir dir)
@@ -133,6 +135,12 @@ static int source_next(int ph, uint32_t type, uint32_t flags, uint64_t required)
 	switch (ph) {
 	case PH_PROFILE:
 		if (type != KMP_T_PROFILE)
+			return -1;
+		if (required & KMP_FR_BOARD)
+			return PH_MACHINE;
+		return required & KMP_FR_CHECK ? PH_DONE : PH_HELLO;
+	case PH_MACHINE:
+		if (type != KMP_T_MACHINE)
 			return -1;
 		return required & KMP_FR_CHECK ? PH_DONE : PH_HELLO;
 	case PH_START:
@@ -188,6 +196,8 @@ int kmp_order_next(struct kmp_order *o, uint32_t type, uint32_t flags)
 		return KMP_E_TYPE;
 	if (type == KMP_T_SWITCHBACK && !(o->features & KMP_FO_SWITCHBACK))
 		return KMP_E_TYPE;
+	if (type == KMP_T_MACHINE && !(o->required & KMP_FR_BOARD))
+		return KMP_E_TYPE;
 	if (o->dir == KMP_DIR_SOURCE)
 		next = source_next(o->phase, type, flags, o->required);
 	else
@@ -221,7 +231,7 @@ void kmp_order_after_hello(struct kmp_order *o, uint64_t required)
 bool kmp_type_digested(uint32_t type)
 {
 	return (type >= KMP_T_HELLO && type <= KMP_T_VCPU_STATE) || type == KMP_T_PROFILE ||
-	       type == KMP_T_HOLE || type == KMP_T_SWITCHBACK;
+	       type == KMP_T_HOLE || type == KMP_T_MACHINE || type == KMP_T_SWITCHBACK;
 }
 
 /* ------------------------------------------------ fields and checking -- */
@@ -356,6 +366,8 @@ int kmp_hello_check(const struct kmp_hello *h, char *why, size_t len)
 			    h->nr_slots, KMP_MAX_SLOTS);
 	if ((h->features_required & KMP_FR_SPARSE) && !(h->features_required & KMP_FR_PROFILE))
 		return kmp_fail(why, len, KMP_E_FEATURE, "feature SPARSE without PROFILE");
+	if ((h->features_required & KMP_FR_BOARD) && !(h->features_required & KMP_FR_PROFILE))
+		return kmp_fail(why, len, KMP_E_FEATURE, "feature BOARD without PROFILE");
 	return check_name(h->name, why, len) ?: check_slots(h, why, len);
 }
 
@@ -429,9 +441,10 @@ int kmp_hdr_check(uint32_t type, uint32_t flags, uint32_t length, uint32_t count
 {
 	uint32_t max_len = 0, min_len = 0;
 
-	if (type != KMP_T_ROUND && flags)
+	if (type != KMP_T_ROUND && type != KMP_T_MACHINE && flags)
 		return kmp_fail(why, len, KMP_E_RESERVED, "flags 0x%x not zero", flags);
-	if (type != KMP_T_PAGES && type != KMP_T_ZERO && type != KMP_T_HOLE && count)
+	if (type != KMP_T_PAGES && type != KMP_T_ZERO && type != KMP_T_HOLE &&
+	    type != KMP_T_MACHINE && count)
 		return kmp_fail(why, len, KMP_E_RESERVED, "count %u not zero", count);
 	switch (type) {
 	case KMP_T_HELLO:
@@ -472,6 +485,15 @@ int kmp_hdr_check(uint32_t type, uint32_t flags, uint32_t length, uint32_t count
 			return kmp_fail(why, len, KMP_E_LIMIT, "%u zero pages (1 to %u allowed)",
 				    count, KMP_MAX_ZERO_BATCH);
 		min_len = max_len = count * KMP_GFN_SIZE;
+		break;
+	case KMP_T_MACHINE:
+		if (flags & ~KMP_MACHINE_F_KNOWN)
+			return kmp_fail(why, len, KMP_E_RESERVED, "MACHINE flags 0x%x unknown",
+				    flags);
+		if (count > KMP_MAX_DEVICES)
+			return kmp_fail(why, len, KMP_E_LIMIT, "%u devices (0 to %u allowed)",
+				    count, KMP_MAX_DEVICES);
+		min_len = max_len = count * KMP_DEV_SIZE;
 		break;
 	case KMP_T_HOLE:
 		if (!count || count > KMP_MAX_HOLE_BATCH)
@@ -539,4 +561,44 @@ int kmp_resumed_check(const struct kmp_resumed *r, char *why, size_t len)
 			    (unsigned long long)r->pages_bad,
 			    (unsigned long long)r->pages_verified);
 	return KMP_OK;
+}
+
+static bool str_ok(const char *s, size_t size)
+{
+	size_t n = strnlen(s, size);
+
+	if (n == size)
+		return false;
+	for (size_t i = n; i < size; i++)	/* zero-padded */
+		if (s[i])
+			return false;
+	return true;
+}
+
+int kmp_machine_check(const struct kmp_machine *m, char *why, size_t len)
+{
+	if (m->flags & ~KMP_MACHINE_F_KNOWN)
+		return kmp_fail(why, len, KMP_E_RESERVED, "MACHINE flags 0x%x unknown", m->flags);
+	if (m->nr > KMP_MAX_DEVICES)
+		return kmp_fail(why, len, KMP_E_LIMIT, "%u devices (0 to %u allowed)", m->nr,
+			    KMP_MAX_DEVICES);
+	for (uint32_t i = 0; i < m->nr; i++) {
+		const struct kmp_dev *d = &m->dev[i];
+
+		if (d->kind != KMP_DEV_DISK && d->kind != KMP_DEV_NET)
+			return kmp_fail(why, len, KMP_E_LAYOUT, "device %u: unknown kind %u", i,
+				    d->kind);
+		if (d->flags & ~KMP_DEV_F_KNOWN || (d->kind == KMP_DEV_NET && d->flags))
+			return kmp_fail(why, len, KMP_E_RESERVED, "device %u: flags 0x%x", i,
+				    d->flags);
+		if (!str_ok(d->path, sizeof(d->path)) || !str_ok(d->bridge, sizeof(d->bridge)) ||
+		    !str_ok(d->tap, sizeof(d->tap)))
+			return kmp_fail(why, len, KMP_E_LAYOUT, "device %u: a name not "
+				    "NUL-terminated and zero-padded", i);
+		if (d->kind == KMP_DEV_DISK ? !d->path[0] || d->bridge[0] || d->tap[0] ||
+		    d->bytes < 512 : d->path[0] || d->bytes || d->ident || !d->bridge[0] == !d->tap[0])
+			return kmp_fail(why, len, KMP_E_LAYOUT, "device %u: a %s with the fields of "
+				    "another kind", i, d->kind == KMP_DEV_DISK ? "disk" : "NIC");
+	}
+	return 0;
 }

@@ -56,6 +56,9 @@
 #define KMP_PROFILE_FIXED	48u		/* PROFILE without its CPUID table */
 #define KMP_CPUID_ENT_SIZE	32u		/* one CPUID entry in PROFILE */
 #define KMP_MODEL_SIZE		32u
+#define KMP_DEV_SIZE		320u		/* one device in MACHINE */
+#define KMP_DEV_PATH_SIZE	256u
+#define KMP_DEV_IFNAME_SIZE	16u
 
 /* Limits; a record beyond them is refused. */
 #define KMP_MAX_SLOTS		64u
@@ -67,6 +70,7 @@
 #define KMP_MAX_CPUID		256u		/* CPUID entries in PROFILE */
 #define KMP_MAX_HOLE_BATCH	2048u		/* ranges in one HOLE record */
 #define KMP_RANGE_SIZE		16u		/* one (gfn, npages) range */
+#define KMP_MAX_DEVICES		16u		/* devices in one MACHINE */
 #define KMP_MAX_RECORD		(KMP_HDR_SIZE + KMP_MAX_STATE)
 
 /*
@@ -83,7 +87,18 @@
  * carry HOLE records: ranges of pages that are zero, sent as ranges.
  */
 #define KMP_FR_SPARSE		(1ull << 2)
-#define KMP_FEATURES_KNOWN	(KMP_FR_PROFILE | KMP_FR_CHECK | KMP_FR_SPARSE)
+/*
+ * BOARD (needs PROFILE): a MACHINE record follows PROFILE: the guest's
+ * board (with KMP_MACHINE_F_LINUX the PC board of a Linux guest of
+ * `kmigrate run --kernel`: in-kernel irqchip, UART and legacy ports) and
+ * its devices (disks on shared storage, NICs), which the destination checks
+ * before any page moves (pre-flight) and builds; one more VCPU_STATE
+ * record, of libvmm's kind VMM_STATE_DEVICES (the board's and every
+ * device's state), follows the VM and vCPU states.  A destination without
+ * it refuses such a HELLO (FEATURE).
+ */
+#define KMP_FR_BOARD		(1ull << 3)
+#define KMP_FEATURES_KNOWN	(KMP_FR_PROFILE | KMP_FR_CHECK | KMP_FR_SPARSE | KMP_FR_BOARD)
 
 /*
  * Optional feature bits (HELLO features_optional, ACCEPT features: the
@@ -117,7 +132,8 @@ enum kmp_type {
 	KMP_T_ABORT = 8,
 	KMP_T_PROFILE = 9,	/* with KMP_FR_PROFILE, right after HELLO */
 	KMP_T_HOLE = 10,	/* with KMP_FR_SPARSE: ranges of zero pages */
-	KMP_T_SWITCHBACK = 11,	/* with KMP_FO_SWITCHBACK: the switch-over is
+	KMP_T_MACHINE = 11,	/* with KMP_FR_BOARD, right after PROFILE */
+	KMP_T_SWITCHBACK = 12,	/* with KMP_FO_SWITCHBACK: the switch-over is
 				 * aborted, the guest runs on the source again */
 	/* ... and destination -> source */
 	KMP_T_ACCEPT = 0x81,
@@ -276,6 +292,45 @@ struct kmp_range {
 	uint64_t npages;
 };
 
+/*
+ * MACHINE: the board and its devices (KMP_FR_BOARD).  The record's flags
+ * are KMP_MACHINE_F_*, its count the devices (0 .. KMP_MAX_DEVICES), each
+ * KMP_DEV_SIZE bytes:
+ *   0 kind (u32: KMP_DEV_DISK, KMP_DEV_NET), 4 flags (u32: KMP_DEV_F_*),
+ *   8 bytes (u64: a disk's size), 16 ident (u64: a disk's identity, XXH64
+ *   of its first sector and its last 64 KiB), 24 mac[6], 2 reserved,
+ *   32 path[256] (a disk), 288 bridge[16], 304 tap[16] (a NIC: the bridge
+ *   its tap joins, or the existing tap); strings NUL-terminated, zero-padded.
+ */
+#define KMP_MACHINE_F_LINUX	0x0001u	/* the PC board of a Linux guest */
+#define KMP_MACHINE_F_KNOWN	KMP_MACHINE_F_LINUX
+enum kmp_dev_kind {
+	KMP_DEV_DISK = 1,
+	KMP_DEV_NET = 2,
+};
+#define KMP_DEV_F_RO		0x0001u	/* a read-only disk */
+#define KMP_DEV_F_KNOWN		KMP_DEV_F_RO
+
+struct kmp_dev {
+	uint32_t kind;			/* enum kmp_dev_kind */
+	uint32_t flags;			/* KMP_DEV_F_* */
+	uint64_t bytes;			/* disk: size */
+	uint64_t ident;			/* disk: identity (see above) */
+	uint8_t mac[6];			/* NIC */
+	char path[KMP_DEV_PATH_SIZE];	/* disk */
+	char bridge[KMP_DEV_IFNAME_SIZE];	/* NIC: "" with an existing tap */
+	char tap[KMP_DEV_IFNAME_SIZE];	/* NIC: "" with a bridge */
+};
+
+struct kmp_machine {
+	uint32_t flags;			/* KMP_MACHINE_F_* */
+	uint32_t nr;			/* devices */
+	struct kmp_dev dev[KMP_MAX_DEVICES];
+};
+
+/* Checks kinds, flags and strings; explains into @why. */
+int kmp_machine_check(const struct kmp_machine *m, char *why, size_t len);
+
 /* ERROR (destination) and ABORT (source). */
 struct kmp_error {
 	uint32_t code;			/* enum kmp_err */
@@ -352,6 +407,8 @@ size_t kmp_msg_fit(const char *msg, char *out);
 ssize_t kmp_enc_hello(struct kmp_enc *e, void *buf, size_t len, const struct kmp_hello *h);
 /* Right after HELLO, when it has KMP_FR_PROFILE. */
 ssize_t kmp_enc_profile(struct kmp_enc *e, void *buf, size_t len, const struct kmp_profile *p);
+/* Right after PROFILE, when HELLO has KMP_FR_BOARD. */
+ssize_t kmp_enc_machine(struct kmp_enc *e, void *buf, size_t len, const struct kmp_machine *m);
 ssize_t kmp_enc_round(struct kmp_enc *e, void *buf, size_t len, const struct kmp_round *r);
 ssize_t kmp_enc_zero(struct kmp_enc *e, void *buf, size_t len,
 		     const uint64_t *gfns, uint32_t n);
@@ -410,6 +467,7 @@ struct kmp_dec;
 struct kmp_dec_ops {
 	int (*hello)(void *opaque, const struct kmp_hello *h);
 	int (*profile)(void *opaque, const struct kmp_profile *p);
+	int (*machine)(void *opaque, const struct kmp_machine *m);
 	int (*round)(void *opaque, const struct kmp_round *r);
 	int (*page)(void *opaque, uint64_t gfn, const void *data);
 	int (*zero)(void *opaque, uint64_t gfn);

@@ -352,6 +352,35 @@ static int dec_zero(struct kmp_dec *d)
 	return KMP_OK;
 }
 
+static int dec_machine(struct kmp_dec *d)
+{
+	struct kmp_machine m;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	m.flags = d->flags;
+	m.nr = d->count;
+	for (uint32_t i = 0; i < m.nr; i++) {
+		const uint8_t *x = d->body + i * KMP_DEV_SIZE;
+		struct kmp_dev *v = &m.dev[i];
+
+		v->kind = get32(x);
+		v->flags = get32(x + 4);
+		v->bytes = get64(x + 8);
+		v->ident = get64(x + 16);
+		memcpy(v->mac, x + 24, 6);
+		if (x[30] || x[31])
+			return dec_failf(d, KMP_E_RESERVED, "device %u: reserved bytes not zero", i);
+		memcpy(v->path, x + 32, KMP_DEV_PATH_SIZE);
+		memcpy(v->bridge, x + 288, KMP_DEV_IFNAME_SIZE);
+		memcpy(v->tap, x + 304, KMP_DEV_IFNAME_SIZE);
+	}
+	rc = kmp_machine_check(&m, d->why, sizeof(d->why));
+	if (rc)
+		return dec_fail(d, rc);
+	return CALL(d, machine, &m);
+}
+
 static int dec_hole(struct kmp_dec *d)
 {
 	struct kmp_range r;
@@ -500,6 +529,7 @@ static int dec_body(struct kmp_dec *d)
 	case KMP_T_PROFILE:	rc = dec_profile(d); break;
 	case KMP_T_ZERO:	rc = dec_zero(d); break;
 	case KMP_T_HOLE:	rc = dec_hole(d); break;
+	case KMP_T_MACHINE:	rc = dec_machine(d); break;
 	case KMP_T_END:		rc = dec_end(d); break;
 	case KMP_T_COMMIT:	rc = CALL(d, commit); break;
 	case KMP_T_ABORT:
@@ -588,6 +618,8 @@ static int dec_header(struct kmp_dec *d)
 	rc = kmp_order_next(&d->order, d->type, d->flags);
 	if (rc == KMP_E_TYPE && d->type == KMP_T_HOLE && d->order.dir == KMP_DIR_SOURCE)
 		return dec_failf(d, rc, "HOLE in a stream without the feature SPARSE");
+	if (rc == KMP_E_TYPE && d->type == KMP_T_MACHINE && d->order.dir == KMP_DIR_SOURCE)
+		return dec_failf(d, rc, "MACHINE in a stream without the feature BOARD");
 	if (rc == KMP_E_TYPE && d->type == KMP_T_SWITCHBACK && d->order.dir == KMP_DIR_SOURCE)
 		return dec_failf(d, rc, "SWITCHBACK in a stream without the feature SWITCHBACK "
 				 "(the destination did not accept it)");

@@ -218,6 +218,38 @@ int kmp_enc_pages(struct kmp_enc *e, void *buf, size_t len, const uint64_t *gfns
 	return (int)n + 1;
 }
 
+ssize_t kmp_enc_machine(struct kmp_enc *e, void *buf, size_t len, const struct kmp_machine *m)
+{
+	uint32_t length;
+	struct kmp_order o;
+	uint8_t *p = buf;
+	int rc = kmp_machine_check(m, e->err, sizeof(e->err));
+
+	if (rc)
+		return -rc;
+	length = m->nr * KMP_DEV_SIZE;
+	rc = enc_begin(e, &o, len, KMP_T_MACHINE, m->flags, length, m->nr,
+		       KMP_HDR_SIZE + (size_t)length);
+	if (rc)
+		return rc;
+	hdr_put(p, KMP_T_MACHINE, m->flags, length, m->nr);
+	memset(p + KMP_HDR_SIZE, 0, length);
+	for (uint32_t i = 0; i < m->nr; i++) {
+		const struct kmp_dev *d = &m->dev[i];
+		uint8_t *x = p + KMP_HDR_SIZE + i * KMP_DEV_SIZE;
+
+		put32(x, d->kind);
+		put32(x + 4, d->flags);
+		put64(x + 8, d->bytes);
+		put64(x + 16, d->ident);
+		memcpy(x + 24, d->mac, 6);
+		memcpy(x + 32, d->path, KMP_DEV_PATH_SIZE);
+		memcpy(x + 288, d->bridge, KMP_DEV_IFNAME_SIZE);
+		memcpy(x + 304, d->tap, KMP_DEV_IFNAME_SIZE);
+	}
+	return enc_commit(e, &o, buf, KMP_HDR_SIZE + (size_t)length, KMP_T_MACHINE, length);
+}
+
 ssize_t kmp_enc_hole(struct kmp_enc *e, void *buf, size_t len, const struct kmp_range *r,
 		     uint32_t n)
 {

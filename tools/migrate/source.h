@@ -63,6 +63,9 @@ struct km_mig_opts {
 	bool verify;			/* ask the destination to verify the
 					 * workload's memory (KMP_FO_VERIFY) */
 	bool workload;			/* the guest is the built-in workload */
+	bool board;			/* devices or a board: their description
+					 * and state go too (KMP_FR_BOARD) */
+	bool linux_board;		/* ... the PC board of a Linux guest */
 	bool zerocopy;			/* MSG_ZEROCOPY for large page batches
 					 * where the socket has it (default) */
 	enum km_mig_datapath datapath;	/* --datapath (default auto) */

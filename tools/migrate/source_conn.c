@@ -28,6 +28,7 @@
 #include <linux/kmigrate.h>
 
 #include "cpumodel.h"
+#include "machine.h"
 #include "netvia.h"
 #include "populated.h"
 #include "preflight.h"
@@ -473,6 +474,7 @@ int src_hello(struct km_mig_src *m)
 	uint8_t buf[KMP_HDR_SIZE + KMP_HELLO_FIXED + KMP_MAX_SLOTS * KMP_SLOT_SIZE];
 	uint64_t deadline;
 	ssize_t n;
+	int r;
 
 	memset(&h, 0, sizeof(h));
 	h.version = KMP_VERSION;
@@ -505,6 +507,8 @@ int src_hello(struct km_mig_src *m)
 	if (m->sparse && m->pop_before >= 0)
 		h.features_required |= KMP_FR_SPARSE;
 	m->sparse = h.features_required & KMP_FR_SPARSE;
+	if (m->o.board)
+		h.features_required |= KMP_FR_BOARD;
 	for (i = 0; i < nr && i < KMP_MAX_SLOTS; i++) {
 		h.slots[i].gpa = rg[i].gpa;
 		h.slots[i].size = rg[i].size;
@@ -532,6 +536,32 @@ int src_hello(struct km_mig_src *m)
 		if (n < 0)
 			return src_enc_err(m, n, "PROFILE");
 		if (src_send(m, pbuf, (size_t)n))
+			return -1;
+	}
+	if (h.features_required & KMP_FR_BOARD) {	/* MACHINE (machine.h) */
+		struct kmp_machine *mc = calloc(1, sizeof(*mc));
+		uint8_t *mbuf = malloc(KMP_HDR_SIZE + KMP_MAX_DEVICES * KMP_DEV_SIZE);
+		char why[300];
+
+		if (!mc || !mbuf) {
+			free(mc);
+			free(mbuf);
+			return src_fail(m, "out of memory");
+		}
+		if (km_machine_describe(m->vm, m->o.linux_board, mc, why, sizeof(why))) {
+			free(mc);
+			free(mbuf);
+			return src_fail(m, "describing the guest's devices: %s", why);
+		}
+		n = kmp_enc_machine(&m->enc, mbuf, KMP_HDR_SIZE + KMP_MAX_DEVICES * KMP_DEV_SIZE, mc);
+		free(mc);
+		if (n < 0) {
+			free(mbuf);
+			return src_enc_err(m, n, "MACHINE");
+		}
+		r = src_send(m, mbuf, (size_t)n);
+		free(mbuf);
+		if (r)
 			return -1;
 	}
 	kmp_dec_set_required(m->dec, h.features_required);
@@ -641,6 +671,15 @@ int src_open(struct km_mig_src *m)
  */
 int src_retry_plain(struct km_mig_src *m)
 {
+	/* a destination that knows BOARD knows SPARSE: it is BOARD it lacks */
+	if (m->o.board && m->got_error && m->peer_err.code == KMP_E_FEATURE) {
+		pthread_mutex_lock(&m->lock);
+		m->error[0] = 0;
+		pthread_mutex_unlock(&m->lock);
+		return src_fail(m, "%s cannot take this guest: its kmigrate does not know the "
+				"feature BOARD (a Linux guest and its devices; it said: %s): update "
+				"kmigrate there", m->peer, m->peer_err.msg);
+	}
 	if (!m->sparse || !m->got_error || m->peer_err.code != KMP_E_FEATURE ||
 	    atomic_load(&m->cancel))
 		return -1;

@@ -20,29 +20,36 @@
 #include "populated.h"
 #include "source_int.h"
 
-/* The VM's state and every vCPU's, saved (paused) into @st[0 .. nv]. */
+/* The states sent: the VM, each vCPU and, with BOARD, the devices last. */
+static unsigned int src_nr_states(struct km_mig_src *m)
+{
+	return 1 + vmm_nr_vcpus(m->vm) + (m->o.board ? 1 : 0);
+}
+
+/* The VM's state, every vCPU's and the devices', saved (paused) into @st. */
 static int src_save_state(struct km_mig_src *m, struct vmm_state *st)
 {
 	unsigned int i, nv = vmm_nr_vcpus(m->vm);
 	int r;
 
-	for (i = 0; i <= nv; i++) {
+	for (i = 0; i < src_nr_states(m); i++) {
 		r = i == 0 ? vmm_vm_state_save(m->vm, &st[0]) :
-			     vmm_vcpu_state_save(vmm_vcpu(m->vm, i - 1), &st[i]);
+		    i <= nv ? vmm_vcpu_state_save(vmm_vcpu(m->vm, i - 1), &st[i]) :
+			      vmm_dev_state_save(m->vm, &st[i]);
 		if (r)
-			return src_fail(m, "saving the %s state: %s", i ? "vCPU" : "VM",
-					strerror(-r));
+			return src_fail(m, "saving the %s state: %s", !i ? "VM" : i <= nv ?
+					"vCPU" : "devices'", strerror(-r));
 	}
 	return 0;
 }
 
 static int src_send_state(struct km_mig_src *m, const struct vmm_state *st)
 {
-	unsigned int i, nv = vmm_nr_vcpus(m->vm);
+	unsigned int i;
 	int r;
 
 	m->state_bytes = 0;
-	for (i = 0; i <= nv; i++) {
+	for (i = 0; i < src_nr_states(m); i++) {
 		uint8_t *buf = malloc(KMP_HDR_SIZE + st[i].size);
 		ssize_t n;
 
@@ -345,7 +352,7 @@ static void src_final_pause(struct km_mig_src *m, uint32_t round)
 
 int src_switchover(struct km_mig_src *m, uint32_t round)
 {
-	struct vmm_state st[VMM_MAX_VCPUS + 1];
+	struct vmm_state st[VMM_MAX_VCPUS + 2];
 	unsigned int i, nv = vmm_nr_vcpus(m->vm);
 	uint64_t dirty = 0, t_pause, t_ready, t0;
 	struct src_sw w = { 0 };
@@ -391,6 +398,10 @@ int src_switchover(struct km_mig_src *m, uint32_t round)
 	/* paused: unthrottled wherever the guest runs on (here after a failure
 	 * or an abort: set again then) */
 	vmm_throttle_clear(m->vm);
+	/* the devices finish what is in flight: their last writes to guest
+	 * memory are in the final round, their state saved below is final */
+	if (m->o.board && (r = vmm_dev_state_quiesce(m->vm)))
+		return src_fail(m, "quiescing the devices: %s", strerror(-r));
 	if (src_harvest(m, &dirty, round + 1))
 		return -1;
 	m->d_harvest = vmm_now_ns() - t_pause;
@@ -411,7 +422,7 @@ int src_switchover(struct km_mig_src *m, uint32_t round)
 		r = 1;
 	if (!r)
 		r = src_send_state(m, st);
-	for (i = 0; i <= nv; i++)
+	for (i = 0; i < src_nr_states(m); i++)
 		vmm_state_free(&st[i]);
 	if (!r)
 		r = src_drain_final(m, &w);
@@ -457,7 +468,11 @@ int src_switchover(struct km_mig_src *m, uint32_t round)
 	n = kmp_enc_commit(&m->enc, buf, sizeof(buf));
 	if (n < 0)
 		return src_enc_err(m, n, "COMMIT");
-	/* past this point the guest never runs here again */
+	/* past this point the guest never runs here again: its disks are
+	 * closed (their locks dropped) first, so the destination, which opens
+	 * them on COMMIT, is their only writer from then on */
+	if (m->o.board)
+		vmm_disks_close(m->vm);
 	m->completed = true;
 	r = src_send(m, buf, (size_t)n);
 	if (r)

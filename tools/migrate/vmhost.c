@@ -274,14 +274,6 @@ static struct json_object *vmhost_migrate(struct km_vmhost *h, struct json_objec
 		snprintf(err, errlen, "the guest was migrated away already");
 		return NULL;
 	}
-	if (h->linux_guest) {
-		/* its UART, the APs' wait-for-SIPI and the board's ports are
-		 * not in the migration stream yet: refuse rather than send a
-		 * guest that would break on the destination */
-		snprintf(err, errlen, "'%s' runs a Linux kernel: migrating a Linux guest is not "
-			 "supported yet (its serial port and board state are not migrated)", h->name);
-		return NULL;
-	}
 	if (vmhost_migrating(h)) {
 		snprintf(err, errlen, "a migration of '%s' is already running", h->name);
 		return NULL;
@@ -295,10 +287,17 @@ static struct json_object *vmhost_migrate(struct km_vmhost *h, struct json_objec
 			 h->name);
 		return NULL;
 	}
-	if (vmm_dev_count(h->vm)) {
-		snprintf(err, errlen, "the VM has %u virtio device(s): virtio device state "
-			 "migration is not supported yet", vmm_dev_count(h->vm));
-		return NULL;
+	{
+		struct vmm_dev_info di;
+		unsigned int i, nics = 0;
+
+		for (i = 0; !vmm_dev_info(h->vm, i, &di); i++)
+			nics += di.kind == VMM_DEV_NET;
+		if (nics) {
+			snprintf(err, errlen, "the VM has %u virtio NIC(s): migrating a virtio-net "
+				 "device is not supported yet (disks are)", nics);
+			return NULL;
+		}
 	}
 	km_mig_opts_default(&o);
 	if (!json_object_object_get_ex(req, "to", &j) || !json_object_is_type(j, json_type_string) ||
@@ -383,6 +382,9 @@ static struct json_object *vmhost_migrate(struct km_vmhost *h, struct json_objec
 			     sizeof(o.tls_name), err, errlen))
 		return NULL;
 	o.workload = !h->kernel && vmhost_params(h);
+	/* its board's and devices' description and state go too */
+	o.board = h->linux_guest || vmm_dev_count(h->vm);
+	o.linux_board = h->linux_guest;
 	if (h->mig) {
 		km_mig_src_free(h->mig);
 		h->mig = NULL;

@@ -25,6 +25,7 @@ struct vmm_device {
 	enum vmm_dev_kind kind;
 	struct virtio_blk *blk;
 	struct virtio_net *net;
+	struct vmm_vm *vm;
 };
 
 struct vmm_devices {
@@ -57,6 +58,7 @@ static int vmm_devs_msi(void *opaque, uint64_t addr, uint32_t data)
 }
 
 static struct virtio_pci *vmm_dev_vp(struct vmm_device *dev);
+static void vmm_devs_sync_ioev(struct vmm_vm *vm, struct vmm_devices *d);
 
 /* (De)registers the notify area of @vp at @base (KVM_IOEVENTFD). */
 static int vmm_devs_ioev(struct vmm_vm *vm, struct virtio_pci *vp, uint64_t base, bool on)
@@ -143,6 +145,69 @@ static struct virtio_pci *vmm_dev_vp(struct vmm_device *dev)
 	return dev->kind == VMM_DEV_DISK ? &dev->blk->vp : virtio_net_pci(dev->net);
 }
 
+/* ------------------------------------------------ state (vmm_dev_ops) -- */
+
+#define VMM_DEV_STATE_VERSION	1	/* struct virtio_pci_state */
+
+static int vmm_dev_quiesce(void *opaque)
+{
+	struct vmm_device *dev = opaque;
+
+	return dev->kind == VMM_DEV_DISK ? virtio_blk_quiesce(dev->blk) : 0;
+}
+
+static int vmm_dev_save(void *opaque, uint32_t *version, void **buf, size_t *size)
+{
+	struct vmm_device *dev = opaque;
+	struct virtio_pci *vp = vmm_dev_vp(dev);
+	struct virtio_pci_state *s = malloc(sizeof(*s));
+
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_lock(&vp->lock);
+	virtio_pci_save(vp, s);
+	pthread_mutex_unlock(&vp->lock);
+	*version = VMM_DEV_STATE_VERSION;
+	*buf = s;
+	*size = sizeof(*s);
+	return 0;
+}
+
+static int vmm_dev_load(void *opaque, uint32_t version, const void *buf, size_t size)
+{
+	struct vmm_device *dev = opaque;
+	struct virtio_pci *vp = vmm_dev_vp(dev);
+	char err[256];
+	int r;
+
+	if (version != VMM_DEV_STATE_VERSION || size != sizeof(struct virtio_pci_state)) {
+		vmm_logf(dev->vm, "%s: state version %u, %zu bytes: this kmigrate takes version "
+			 "%u, %zu bytes", vp->pci.name, version, size, VMM_DEV_STATE_VERSION,
+			 sizeof(struct virtio_pci_state));
+		return -EPROTO;
+	}
+	pthread_mutex_lock(&vp->lock);
+	r = virtio_pci_load(vp, buf, err, sizeof(err));
+	pthread_mutex_unlock(&vp->lock);
+	if (r) {
+		vmm_logf(dev->vm, "%s in slot %d: %s", vp->pci.name, vp->pci.slot, err);
+		return r;
+	}
+	/* the notify area where the guest put the BAR: KVM_IOEVENTFD again */
+	vmm_devs_sync_ioev(dev->vm, dev->vm->devs);
+	return 0;
+}
+
+static const struct vmm_dev_ops vmm_blk_state_ops = {
+	.name = "virtio-blk", .quiesce = vmm_dev_quiesce,
+	.save = vmm_dev_save, .load = vmm_dev_load,
+};
+
+static const struct vmm_dev_ops vmm_net_state_ops = {
+	.name = "virtio-net", .quiesce = vmm_dev_quiesce,
+	.save = vmm_dev_save, .load = vmm_dev_load,
+};
+
 /* Puts a created device on the bus and starts its worker. */
 static int vmm_dev_plug(struct vmm_vm *vm, struct vmm_devices *d, struct vmm_device *dev,
 			char *err, size_t errlen)
@@ -152,6 +217,13 @@ static int vmm_dev_plug(struct vmm_vm *vm, struct vmm_devices *d, struct vmm_dev
 
 	vp->signal_msi = vmm_devs_msi;
 	vp->signal_opaque = vm;
+	dev->vm = vm;
+	r = vmm_dev_state_register(vm, dev->kind == VMM_DEV_DISK ? &vmm_blk_state_ops :
+				   &vmm_net_state_ops, dev);
+	if (r) {
+		snprintf(err, errlen, "registering its state: %s", strerror(-r));
+		return r;
+	}
 	r = pci_bus_add(&d->bus, &vp->pci);
 	if (r < 0) {
 		snprintf(err, errlen, "no room on PCI bus 0 or in its MMIO window");
@@ -167,7 +239,8 @@ static int vmm_dev_plug(struct vmm_vm *vm, struct vmm_devices *d, struct vmm_dev
 	return 0;
 }
 
-int vmm_disk_add(struct vmm_vm *vm, const char *path, bool ro, char *err, size_t errlen)
+static int vmm_disk_add_at(struct vmm_vm *vm, const char *path, bool ro, uint64_t bytes,
+			   char *err, size_t errlen)
 {
 	struct vmm_devices *d = vmm_devs_get(vm);
 	struct vmm_device *dev;
@@ -184,7 +257,9 @@ int vmm_disk_add(struct vmm_vm *vm, const char *path, bool ro, char *err, size_t
 	dev = &d->dev[d->nr];
 	memset(dev, 0, sizeof(*dev));
 	dev->kind = VMM_DEV_DISK;
-	r = virtio_blk_create(&dev->blk, path, ro, &d->mem, vm->log, err, errlen);
+	r = bytes ? virtio_blk_create_detached(&dev->blk, path, ro, bytes, &d->mem, vm->log, err,
+					       errlen) :
+		    virtio_blk_create(&dev->blk, path, ro, &d->mem, vm->log, err, errlen);
 	if (r)
 		return r;
 	r = vmm_dev_plug(vm, d, dev, err, errlen);
@@ -193,6 +268,49 @@ int vmm_disk_add(struct vmm_vm *vm, const char *path, bool ro, char *err, size_t
 		dev->blk = NULL;
 	}
 	return r;
+}
+
+int vmm_disk_add(struct vmm_vm *vm, const char *path, bool ro, char *err, size_t errlen)
+{
+	return vmm_disk_add_at(vm, path, ro, 0, err, errlen);
+}
+
+int vmm_disk_add_detached(struct vmm_vm *vm, const char *path, bool ro, uint64_t bytes,
+			  char *err, size_t errlen)
+{
+	if (!bytes) {
+		snprintf(err, errlen, "disk '%s': no size", path);
+		return -EINVAL;
+	}
+	return vmm_disk_add_at(vm, path, ro, bytes, err, errlen);
+}
+
+int vmm_disks_open(struct vmm_vm *vm, char *err, size_t errlen)
+{
+	unsigned int i;
+	int r, ret = 0;
+
+	for (i = 0; vm->devs && i < vm->devs->nr; i++) {
+		char why[300];
+
+		if (vm->devs->dev[i].kind != VMM_DEV_DISK)
+			continue;
+		r = virtio_blk_open_disk(vm->devs->dev[i].blk, why, sizeof(why));
+		if (r && !ret) {
+			snprintf(err, errlen, "%s", why);
+			ret = r;
+		}
+	}
+	return ret;
+}
+
+void vmm_disks_close(struct vmm_vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; vm->devs && i < vm->devs->nr; i++)
+		if (vm->devs->dev[i].kind == VMM_DEV_DISK)
+			virtio_blk_close_disk(vm->devs->dev[i].blk);
 }
 
 int vmm_net_add(struct vmm_vm *vm, const struct vmm_net_cfg *cfg, char *err, size_t errlen)

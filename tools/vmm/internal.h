@@ -132,6 +132,13 @@ struct vmm_vm {
 
 	struct vmm_devices *devs;	/* PCI devices (devices.c), NULL: none */
 	struct announce_job *announce;	/* announce.c (lock); NULL: none */
+
+	/* devices' state (devstate.c), in registration order */
+	struct {
+		const struct vmm_dev_ops *ops;
+		void *opaque;
+	} dev_states[VMM_MAX_DEV_STATES];
+	unsigned int nr_dev_states;
 };
 
 void vmm_logf(const struct vmm_vm *vm, const char *fmt, ...)

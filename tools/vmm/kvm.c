@@ -78,20 +78,49 @@ struct vmm_vcpu *vmm_vcpu(struct vmm_vm *vm, unsigned int idx)
 	return idx < vm->nr_vcpus ? &vm->vcpus[idx] : NULL;
 }
 
+/*
+ * The KVM paravirt MSRs a Linux guest's state lives in: kvm-clock (the
+ * per-vCPU time page and the wall clock), async page faults, steal time, PV
+ * EOI and poll control (arch/x86/include/uapi/asm/kvm_para.h).  KVM lists
+ * them among its emulated MSRs; they are added here should a KVM leave one
+ * out, so a migrated guest never loses its clock page.  One KVM cannot read
+ * is left out of a save (state.c), as any other.
+ */
+static const uint32_t vmm_pv_msrs[] = {
+	0x4b564d00,	/* MSR_KVM_WALL_CLOCK_NEW */
+	0x4b564d01,	/* MSR_KVM_SYSTEM_TIME_NEW */
+	0x4b564d02,	/* MSR_KVM_ASYNC_PF_EN */
+	0x4b564d03,	/* MSR_KVM_STEAL_TIME */
+	0x4b564d04,	/* MSR_KVM_PV_EOI_EN */
+	0x4b564d05,	/* MSR_KVM_POLL_CONTROL */
+	0x4b564d06,	/* MSR_KVM_ASYNC_PF_INT */
+	0x11,		/* MSR_KVM_WALL_CLOCK (old) */
+	0x12,		/* MSR_KVM_SYSTEM_TIME (old) */
+};
+#define VMM_NR_PV_MSRS	(sizeof(vmm_pv_msrs) / sizeof(vmm_pv_msrs[0]))
+
 static int vmm_msr_list_init(struct vmm_vm *vm)
 {
 	struct kvm_msr_list probe = { .nmsrs = 0 };
 	struct kvm_msr_list *l;
+	uint32_t i, j, n;
 
 	if (ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) < 0 && errno != E2BIG)
 		return vmm_ioctl_err(vm, "KVM_GET_MSR_INDEX_LIST");
-	l = calloc(1, sizeof(*l) + probe.nmsrs * sizeof(l->indices[0]));
+	l = calloc(1, sizeof(*l) + (probe.nmsrs + VMM_NR_PV_MSRS) * sizeof(l->indices[0]));
 	if (!l)
 		return -ENOMEM;
 	l->nmsrs = probe.nmsrs;
 	if (ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, l) < 0) {
 		free(l);
 		return vmm_ioctl_err(vm, "KVM_GET_MSR_INDEX_LIST");
+	}
+	n = l->nmsrs;
+	for (i = 0; i < VMM_NR_PV_MSRS; i++) {
+		for (j = 0; j < n && l->indices[j] != vmm_pv_msrs[i]; j++)
+			;
+		if (j == n)
+			l->indices[l->nmsrs++] = vmm_pv_msrs[i];
 	}
 	vm->msr_list = l;
 	return 0;

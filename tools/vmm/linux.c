@@ -24,6 +24,7 @@
  * which does not survive a migration to another host's TSC).
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -34,6 +35,8 @@
 
 #define LX_MAX_KERNEL		(256ULL << 20)
 #define LX_MAX_UNKNOWN_LOGS	64
+#define LX_INFO_KERNEL		256	/* the kernel path and command line kept */
+#define LX_INFO_CMDLINE		1024	/* for information (cut if longer) */
 /*
  * The KVM paravirt features (CPUID 0x40000001 EAX) a Linux guest gets:
  * kvm-clock (CLOCKSOURCE, CLOCKSOURCE2, STABLE_BIT) and NOP_IO_DELAY.  Not
@@ -54,6 +57,22 @@ struct vmm_linux {
 	uint8_t port61;
 	unsigned int unknown_logged;
 	uint8_t port_seen[65536 / 8];
+	char kernel[LX_INFO_KERNEL], cmdline[LX_INFO_CMDLINE];	/* information */
+};
+
+/*
+ * The board's state in a migration ("board", version 1): the UART, the
+ * CMOS index and bytes (the RTC reads the host's clock, nothing to keep),
+ * port 0x61, and what the guest was booted with, for `kmigrate vms`.
+ */
+#define LX_STATE_VERSION	1
+struct lx_board_state {
+	struct vmm_uart_state uart;
+	uint8_t cmos_idx, port61;
+	uint8_t reserved[6];
+	uint8_t cmos[128];
+	char kernel[LX_INFO_KERNEL];
+	char cmdline[LX_INFO_CMDLINE];
 };
 
 /* Open a regular readable file and return its size (or -errno). */
@@ -428,6 +447,72 @@ static int lx_load_initrd(struct vmm_vm *vm, int fd, const struct vmm_bz_plan *p
 	return r;
 }
 
+/* ---------------------------------------------------------- migration -- */
+
+static int lx_state_save(void *opaque, uint32_t *version, void **buf, size_t *size)
+{
+	struct vmm_linux *lx = opaque;
+	struct lx_board_state *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	pthread_mutex_lock(&lx->lock);
+	vmm_uart_save(&lx->uart, &b->uart);
+	b->cmos_idx = lx->cmos_idx;
+	b->port61 = lx->port61;
+	memcpy(b->cmos, lx->cmos, sizeof(b->cmos));
+	pthread_mutex_unlock(&lx->lock);
+	memcpy(b->kernel, lx->kernel, sizeof(b->kernel));
+	memcpy(b->cmdline, lx->cmdline, sizeof(b->cmdline));
+	*version = LX_STATE_VERSION;
+	*buf = b;
+	*size = sizeof(*b);
+	return 0;
+}
+
+static int lx_state_load(void *opaque, uint32_t version, const void *buf, size_t size)
+{
+	struct vmm_linux *lx = opaque;
+	const struct lx_board_state *b = buf;
+	int r;
+
+	if (version != LX_STATE_VERSION || size != sizeof(*b)) {
+		vmm_logf(lx->vm, "board state: version %u, %zu bytes: this kmigrate takes "
+			 "version %u, %zu bytes", version, size, LX_STATE_VERSION, sizeof(*b));
+		return -EPROTO;
+	}
+	if (b->cmos_idx > 0x7f || !memchr(b->kernel, 0, sizeof(b->kernel)) ||
+	    !memchr(b->cmdline, 0, sizeof(b->cmdline)))
+		return -EBADMSG;
+	pthread_mutex_lock(&lx->lock);
+	r = vmm_uart_load(&lx->uart, &b->uart);
+	if (!r) {
+		lx->cmos_idx = b->cmos_idx;
+		lx->port61 = b->port61;
+		memcpy(lx->cmos, b->cmos, sizeof(lx->cmos));
+		memcpy(lx->kernel, b->kernel, sizeof(lx->kernel));
+		memcpy(lx->cmdline, b->cmdline, sizeof(lx->cmdline));
+	}
+	pthread_mutex_unlock(&lx->lock);
+	return r == -EINVAL ? -EBADMSG : r;
+}
+
+static const struct vmm_dev_ops lx_state_ops = {
+	.name = "board",
+	.save = lx_state_save,
+	.load = lx_state_load,
+};
+
+const char *vmm_linux_kernel(const struct vmm_linux *lx)
+{
+	return lx->kernel;
+}
+
+const char *vmm_linux_cmdline(const struct vmm_linux *lx)
+{
+	return lx->cmdline;
+}
+
 static int lx_register(struct vmm_vm *vm, struct vmm_linux *lx)
 {
 	static const uint16_t misc[] = { 0x60, 0x61, 0x64, 0x70, 0x71, 0x80, 0xed };
@@ -437,9 +522,55 @@ static int lx_register(struct vmm_vm *vm, struct vmm_linux *lx)
 	r = vmm_io_register(vm, VMM_SERIAL_PORT, 8, lx_uart_io, lx);
 	for (i = 0; !r && i < sizeof(misc) / sizeof(misc[0]); i++)
 		r = vmm_io_register(vm, misc[i], misc[i] == 0x70 ? 2 : 1, lx_misc_io, lx);
+	if (!r)
+		r = vmm_dev_state_register(vm, &lx_state_ops, lx);
 	if (r)
 		return r;
 	vmm_io_set_default(vm, lx_unknown_io, lx);
+	return 0;
+}
+
+/* The board's own part, shared by a boot and a migration's destination. */
+static struct vmm_linux *lx_new(struct vmm_vm *vm, const struct vmm_linux_config *cfg)
+{
+	struct vmm_linux *lx = calloc(1, sizeof(*lx));
+
+	if (!lx)
+		return NULL;
+	lx->vm = vm;
+	pthread_mutex_init(&lx->lock, NULL);
+	lx->console_out = cfg->console_out;
+	lx->console_opaque = cfg->console_opaque;
+	vmm_uart_init(&lx->uart, lx_uart_tx, lx_uart_irq, lx);
+	lx_cmos_init(lx, vm->ram_size);
+	if (cfg->kernel)
+		snprintf(lx->kernel, sizeof(lx->kernel), "%s", cfg->kernel);
+	if (cfg->cmdline)
+		snprintf(lx->cmdline, sizeof(lx->cmdline), "%s", cfg->cmdline);
+	return lx;
+}
+
+int vmm_linux_attach(struct vmm_vm *vm, const struct vmm_linux_config *cfg,
+		     struct vmm_linux **out, char *err, size_t errlen)
+{
+	struct vmm_linux *lx;
+	int r;
+
+	*out = NULL;
+	if (vm->started || !vm->cfg.irqchip)
+		return vmm_errf(err, errlen, -EINVAL, "a Linux guest needs a new VM with the "
+				"in-kernel irqchip");
+	lx = lx_new(vm, &(struct vmm_linux_config){
+		.console_out = cfg->console_out, .console_opaque = cfg->console_opaque });
+	if (!lx)
+		return vmm_errf(err, errlen, -ENOMEM, "out of memory");
+	r = lx_register(vm, lx);
+	if (r) {
+		pthread_mutex_destroy(&lx->lock);
+		free(lx);
+		return vmm_errf(err, errlen, r, "setting up the board: %s", strerror(-r));
+	}
+	*out = lx;
 	return 0;
 }
 
@@ -464,16 +595,10 @@ int vmm_linux_load(struct vmm_vm *vm, const struct vmm_linux_config *cfg,
 	r = lx_plan(cfg, vm->ram_size, &img, &ifd, &plan, err, errlen);
 	if (r)
 		goto out;
-	lx = calloc(1, sizeof(*lx));
+	lx = lx_new(vm, cfg);
 	r = -ENOMEM;
 	if (!lx)
 		goto out;
-	lx->vm = vm;
-	pthread_mutex_init(&lx->lock, NULL);
-	lx->console_out = cfg->console_out;
-	lx->console_opaque = cfg->console_opaque;
-	vmm_uart_init(&lx->uart, lx_uart_tx, lx_uart_irq, lx);
-	lx_cmos_init(lx, vm->ram_size);
 
 	r = vmm_guest_write(vm, plan.kernel_gpa, kbuf + img.kernel_off, img.kernel_size);
 	if (!r && ifd >= 0)

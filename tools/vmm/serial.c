@@ -14,6 +14,7 @@
  * line is reported to the irq callback whenever its level changes; the
  * line is not gated by MCR.OUT2 (as in QEMU and kvmtool).
  */
+#include <errno.h>
 #include <string.h>
 #include "vmm.h"
 
@@ -227,4 +228,49 @@ void vmm_uart_write(struct vmm_uart *u, unsigned int off, uint8_t v)
 		return;
 	}
 	uart_update_irq(u);
+}
+
+void vmm_uart_save(const struct vmm_uart *u, struct vmm_uart_state *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->ier = u->ier;
+	s->lcr = u->lcr;
+	s->mcr = u->mcr;
+	s->lsr = u->lsr;
+	s->msr = u->msr;
+	s->scr = u->scr;
+	s->dll = u->dll;
+	s->dlm = u->dlm;
+	s->fcr = u->fcr;
+	s->thr_ipending = u->thr_ipending;
+	s->irq_level = (uint8_t)(u->irq_level != 0);
+	s->rx_head = (uint8_t)u->rx_head;
+	s->rx_count = (uint8_t)u->rx_count;
+	memcpy(s->rx, u->rx, sizeof(s->rx));
+}
+
+int vmm_uart_load(struct vmm_uart *u, const struct vmm_uart_state *s)
+{
+	if (s->rx_head >= VMM_UART_FIFO || s->rx_count > VMM_UART_FIFO || s->irq_level > 1 ||
+	    s->thr_ipending > 1)
+		return -EINVAL;
+	u->ier = s->ier & 0x0f;
+	u->lcr = s->lcr;
+	u->mcr = s->mcr & 0x1f;
+	u->lsr = s->lsr;
+	u->msr = s->msr;
+	u->scr = s->scr;
+	u->dll = s->dll;
+	u->dlm = s->dlm;
+	u->fcr = s->fcr;
+	u->thr_ipending = s->thr_ipending;
+	u->rx_head = s->rx_head;
+	u->rx_count = s->rx_count;
+	memcpy(u->rx, s->rx, sizeof(u->rx));
+	/* the line as the model computes it now, told to the interrupt
+	 * controller even if unchanged: its input pin starts low here */
+	u->irq_level = !(uart_iir(u) & IIR_NO_INT);
+	if (u->irq && u->irq_level)
+		u->irq(u->opaque, 1);
+	return 0;
 }

@@ -14,10 +14,6 @@
 #include "internal.h"
 
 #define MSR_IA32_TSC	0x10
-/* Hyper-V counters that advance with time: the vCPU's run time and the
- * partition reference counter. */
-#define HV_X64_MSR_VP_RUNTIME		0x40000010
-#define HV_X64_MSR_TIME_REF_COUNT	0x40000020
 
 /*
  * The debug MSRs KVM may list (IA32_DEBUGCTL and the last-branch records).
@@ -34,181 +30,6 @@ static bool msr_is_debug(uint32_t index)
 
 #define X86_EFLAGS_TF_BIT		(1ULL << 8)
 
-/* MSRs whose value is a clock: they never read back equal. */
-static bool msr_is_clock(uint32_t index)
-{
-	return index == MSR_IA32_TSC || index == HV_X64_MSR_VP_RUNTIME ||
-	       index == HV_X64_MSR_TIME_REF_COUNT;
-}
-
-/* -------------------------------------------------------- serialising -- */
-
-static const char *const type_names[] = {
-	[VMM_ST_CPUID] = "cpuid", [VMM_ST_REGS] = "regs", [VMM_ST_SREGS] = "sregs",
-	[VMM_ST_FPU] = "fpu", [VMM_ST_XSAVE] = "xsave", [VMM_ST_XCRS] = "xcrs",
-	[VMM_ST_MSRS] = "msrs", [VMM_ST_EVENTS] = "events",
-	[VMM_ST_MP_STATE] = "mp_state", [VMM_ST_DEBUGREGS] = "debugregs",
-	[VMM_ST_LAPIC] = "lapic", [VMM_ST_TSC] = "tsc", [VMM_ST_CLOCK] = "clock",
-	[VMM_ST_IRQCHIP] = "irqchip", [VMM_ST_PIT2] = "pit2",
-	[VMM_ST_VMINFO] = "vminfo",
-};
-
-const char *vmm_state_type_name(uint32_t type)
-{
-	if (type < sizeof(type_names) / sizeof(type_names[0]) && type_names[type])
-		return type_names[type];
-	return "?";
-}
-
-static size_t pad8(size_t n)
-{
-	return (n + 7) & ~(size_t)7;
-}
-
-void vmm_state_free(struct vmm_state *st)
-{
-	free(st->buf);
-	st->buf = NULL;
-	st->size = st->cap = 0;
-}
-
-static int st_reserve(struct vmm_state *st, size_t more)
-{
-	size_t need = st->size + more, cap = st->cap ? st->cap : 4096;
-	uint8_t *p;
-
-	if (need <= st->cap)
-		return 0;
-	while (cap < need)
-		cap *= 2;
-	p = realloc(st->buf, cap);
-	if (!p)
-		return -ENOMEM;
-	memset(p + st->cap, 0, cap - st->cap);
-	st->buf = p;
-	st->cap = cap;
-	return 0;
-}
-
-static int st_begin(struct vmm_state *st, uint16_t kind, uint32_t index)
-{
-	struct vmm_state_hdr *h;
-
-	st->size = 0;
-	if (st_reserve(st, sizeof(*h)))
-		return -ENOMEM;
-	h = (struct vmm_state_hdr *)st->buf;
-	memset(h, 0, sizeof(*h));
-	h->magic = VMM_STATE_MAGIC;
-	h->version = VMM_STATE_VERSION;
-	h->hdr_size = sizeof(*h);
-	h->arch = VMM_STATE_ARCH_X86_64;
-	h->kind = kind;
-	h->index = index;
-	st->size = sizeof(*h);
-	h->total_size = (uint32_t)st->size;
-	return 0;
-}
-
-static int st_add(struct vmm_state *st, uint32_t type, const void *data,
-		  size_t size, uint32_t count)
-{
-	struct vmm_state_hdr *h;
-	struct vmm_state_sec *s;
-
-	if (size > UINT32_MAX / 2 || st_reserve(st, sizeof(*s) + pad8(size)))
-		return -ENOMEM;
-	s = (struct vmm_state_sec *)(st->buf + st->size);
-	s->type = type;
-	s->size = (uint32_t)size;
-	s->count = count;
-	s->flags = 0;
-	memcpy(s + 1, data, size);
-	memset((uint8_t *)(s + 1) + size, 0, pad8(size) - size);
-	st->size += sizeof(*s) + pad8(size);
-	h = (struct vmm_state_hdr *)st->buf;
-	h->nr_sections++;
-	h->total_size = (uint32_t)st->size;
-	return 0;
-}
-
-int vmm_state_check(const void *buf, size_t len)
-{
-	const struct vmm_state_hdr *h = buf;
-	size_t off;
-	uint32_t i;
-
-	if (len < sizeof(*h) || h->magic != VMM_STATE_MAGIC ||
-	    h->version != VMM_STATE_VERSION || h->hdr_size != sizeof(*h) ||
-	    h->arch != VMM_STATE_ARCH_X86_64 || h->total_size > len ||
-	    h->total_size < sizeof(*h))
-		return -EBADMSG;
-	off = sizeof(*h);
-	for (i = 0; i < h->nr_sections; i++) {
-		const struct vmm_state_sec *s = (const void *)((const uint8_t *)buf + off);
-
-		if (h->total_size - off < sizeof(*s))
-			return -EBADMSG;
-		off += sizeof(*s);
-		if (h->total_size - off < pad8(s->size))
-			return -EBADMSG;
-		off += pad8(s->size);
-	}
-	return off == h->total_size ? 0 : -EBADMSG;
-}
-
-int vmm_state_from_buf(struct vmm_state *st, const void *buf, size_t len)
-{
-	int r = vmm_state_check(buf, len);
-
-	if (r)
-		return r;
-	len = ((const struct vmm_state_hdr *)buf)->total_size;
-	st->size = 0;
-	if (st_reserve(st, len))
-		return -ENOMEM;
-	memcpy(st->buf, buf, len);
-	st->size = len;
-	return 0;
-}
-
-const struct vmm_state_hdr *vmm_state_hdr(const struct vmm_state *st)
-{
-	return st->size >= sizeof(struct vmm_state_hdr) ? (const void *)st->buf : NULL;
-}
-
-const void *vmm_state_find(const struct vmm_state *st, uint32_t type,
-			   uint32_t *size, uint32_t *count)
-{
-	const struct vmm_state_hdr *h = vmm_state_hdr(st);
-	size_t off = sizeof(*h);
-	uint32_t i;
-
-	if (!h)
-		return NULL;
-	for (i = 0; i < h->nr_sections; i++) {
-		const struct vmm_state_sec *s = (const void *)(st->buf + off);
-
-		if (s->type == type) {
-			if (size)
-				*size = s->size;
-			if (count)
-				*count = s->count;
-			return s + 1;
-		}
-		off += sizeof(*s) + pad8(s->size);
-	}
-	return NULL;
-}
-
-/* A fixed-size section of exactly the expected size, or NULL. */
-static const void *st_get(const struct vmm_state *st, uint32_t type, size_t size)
-{
-	uint32_t sz;
-	const void *p = vmm_state_find(st, type, &sz, NULL);
-
-	return p && sz == size ? p : NULL;
-}
 
 /* --------------------------------------------------------------- MSRs -- */
 
@@ -368,7 +189,7 @@ int vmm_vcpu_state_save(struct vmm_vcpu *v, struct vmm_state *st)
 		vmm_logf(vm, "vcpu %u: state save while running", v->idx);
 		return -EBUSY;
 	}
-	r = st_begin(st, VMM_STATE_VCPU, v->idx);
+	r = vmm_state_begin(st, VMM_STATE_VCPU, v->idx);
 	if (r)
 		return r;
 
@@ -391,7 +212,7 @@ int vmm_vcpu_state_save(struct vmm_vcpu *v, struct vmm_state *st)
 		tsc.tsc_khz = khz > 0 ? (uint32_t)khz : vm->tsc_khz;
 	}
 
-	r = st_add(st, VMM_ST_CPUID, v->cpuid->entries,
+	r = vmm_state_add(st, VMM_ST_CPUID, v->cpuid->entries,
 		   v->cpuid->nent * sizeof(v->cpuid->entries[0]), v->cpuid->nent);
 	if (r)
 		goto out;
@@ -399,8 +220,8 @@ int vmm_vcpu_state_save(struct vmm_vcpu *v, struct vmm_state *st)
 	GET(KVM_GET_MP_STATE, "KVM_GET_MP_STATE", &mp);
 	GET(KVM_GET_REGS, "KVM_GET_REGS", &regs);
 	GET(KVM_GET_SREGS, "KVM_GET_SREGS", &sregs);
-	if ((r = st_add(st, VMM_ST_REGS, &regs, sizeof(regs), 1)) ||
-	    (r = st_add(st, VMM_ST_SREGS, &sregs, sizeof(sregs), 1)))
+	if ((r = vmm_state_add(st, VMM_ST_REGS, &regs, sizeof(regs), 1)) ||
+	    (r = vmm_state_add(st, VMM_ST_SREGS, &sregs, sizeof(sregs), 1)))
 		goto out;
 	if (vm->xsave_size) {
 		xs = calloc(1, vm->xsave_size);
@@ -412,18 +233,18 @@ int vmm_vcpu_state_save(struct vmm_vcpu *v, struct vmm_state *st)
 			GET(KVM_GET_XSAVE2, "KVM_GET_XSAVE2", xs);
 		else
 			GET(KVM_GET_XSAVE, "KVM_GET_XSAVE", xs);
-		r = st_add(st, VMM_ST_XSAVE, xs, vm->xsave_size, 1);
+		r = vmm_state_add(st, VMM_ST_XSAVE, xs, vm->xsave_size, 1);
 	} else {
 		struct kvm_fpu fpu;
 
 		GET(KVM_GET_FPU, "KVM_GET_FPU", &fpu);
-		r = st_add(st, VMM_ST_FPU, &fpu, sizeof(fpu), 1);
+		r = vmm_state_add(st, VMM_ST_FPU, &fpu, sizeof(fpu), 1);
 	}
 	if (r)
 		goto out;
 	if (vm->has_xcrs) {
 		GET(KVM_GET_XCRS, "KVM_GET_XCRS", &xcrs);
-		r = st_add(st, VMM_ST_XCRS, &xcrs, sizeof(xcrs), 1);
+		r = vmm_state_add(st, VMM_ST_XCRS, &xcrs, sizeof(xcrs), 1);
 		if (r)
 			goto out;
 	}
@@ -434,13 +255,13 @@ int vmm_vcpu_state_save(struct vmm_vcpu *v, struct vmm_state *st)
 	for (i = 0; i < nmsrs; i++)
 		if (msrs[i].index == MSR_IA32_TSC)
 			msrs[i].data = tsc.tsc;
-	if ((r = st_add(st, VMM_ST_MSRS, msrs, nmsrs * sizeof(*msrs), nmsrs)) ||
-	    (r = st_add(st, VMM_ST_EVENTS, &ev, sizeof(ev), 1)) ||
-	    (r = st_add(st, VMM_ST_MP_STATE, &mp, sizeof(mp), 1)))
+	if ((r = vmm_state_add(st, VMM_ST_MSRS, msrs, nmsrs * sizeof(*msrs), nmsrs)) ||
+	    (r = vmm_state_add(st, VMM_ST_EVENTS, &ev, sizeof(ev), 1)) ||
+	    (r = vmm_state_add(st, VMM_ST_MP_STATE, &mp, sizeof(mp), 1)))
 		goto out;
 	if (vm->has_debugregs) {
 		GET(KVM_GET_DEBUGREGS, "KVM_GET_DEBUGREGS", &dr);
-		r = st_add(st, VMM_ST_DEBUGREGS, &dr, sizeof(dr), 1);
+		r = vmm_state_add(st, VMM_ST_DEBUGREGS, &dr, sizeof(dr), 1);
 		if (r)
 			goto out;
 	}
@@ -448,11 +269,11 @@ int vmm_vcpu_state_save(struct vmm_vcpu *v, struct vmm_state *st)
 		struct kvm_lapic_state lapic;
 
 		GET(KVM_GET_LAPIC, "KVM_GET_LAPIC", &lapic);
-		r = st_add(st, VMM_ST_LAPIC, &lapic, sizeof(lapic), 1);
+		r = vmm_state_add(st, VMM_ST_LAPIC, &lapic, sizeof(lapic), 1);
 		if (r)
 			goto out;
 	}
-	r = st_add(st, VMM_ST_TSC, &tsc, sizeof(tsc), 1);
+	r = vmm_state_add(st, VMM_ST_TSC, &tsc, sizeof(tsc), 1);
 out:
 	free(msrs);
 	free(xs);
@@ -551,7 +372,7 @@ static int vmm_load_state_at(struct vmm_vcpu *v, const struct vmm_state *st,
 	if (r)
 		return r;
 
-	tsc = st_get(st, VMM_ST_TSC, sizeof(*tsc));
+	tsc = vmm_state_get(st, VMM_ST_TSC, sizeof(*tsc));
 	if (tsc && tsc->tsc_khz && vm->has_tsc_control) {
 		int cur = ioctl(v->fd, KVM_GET_TSC_KHZ, 0);
 
@@ -561,11 +382,11 @@ static int vmm_load_state_at(struct vmm_vcpu *v, const struct vmm_state *st,
 				 v->idx, tsc->tsc_khz, cur);
 	}
 
-	p = st_get(st, VMM_ST_SREGS, sizeof(struct kvm_sregs));
+	p = vmm_state_get(st, VMM_ST_SREGS, sizeof(struct kvm_sregs));
 	if (!p)
 		return -EBADMSG;
 	SET(KVM_SET_SREGS, "KVM_SET_SREGS", (void *)p);
-	if (vm->cfg.irqchip && (p = st_get(st, VMM_ST_LAPIC, sizeof(struct kvm_lapic_state))))
+	if (vm->cfg.irqchip && (p = vmm_state_get(st, VMM_ST_LAPIC, sizeof(struct kvm_lapic_state))))
 		SET(KVM_SET_LAPIC, "KVM_SET_LAPIC", (void *)p);
 
 	msrs = vmm_state_find(st, VMM_ST_MSRS, &size, &count);
@@ -596,7 +417,7 @@ static int vmm_load_state_at(struct vmm_vcpu *v, const struct vmm_state *st,
 		if (skipped)
 			vmm_logf(vm, "vcpu %u: %u MSRs not restored", v->idx, skipped);
 	}
-	if (vm->has_xcrs && (p = st_get(st, VMM_ST_XCRS, sizeof(struct kvm_xcrs))))
+	if (vm->has_xcrs && (p = vmm_state_get(st, VMM_ST_XCRS, sizeof(struct kvm_xcrs))))
 		SET(KVM_SET_XCRS, "KVM_SET_XCRS", (void *)p);
 	p = vmm_state_find(st, VMM_ST_XSAVE, &size, NULL);
 	if (p && vm->xsave_size) {
@@ -617,19 +438,19 @@ static int vmm_load_state_at(struct vmm_vcpu *v, const struct vmm_state *st,
 		}
 		memcpy(xs, p, size);
 		SET(KVM_SET_XSAVE, "KVM_SET_XSAVE", xs);
-	} else if ((p = st_get(st, VMM_ST_FPU, sizeof(struct kvm_fpu)))) {
+	} else if ((p = vmm_state_get(st, VMM_ST_FPU, sizeof(struct kvm_fpu)))) {
 		SET(KVM_SET_FPU, "KVM_SET_FPU", (void *)p);
 	} else if (p) {
 		vmm_logf(vm, "vcpu %u: XSAVE state but no XSAVE here", v->idx);
 		r = -ENOTSUP;
 		goto out;
 	}
-	if ((p = st_get(st, VMM_ST_EVENTS, sizeof(struct kvm_vcpu_events))))
+	if ((p = vmm_state_get(st, VMM_ST_EVENTS, sizeof(struct kvm_vcpu_events))))
 		SET(KVM_SET_VCPU_EVENTS, "KVM_SET_VCPU_EVENTS", (void *)p);
-	if ((p = st_get(st, VMM_ST_MP_STATE, sizeof(struct kvm_mp_state))))
+	if ((p = vmm_state_get(st, VMM_ST_MP_STATE, sizeof(struct kvm_mp_state))))
 		SET(KVM_SET_MP_STATE, "KVM_SET_MP_STATE", (void *)p);
 	if (vm->has_debugregs &&
-	    (p = st_get(st, VMM_ST_DEBUGREGS, sizeof(struct kvm_debugregs)))) {
+	    (p = vmm_state_get(st, VMM_ST_DEBUGREGS, sizeof(struct kvm_debugregs)))) {
 		const struct kvm_debugregs *dr = p;
 		struct kvm_debugregs cur;
 
@@ -644,7 +465,7 @@ static int vmm_load_state_at(struct vmm_vcpu *v, const struct vmm_state *st,
 			stats->debugregs_written++;
 		}
 	}
-	p = st_get(st, VMM_ST_REGS, sizeof(struct kvm_regs));
+	p = vmm_state_get(st, VMM_ST_REGS, sizeof(struct kvm_regs));
 	if (!p) {
 		r = -EBADMSG;
 		goto out;
@@ -698,7 +519,7 @@ int vmm_vm_state_save(struct vmm_vm *vm, struct vmm_state *st)
 	unsigned int i;
 	int r;
 
-	r = st_begin(st, VMM_STATE_VM, 0);
+	r = vmm_state_begin(st, VMM_STATE_VM, 0);
 	if (r)
 		return r;
 	memset(&info, 0, sizeof(info));
@@ -710,12 +531,14 @@ int vmm_vm_state_save(struct vmm_vm *vm, struct vmm_state *st)
 		info.regions[i].size = vm->slots[i].r.size;
 		info.regions[i].ram_offset = vm->slots[i].r.ram_offset;
 	}
-	r = st_add(st, VMM_ST_VMINFO, &info, sizeof(info), 1);
+	r = vmm_state_add(st, VMM_ST_VMINFO, &info, sizeof(info), 1);
 	if (r)
 		return r;
 	memset(&clk, 0, sizeof(clk));
+	/* flags: KVM_CLOCK_TSC_STABLE, and (5.16+) KVM_CLOCK_REALTIME and
+	 * KVM_CLOCK_HOST_TSC with .realtime and .host_tsc of the same instant */
 	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &clk) == 0) {
-		r = st_add(st, VMM_ST_CLOCK, &clk, sizeof(clk), 1);
+		r = vmm_state_add(st, VMM_ST_CLOCK, &clk, sizeof(clk), 1);
 		if (r)
 			return r;
 	}
@@ -731,8 +554,8 @@ int vmm_vm_state_save(struct vmm_vm *vm, struct vmm_state *st)
 		}
 		if (ioctl(vm->vm_fd, KVM_GET_PIT2, &pit) < 0)
 			return vmm_ioctl_err(vm, "KVM_GET_PIT2");
-		if ((r = st_add(st, VMM_ST_IRQCHIP, chips, sizeof(chips), 3)) ||
-		    (r = st_add(st, VMM_ST_PIT2, &pit, sizeof(pit), 1)))
+		if ((r = vmm_state_add(st, VMM_ST_IRQCHIP, chips, sizeof(chips), 3)) ||
+		    (r = vmm_state_add(st, VMM_ST_PIT2, &pit, sizeof(pit), 1)))
 			return r;
 	}
 	return 0;
@@ -749,7 +572,7 @@ int vmm_vm_state_load(struct vmm_vm *vm, const struct vmm_state *st)
 
 	if (!h || vmm_state_check(st->buf, st->size) || h->kind != VMM_STATE_VM)
 		return -EBADMSG;
-	info = st_get(st, VMM_ST_VMINFO, sizeof(*info));
+	info = vmm_state_get(st, VMM_ST_VMINFO, sizeof(*info));
 	if (!info || info->mem_bytes != vm->ram_size || info->nr_regions != vm->nr_slots ||
 	    info->nr_vcpus != vm->nr_vcpus) {
 		vmm_logf(vm, "VM state: memory layout or vCPU count differs");
@@ -763,100 +586,35 @@ int vmm_vm_state_load(struct vmm_vm *vm, const struct vmm_state *st)
 			return -EINVAL;
 		}
 	}
-	clk = st_get(st, VMM_ST_CLOCK, sizeof(*clk));
+	clk = vmm_state_get(st, VMM_ST_CLOCK, sizeof(*clk));
 	if (clk) {
 		struct kvm_clock_data c = { .clock = clk->clock };
+		int caps = vmm_check_cap(vm, KVM_CAP_ADJUST_CLOCK);
 
+		if ((clk->flags & KVM_CLOCK_REALTIME) && caps > 0 &&
+		    (caps & KVM_CLOCK_REALTIME)) {
+			int64_t gap = (int64_t)(vmm_realtime_ns() - clk->realtime);
+
+			if (gap >= 0 && (uint64_t)gap <= VMM_CLOCK_MAX_GAP_NS) {
+				c.flags = KVM_CLOCK_REALTIME;
+				c.realtime = clk->realtime;
+			} else {
+				vmm_logf(vm, "VM state: saved %.3f s %s by this host's clock: the "
+					 "hosts' clocks disagree; kvmclock resumes where it stopped",
+					 (gap < 0 ? -gap : gap) / 1e9, gap < 0 ? "ahead" : "ago");
+			}
+		}
 		if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &c) < 0)
 			return vmm_ioctl_err(vm, "KVM_SET_CLOCK");
 	}
-	chips = st_get(st, VMM_ST_IRQCHIP, 3 * sizeof(struct kvm_irqchip));
+	chips = vmm_state_get(st, VMM_ST_IRQCHIP, 3 * sizeof(struct kvm_irqchip));
 	if (chips && vm->cfg.irqchip) {
 		for (i = 0; i < 3; i++)
 			if (ioctl(vm->vm_fd, KVM_SET_IRQCHIP, &chips[i]) < 0)
 				return vmm_ioctl_err(vm, "KVM_SET_IRQCHIP");
 	}
-	p = st_get(st, VMM_ST_PIT2, sizeof(struct kvm_pit_state2));
+	p = vmm_state_get(st, VMM_ST_PIT2, sizeof(struct kvm_pit_state2));
 	if (p && vm->cfg.irqchip && ioctl(vm->vm_fd, KVM_SET_PIT2, p) < 0)
 		return vmm_ioctl_err(vm, "KVM_SET_PIT2");
 	return 0;
-}
-
-/* ---------------------------------------------------------- comparing -- */
-
-static int vmm_compare_msrs(const struct kvm_msr_entry *a, uint32_t na,
-			    const struct kvm_msr_entry *b, uint32_t nb, FILE *out)
-{
-	uint32_t i, j;
-	int diffs = 0;
-
-	for (i = 0; i < na; i++) {
-		if (msr_is_clock(a[i].index))
-			continue;
-		for (j = 0; j < nb && b[j].index != a[i].index; j++)
-			;
-		if (j == nb || b[j].data != a[i].data) {
-			if (out && diffs < 16)
-				fprintf(out, "  msr %#x: %#llx vs %s%#llx\n", a[i].index,
-					(unsigned long long)a[i].data, j == nb ? "missing " : "",
-					j == nb ? 0ULL : (unsigned long long)b[j].data);
-			diffs++;
-		}
-	}
-	if (na != nb) {
-		if (out)
-			fprintf(out, "  msr count %u vs %u\n", na, nb);
-		diffs++;
-	}
-	return diffs;
-}
-
-int vmm_state_compare(const struct vmm_state *a, const struct vmm_state *b, FILE *out)
-{
-	const struct vmm_state_hdr *h = vmm_state_hdr(a);
-	size_t off;
-	uint32_t i;
-	int sections = 0;
-
-	if (!h || !vmm_state_hdr(b))
-		return -EINVAL;
-	off = sizeof(*h);
-	for (i = 0; i < h->nr_sections; i++) {
-		const struct vmm_state_sec *s = (const void *)(a->buf + off);
-		const void *pa = s + 1, *pb;
-		uint32_t sb, cb, k;
-
-		off += sizeof(*s) + pad8(s->size);
-		if (s->type == VMM_ST_TSC)
-			continue;
-		pb = vmm_state_find(b, s->type, &sb, &cb);
-		if (!pb) {
-			if (out)
-				fprintf(out, "  %s: missing\n", vmm_state_type_name(s->type));
-			sections++;
-			continue;
-		}
-		if (s->type == VMM_ST_MSRS) {
-			if (vmm_compare_msrs(pa, s->count, pb, cb, out)) {
-				if (out)
-					fprintf(out, "  msrs: differ\n");
-				sections++;
-			}
-			continue;
-		}
-		if (sb != s->size || memcmp(pa, pb, sb)) {
-			if (out) {
-				fprintf(out, "  %s: differs (%u vs %u bytes)", vmm_state_type_name(s->type),
-					s->size, sb);
-				for (k = 0; k < s->size && k < sb; k++)
-					if (((const uint8_t *)pa)[k] != ((const uint8_t *)pb)[k]) {
-						fprintf(out, ", first at byte %u", k);
-						break;
-					}
-				fputc('\n', out);
-			}
-			sections++;
-		}
-	}
-	return sections;
 }

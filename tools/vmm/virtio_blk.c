@@ -27,9 +27,18 @@
 
 /* ------------------------------------------------------------ backend -- */
 
-int vblk_disk_open(struct vblk_disk *d, const char *path, bool ro, char *err, size_t errlen)
+/* The serial (GET_ID) a disk of @path has: its base name, cut to 20 bytes. */
+static void vblk_serial(struct vblk_disk *d, const char *path)
 {
 	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	memset(d->serial, 0, sizeof(d->serial));
+	memcpy(d->serial, base, strlen(base) < sizeof(d->serial) ? strlen(base) : sizeof(d->serial));
+}
+
+int vblk_disk_open(struct vblk_disk *d, const char *path, bool ro, char *err, size_t errlen)
+{
 	struct stat st;
 	uint64_t size;
 	int fd, lk;
@@ -92,8 +101,7 @@ int vblk_disk_open(struct vblk_disk *d, const char *path, bool ro, char *err, si
 	d->fd = fd;
 	d->ro = ro;
 	d->sectors = size / VBLK_SECTOR;
-	base = base ? base + 1 : path;
-	memcpy(d->serial, base, strlen(base) < sizeof(d->serial) ? strlen(base) : sizeof(d->serial));
+	vblk_serial(d, path);
 	return 0;
 }
 
@@ -353,8 +361,8 @@ static void *vblk_worker(void *arg)
 	return NULL;
 }
 
-int virtio_blk_create(struct virtio_blk **out, const char *path, bool ro,
-		      const struct vq_gmem *mem, FILE *log, char *err, size_t errlen)
+static int vblk_create(struct virtio_blk **out, const char *path, bool ro, uint64_t bytes,
+		       const struct vq_gmem *mem, FILE *log, char *err, size_t errlen)
 {
 	struct virtio_blk *b = calloc(1, sizeof(*b));
 	uint64_t feat = 1ull << VIRTIO_BLK_F_SIZE_MAX | 1ull << VIRTIO_BLK_F_SEG_MAX |
@@ -364,10 +372,24 @@ int virtio_blk_create(struct virtio_blk **out, const char *path, bool ro,
 	if (!b)
 		return -ENOMEM;
 	b->efd = -1;
-	r = vblk_disk_open(&b->disk, path, ro, err, errlen);
-	if (r) {
-		free(b);
-		return r;
+	if (bytes) {	/* detached: the source's disk, opened later */
+		if (strlen(path) >= sizeof(b->disk.path) || bytes < VBLK_SECTOR) {
+			snprintf(err, errlen, "disk '%s': path too long or no sector", path);
+			free(b);
+			return -EINVAL;
+		}
+		b->disk.fd = -1;
+		snprintf(b->disk.path, sizeof(b->disk.path), "%s", path);
+		b->disk.ro = ro;
+		b->disk.sectors = bytes / VBLK_SECTOR;
+		b->disk.align = VBLK_SECTOR;
+		vblk_serial(&b->disk, path);
+	} else {
+		r = vblk_disk_open(&b->disk, path, ro, err, errlen);
+		if (r) {
+			free(b);
+			return r;
+		}
 	}
 	if (ro)
 		feat |= 1ull << VIRTIO_BLK_F_RO;
@@ -388,6 +410,68 @@ int virtio_blk_create(struct virtio_blk **out, const char *path, bool ro,
 	b->vp.notify_fd = b->efd;
 	*out = b;
 	return 0;
+}
+
+int virtio_blk_create(struct virtio_blk **out, const char *path, bool ro,
+		      const struct vq_gmem *mem, FILE *log, char *err, size_t errlen)
+{
+	return vblk_create(out, path, ro, 0, mem, log, err, errlen);
+}
+
+int virtio_blk_create_detached(struct virtio_blk **out, const char *path, bool ro,
+			       uint64_t bytes, const struct vq_gmem *mem, FILE *log, char *err,
+			       size_t errlen)
+{
+	if (!bytes) {
+		snprintf(err, errlen, "disk '%s': no size", path);
+		return -EINVAL;
+	}
+	return vblk_create(out, path, ro, bytes, mem, log, err, errlen);
+}
+
+int virtio_blk_open_disk(struct virtio_blk *b, char *err, size_t errlen)
+{
+	struct vblk_disk d;
+	int r;
+
+	if (b->disk.fd >= 0)
+		return 0;
+	r = vblk_disk_open(&d, b->disk.path, b->disk.ro, err, errlen);
+	if (r)
+		return r;
+	if (d.sectors != b->disk.sectors) {
+		snprintf(err, errlen, "disk '%s' is %llu bytes here, the guest's was %llu",
+			 d.path, (unsigned long long)d.sectors * VBLK_SECTOR,
+			 (unsigned long long)b->disk.sectors * VBLK_SECTOR);
+		vblk_disk_close(&d);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&b->vp.lock);
+	b->disk.fd = d.fd;
+	b->disk.bdev = d.bdev;
+	pthread_mutex_unlock(&b->vp.lock);
+	return 0;
+}
+
+void virtio_blk_close_disk(struct virtio_blk *b)
+{
+	pthread_mutex_lock(&b->vp.lock);
+	if (b->disk.fd >= 0)
+		close(b->disk.fd);	/* drops the lock */
+	b->disk.fd = -1;
+	pthread_mutex_unlock(&b->vp.lock);
+}
+
+int virtio_blk_quiesce(struct virtio_blk *b)
+{
+	int r = 0;
+
+	virtio_blk_process(b);		/* what the guest queued before the pause */
+	pthread_mutex_lock(&b->vp.lock);
+	if (b->disk.fd >= 0 && !b->disk.ro && fdatasync(b->disk.fd) < 0)
+		r = -errno;
+	pthread_mutex_unlock(&b->vp.lock);
+	return r;
 }
 
 int virtio_blk_start(struct virtio_blk *b)

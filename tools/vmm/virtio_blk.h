@@ -69,6 +69,20 @@ struct virtio_blk {
 
 int virtio_blk_create(struct virtio_blk **out, const char *path, bool ro,
 		      const struct vq_gmem *mem, FILE *log, char *err, size_t errlen);
+/*
+ * The destination of a migration: the source's disk of @bytes bytes at
+ * @path, not opened (no fd, no lock: the source still writes it); its
+ * requests fail until virtio_blk_open_disk(), which opens and locks it and
+ * checks its size (-EINVAL with a line in @err when it differs).
+ */
+int virtio_blk_create_detached(struct virtio_blk **out, const char *path, bool ro,
+			       uint64_t bytes, const struct vq_gmem *mem, FILE *log, char *err,
+			       size_t errlen);
+int virtio_blk_open_disk(struct virtio_blk *b, char *err, size_t errlen);
+/* Closes the disk (and drops its lock): the guest's next owner may open it. */
+void virtio_blk_close_disk(struct virtio_blk *b);
+/* The guest is paused: serve every available request, fdatasync. */
+int virtio_blk_quiesce(struct virtio_blk *b);
 /* The worker thread (not needed when the caller calls virtio_blk_process). */
 int virtio_blk_start(struct virtio_blk *b);
 /* Serves every available request (what the worker does when woken). */

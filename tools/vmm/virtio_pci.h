@@ -126,4 +126,35 @@ void virtio_pci_queue_irq(struct virtio_pci *vp, unsigned int q);
 void virtio_pci_fail(struct virtio_pci *vp, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * The transport's state for a migration (virtio_pci_state.c), fixed-width:
+ * save with vp->lock held or the device idle; load into the same kind of
+ * device (same id, queues, features offered) before the guest runs.  The
+ * device's own state and its eventfd registration are its owner's.
+ */
+#define PCI_STATUS_OFF		0x06	/* device-set bits (read-only) */
+struct virtio_pci_state_q {
+	uint64_t desc, avail, used;
+	uint16_t size, msix_vector, last_avail, used_idx;
+	uint8_t enabled;
+	uint8_t reserved[7];
+};
+struct virtio_pci_state {
+	uint8_t cfg[256];
+	uint64_t device_features, driver_features;
+	uint64_t interrupts;
+	uint32_t dfselect, gfselect;
+	uint32_t pba;
+	uint16_t device_id, nr_queues;
+	uint16_t msix_config, queue_sel;
+	uint8_t status, isr, failed_logged;
+	uint8_t reserved[5];
+	struct virtio_msix_entry msix[VIRTIO_MAX_VECTORS];
+	struct virtio_pci_state_q q[VIRTIO_MAX_QUEUES];
+};
+void virtio_pci_save(struct virtio_pci *vp, struct virtio_pci_state *s);
+/* -EINVAL / -EBADMSG with a line in @err. */
+int virtio_pci_load(struct virtio_pci *vp, const struct virtio_pci_state *s, char *err,
+		    size_t errlen);
+
 #endif

@@ -9,11 +9,14 @@
  *   dirty.c     dirty tracking: per-vCPU dirty ring or dirty bitmap
  *   reaper.c    the thread that collects dirty rings between harvests
  *   throttle.c  the per-vCPU throttle (a duty cycle) the migration sets
- *   state.c     vCPU / VM state save and restore, serialised form
+ *   state_buf.c the serialised state form: building, checking, finding
+ *   state.c     vCPU / VM state save and restore
+ *   devstate.c  the devices' state for a migration (struct vmm_dev_ops)
  *   x86.c       long-mode boot state (GDT, page tables, control registers)
  *   workload.c  the built-in workload guest: load, control, status, verify
  *   devices.c   PCI devices of a VM: the bus (pci.c), virtio-pci (virtio_pci.c,
- *               virtq.c), virtio-blk (virtio_blk.c), virtio-net (virtio_net.c)
+ *               its state virtio_pci_state.c, virtq.c), virtio-blk
+ *               (virtio_blk.c), virtio-net (virtio_net.c)
  *   announce.c  announce-self: the NICs' MACs into their taps after a resume
  *   multiboot.c multiboot (v1) kernels
  *   bzimage.c   Linux boot protocol: setup header, e820, zero page (pure)
@@ -359,6 +362,7 @@ int vmm_dirty_wait_full(struct vmm_vm *vm, int timeout_ms);
 enum vmm_state_kind {
 	VMM_STATE_VCPU = 1,
 	VMM_STATE_VM = 2,
+	VMM_STATE_DEVICES = 3,	/* devstate.c: one VMM_ST_DEVICE per device */
 };
 
 struct vmm_state_hdr {
@@ -399,6 +403,16 @@ enum vmm_state_type {
 	VMM_ST_IRQCHIP,		/* struct kvm_irqchip[count]: PIC master, slave, IOAPIC */
 	VMM_ST_PIT2,		/* struct kvm_pit_state2 */
 	VMM_ST_VMINFO,		/* struct vmm_state_vminfo */
+	/* devices (VMM_STATE_DEVICES) */
+	VMM_ST_DEVICE = 64,	/* struct vmm_state_dev + the device's own bytes */
+};
+
+/* A device's section: who it is, then its state as it serialises it. */
+#define VMM_DEV_NAME_SIZE	16
+struct vmm_state_dev {
+	char name[VMM_DEV_NAME_SIZE];	/* "board", "virtio-blk", ...; NUL-padded */
+	uint32_t version;		/* of the device's own layout */
+	uint32_t size;			/* bytes that follow */
 };
 
 struct vmm_state_tsc {
@@ -433,6 +447,15 @@ const struct vmm_state_hdr *vmm_state_hdr(const struct vmm_state *st);
 const void *vmm_state_find(const struct vmm_state *st, uint32_t type,
 			   uint32_t *size, uint32_t *count);
 const char *vmm_state_type_name(uint32_t type);
+/* The @n-th (from 0) section of that type, NULL if there are fewer. */
+const void *vmm_state_find_nth(const struct vmm_state *st, uint32_t type, uint32_t n,
+			       uint32_t *size);
+/* A section of exactly @size bytes, NULL if absent or of another size. */
+const void *vmm_state_get(const struct vmm_state *st, uint32_t type, size_t size);
+/* Building a state: a header of @kind, then sections (0 or -ENOMEM). */
+int vmm_state_begin(struct vmm_state *st, uint16_t kind, uint32_t index);
+int vmm_state_add(struct vmm_state *st, uint32_t type, const void *data, size_t size,
+		  uint32_t count);
 
 /*
  * Save the full architectural state of a vCPU that is paused or not yet
@@ -476,9 +499,50 @@ int vmm_vcpu_state_load(struct vmm_vcpu *vcpu, const struct vmm_state *st,
 int vmm_vcpus_state_load(struct vmm_vm *vm, const struct vmm_state *states,
 			 const struct vmm_load_opts *opts);
 
-/* VM-wide state: RAM layout, kvmclock, irqchip + PIT (when in-kernel). */
+/*
+ * VM-wide state: RAM layout, kvmclock, irqchip + PIT (when in-kernel).
+ * kvmclock is saved with KVM_GET_CLOCK's host CLOCK_REALTIME (and TSC) where
+ * KVM gives them; the load then passes KVM_CLOCK_REALTIME so KVM advances the
+ * guest's clock by the real time elapsed since the save (its wall clock does
+ * not fall behind by the pause), unless the hosts' clocks disagree: a save
+ * "in the future" or more than VMM_CLOCK_MAX_GAP_NS ago resumes the clock
+ * where it stopped instead (logged).
+ */
+#define VMM_CLOCK_MAX_GAP_NS	(10ULL * 1000000000ULL)
 int vmm_vm_state_save(struct vmm_vm *vm, struct vmm_state *st);
 int vmm_vm_state_load(struct vmm_vm *vm, const struct vmm_state *st);
+
+/*
+ * Devices' state (devstate.c): one small interface every device that holds
+ * guest-visible state implements, registered with the VM in a fixed order
+ * (the same configuration registers them in the same order on both hosts).
+ *
+ *   quiesce  the vCPUs are paused: finish what is in flight (requests the
+ *            device's threads still process, writes to flush) so that the
+ *            state saved next is final; may be NULL
+ *   save     add the device's state: its bytes after struct vmm_state_dev
+ *   load     the destination, vCPUs not started: take those bytes (the
+ *            version and size as save wrote them) and re-establish what KVM
+ *            holds for the device (interrupt lines, routes, eventfds)
+ *
+ * vmm_dev_state_save() builds a VMM_STATE_DEVICES state: one VMM_ST_DEVICE
+ * section per device, in registration order; vmm_dev_state_load() checks
+ * the count and every name before loading any.
+ */
+struct vmm_dev_ops {
+	const char *name;		/* < VMM_DEV_NAME_SIZE bytes */
+	int (*quiesce)(void *opaque);
+	int (*save)(void *opaque, uint32_t *version, void **buf, size_t *size);
+	int (*load)(void *opaque, uint32_t version, const void *buf, size_t size);
+};
+#define VMM_MAX_DEV_STATES	(VMM_MAX_DEVICES + 2)
+int vmm_dev_state_register(struct vmm_vm *vm, const struct vmm_dev_ops *ops, void *opaque);
+unsigned int vmm_dev_state_count(const struct vmm_vm *vm);
+int vmm_dev_state_quiesce(struct vmm_vm *vm);
+int vmm_dev_state_save(struct vmm_vm *vm, struct vmm_state *st);
+/* -EINVAL with a line in @err when the devices differ from the saved ones. */
+int vmm_dev_state_load(struct vmm_vm *vm, const struct vmm_state *st, char *err,
+		       size_t errlen);
 
 /*
  * Compare two vCPU states section by section, for checks after a
@@ -709,6 +773,18 @@ struct vmm_dev_info {
 /* Returns 0, or -errno with one line in @err (-EBUSY: the disk is locked). */
 int vmm_disk_add(struct vmm_vm *vm, const char *path, bool ro, char *err, size_t errlen);
 int vmm_net_add(struct vmm_vm *vm, const struct vmm_net_cfg *cfg, char *err, size_t errlen);
+/*
+ * A migration's disk handoff (docs/DEVICES.md): the destination adds the
+ * source's disk detached (its size as the source has it; no fd, no lock:
+ * the source still writes it) and opens them all with vmm_disks_open() once
+ * the guest is its own (COMMIT); the source closes its disks (drops their
+ * locks) with vmm_disks_close() right before it sends COMMIT.  Open reports
+ * the first disk that fails (-errno, a line in @err) and opens the others.
+ */
+int vmm_disk_add_detached(struct vmm_vm *vm, const char *path, bool ro, uint64_t bytes,
+			  char *err, size_t errlen);
+int vmm_disks_open(struct vmm_vm *vm, char *err, size_t errlen);
+void vmm_disks_close(struct vmm_vm *vm);
 unsigned int vmm_dev_count(const struct vmm_vm *vm);
 int vmm_dev_info(const struct vmm_vm *vm, unsigned int i, struct vmm_dev_info *info);
 
@@ -870,6 +946,17 @@ void vmm_uart_write(struct vmm_uart *u, unsigned int off, uint8_t v);
 /* Bytes for the guest to read: returns how many fit in the FIFO. */
 size_t vmm_uart_receive(struct vmm_uart *u, const uint8_t *buf, size_t n);
 size_t vmm_uart_rx_room(const struct vmm_uart *u);
+/* Its registers and FIFO for a migration (fixed-width, 32 bytes). */
+struct vmm_uart_state {
+	uint8_t ier, lcr, mcr, lsr, msr, scr, dll, dlm, fcr;
+	uint8_t thr_ipending, irq_level, rx_head, rx_count;
+	uint8_t reserved[3];
+	uint8_t rx[VMM_UART_FIFO];
+};
+void vmm_uart_save(const struct vmm_uart *u, struct vmm_uart_state *s);
+/* -EINVAL for an inconsistent state; an asserted line is raised again
+ * through the irq callback (the destination's pin starts low). */
+int vmm_uart_load(struct vmm_uart *u, const struct vmm_uart_state *s);
 
 /*
  * The board a Linux guest sees (linux.c): kernel, initrd and command line
@@ -901,6 +988,20 @@ int vmm_linux_check(const struct vmm_linux_config *cfg, uint64_t mem_bytes,
 		    char *err, size_t errlen);
 int vmm_linux_load(struct vmm_vm *vm, const struct vmm_linux_config *cfg,
 		   struct vmm_linux **out, char *err, size_t errlen);
+/*
+ * The board alone, for the destination of a migration: the UART, CMOS and
+ * misc ports and the board's state (vmm_dev_ops "board": UART registers and
+ * FIFO, CMOS, port 0x61, the kernel and command line it was booted with, as
+ * information), no kernel loaded, no vCPU set up: memory, CPUID and vCPU
+ * state come from the source.  cfg->kernel, initrd and cmdline are unused.
+ * vmm_linux_load() registers the same state, so both hosts agree.
+ */
+int vmm_linux_attach(struct vmm_vm *vm, const struct vmm_linux_config *cfg,
+		     struct vmm_linux **out, char *err, size_t errlen);
+/* The kernel path and command line the guest was booted with ("" unknown;
+ * on a destination: as the source's state said, once loaded). */
+const char *vmm_linux_kernel(const struct vmm_linux *lx);
+const char *vmm_linux_cmdline(const struct vmm_linux *lx);
 /* Feed console input to the UART: bytes taken (the FIFO holds 16). */
 size_t vmm_linux_console_input(struct vmm_linux *lx, const uint8_t *buf, size_t n);
 void vmm_linux_free(struct vmm_linux *lx);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * A Linux guest's serial console on the host side (console.c): the bounded
+ * A Linux guest's serial console on the host side (vmconsole.c): the bounded
  * log file next to the VM's control socket.
  *
  *   $KMIGRATE_RUN_DIR/NAME.console    what the guest wrote to ttyS0, last part:
@@ -21,8 +21,8 @@
  * read), the client's bytes to the UART's receive FIFO.  A client that
  * half-closes keeps receiving output; one that closes detaches.
  */
-#ifndef KM_CONSOLE_H
-#define KM_CONSOLE_H
+#ifndef KM_VMCONSOLE_H
+#define KM_VMCONSOLE_H
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -61,4 +61,4 @@ int run_console_serve(struct run_console *c, struct vmm_linux *lx, char *err, si
 /* Ends the thread, removes the socket, closes the log. */
 void run_console_close(struct run_console *c);
 
-#endif /* KM_CONSOLE_H */
+#endif /* KM_VMCONSOLE_H */
