@@ -202,6 +202,7 @@ static void kmigrate_dp_drop(struct kmigrate_session *session)
 	mutex_lock(&session->lock);
 	put_pid(session->vm_pid);
 	session->vm_pid = NULL;
+	session->vm_kvm = NULL;
 	session->vm_mm = NULL;
 	session->state = KMIGRATE_SESSION_IDLE;
 	mutex_unlock(&session->lock);
@@ -322,6 +323,10 @@ static long kmigrate_dp_attach(struct kmigrate_session *session,
 		err = -EFAULT;
 		goto err_free;
 	}
+	/* Last check: from here on nothing fails. */
+	err = kmigrate_session_claim_vm(session, kvm);
+	if (err)
+		goto err_free;
 
 	mutex_lock(&session->lock);
 	memset(&session->stats, 0, sizeof(session->stats));

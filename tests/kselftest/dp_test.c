@@ -452,6 +452,61 @@ TEST(attach_bad_fds)
 	dp_vm_destroy(&vm);
 }
 
+/*
+ * One session per VM: a second session's ATTACH of a VM that another has
+ * is refused with -EBUSY until that one lets go (DETACH_VM or close).  Two
+ * sessions collecting one VM's dirty rings corrupted KVM's state of them
+ * (found by modfuzz: WARN in kvm_dirty_ring_push(), a vCPU stuck on a ring
+ * full for ever); modfuzz's race_attach_two_files races the two ATTACHes.
+ */
+TEST(attach_one_vm_one_session)
+{
+	struct kmigrate_attach a;
+	struct dp_vm vm, vm2;
+	int km1, km2, km3;
+
+	ASSERT_EQ(0, dp_vm_create(&vm, 1024, 1)) {
+		TH_LOG("%s", vm.err);
+	}
+	ASSERT_EQ(0, dp_vm_create(&vm2, 0, 1)) {
+		TH_LOG("%s", vm2.err);
+	}
+	km1 = kmt_open(O_RDWR);
+	km2 = kmt_open(O_RDWR);
+	km3 = kmt_open(O_RDWR);
+	ASSERT_LE(0, km1);
+	ASSERT_LE(0, km2);
+	ASSERT_LE(0, km3);
+
+	memset(&a, 0, sizeof(a));
+	a.vm_fd = vm.vm;
+	ASSERT_EQ(0, kmt_ioctl(km1, KMIGRATE_ATTACH_VM, &a));
+	memset(&a, 0, sizeof(a));
+	a.vm_fd = vm.vm;
+	EXPECT_EQ(-EBUSY, kmt_ioctl(km2, KMIGRATE_ATTACH_VM, &a));
+	/* another VM is free */
+	memset(&a, 0, sizeof(a));
+	a.vm_fd = vm2.vm;
+	EXPECT_EQ(0, kmt_ioctl(km2, KMIGRATE_ATTACH_VM, &a));
+	/* released by DETACH_VM */
+	EXPECT_EQ(0, kmt_ioctl(km1, KMIGRATE_DETACH_VM, NULL));
+	memset(&a, 0, sizeof(a));
+	a.vm_fd = vm.vm;
+	EXPECT_EQ(0, kmt_ioctl(km3, KMIGRATE_ATTACH_VM, &a));
+	memset(&a, 0, sizeof(a));
+	a.vm_fd = vm.vm;
+	EXPECT_EQ(-EBUSY, kmt_ioctl(km1, KMIGRATE_ATTACH_VM, &a));
+	/* released by close */
+	close(km3);
+	memset(&a, 0, sizeof(a));
+	a.vm_fd = vm.vm;
+	EXPECT_EQ(0, kmt_ioctl(km1, KMIGRATE_ATTACH_VM, &a));
+	close(km1);
+	close(km2);
+	dp_vm_destroy(&vm2);
+	dp_vm_destroy(&vm);
+}
+
 TEST(attach_reports_the_vm)
 {
 	struct dp_ctx c;
