@@ -564,8 +564,7 @@ struct fz {
 	int family;
 	uint32_t seq;
 	/* hostile memory */
-	void *unmapped;		/* a page that is not mapped */
-	void *ro;		/* a read-only page */
+	void *unmapped;		/* a page no access is allowed to */
 	uint64_t gfns[KMIGRATE_BATCH_MAX + 8];
 	uint64_t hbuf[KMIGRATE_BATCH_MAX];
 	uint32_t fetch[FZ_KVM_MAX_VCPUS * 5];
@@ -1490,16 +1489,15 @@ static int fz_setup(struct fz *z, char *err, size_t errlen)
 	}
 	z->slot1 = mmap(NULL, FZ_SLOT1_SIZE, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	m = mmap(NULL, 3 * DP_PAGE_SIZE, PROT_READ | PROT_WRITE,
+	m = mmap(NULL, 2 * DP_PAGE_SIZE, PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (z->slot1 == MAP_FAILED || m == MAP_FAILED) {
 		snprintf(err, errlen, "mmap: %s", strerror(errno));
 		return -ENOMEM;
 	}
-	munmap(m + DP_PAGE_SIZE, DP_PAGE_SIZE);
+	/* PROT_NONE, not unmapped: no later mapping can land there */
+	mprotect(m + DP_PAGE_SIZE, DP_PAGE_SIZE, PROT_NONE);
 	z->unmapped = m + DP_PAGE_SIZE;
-	z->ro = m + 2 * DP_PAGE_SIZE;
-	mprotect(z->ro, DP_PAGE_SIZE, PROT_READ);
 
 	/* the connections: two IPv4, one IPv6 when there is ::1 */
 	for (i = 0; i < FZ_SOCKS; i++) {
@@ -1527,8 +1525,7 @@ static int fz_setup(struct fz *z, char *err, size_t errlen)
 	fz_add_fd(z, "fd -1", -1, -EBADF, -EBADF, -1);
 	fz_add_fd(z, "fd INT_MIN", INT_MIN, -EBADF, -EBADF, -1);
 	fz_add_fd(z, "fd 1000000", 1000000, -EBADF, -EBADF, -1);
-	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	close(fd);	/* closed: stays free, nothing is opened meanwhile */
+	/* a number no file has (checked below) */
 	fz_add_fd(z, "a closed fd", 987, -EBADF, -EBADF, -1);
 	fz_add_fd(z, "UDP", socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), -EINVAL,
 		  -EPROTONOSUPPORT, -1);
