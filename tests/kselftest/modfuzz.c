@@ -210,8 +210,10 @@ static int get_state(int km, struct kmigrate_stats *st)
 
 /*
  * Stops a started guest whose vCPUs may wait on a full ring: harvests on
- * km (or, with km < 0, on a session of its own) until every vCPU halted.
- * 0, or -ETIMEDOUT / the error of the session.
+ * km (or, with km < 0 or once km fails, on a session of its own: km is
+ * detached then) until every vCPU halted.  0, or -ETIMEDOUT / the error
+ * of the session.  The guest must be stopped before its struct is reused:
+ * its vCPU threads use it.
  */
 static int vm_stop(struct dp_vm *v, int km)
 {
@@ -228,13 +230,16 @@ static int vm_stop(struct dp_vm *v, int km)
 			err = -ETIMEDOUT;
 			break;
 		}
-		/* km broken (FAILED, closed): a session of our own */
+		/* km broken (FAILED, closed): a session of our own, once km
+		 * has let go of the VM (one session per VM) */
 		if (v->ring_entries && (km < 0 ||
 		    harvest(km, sink, KMIGRATE_BATCH_MAX, NULL, NULL))) {
 			if (own >= 0 || v->vm < 0) {
 				err = -EBADFD;
 				break;
 			}
+			if (km >= 0)
+				xioctl(km, KMIGRATE_DETACH_VM, NULL);
 			own = kmt_open(O_RDWR);
 			if (own < 0)
 				return own;
@@ -316,9 +321,10 @@ static int rig_open(struct rig *g, uint32_t ring, int vcpus, bool run, size_t ca
 	return err;
 }
 
-static void rig_close(struct rig *g)
+static int rig_close(struct rig *g)
 {
-	vm_stop(&g->vm, g->km);
+	int err = vm_stop(&g->vm, g->km);
+
 	if (g->km >= 0)
 		close(g->km);
 	g->km = -1;
@@ -332,6 +338,7 @@ static void rig_close(struct rig *g)
 	dp_reader_free(&g->rd);
 	g->reading = false;
 	dp_vm_destroy(&g->vm);
+	return err;
 }
 
 /* ---- worker threads ----------------------------------------------------- */
@@ -1759,7 +1766,9 @@ TEST_F_TIMEOUT(slow, race_vm_fd_closed, 600)
 		EXPECT_EQ(0, send_gfns(g.km, gfns, 512, 0, NULL));
 		/* the guest is stopped through the session, which holds the VM */
 		EXPECT_EQ(0, vm_stop(&g.vm, g.km));
-		rig_close(&g);
+		ASSERT_EQ(0, rig_close(&g)) {
+			TH_LOG("the guest did not stop");
+		}
 	}
 	EXPECT_EQ(0, session_count());
 }
@@ -1837,7 +1846,9 @@ TEST_F_TIMEOUT(slow, race_socket_closed, 600)
 					EXPECT_EQ(-EBADFD, send_gfns(g.km, gfns, 1, 0, NULL));
 				}
 			}
-			rig_close(&g);
+			ASSERT_EQ(0, rig_close(&g)) {
+				TH_LOG("the guest did not stop");
+			}
 		}
 	}
 	EXPECT_EQ(0, session_count());
@@ -1893,7 +1904,9 @@ TEST_F_TIMEOUT(slow, race_session_closed, 600)
 			EXPECT_EQ(base, n);
 			/* the VM is free again: stopped through a new session */
 			EXPECT_EQ(0, vm_stop(&g.vm, -1));
-			rig_close(&g);
+			ASSERT_EQ(0, rig_close(&g)) {
+				TH_LOG("the guest did not stop");
+			}
 		}
 	}
 }
@@ -2174,7 +2187,9 @@ TEST_F_TIMEOUT(slow, race_writers_while_sending, 600)
 		TH_LOG("%lu sends, %llu bytes, %lu host writes, guest at iteration %llu",
 		       sends, (unsigned long long)bytes, w.passes,
 		       (unsigned long long)dp_vm_iter(&g.vm, 0));
-		rig_close(&g);
+		ASSERT_EQ(0, rig_close(&g)) {
+			TH_LOG("the guest did not stop");
+		}
 	}
 }
 
@@ -2207,7 +2222,9 @@ TEST_F_TIMEOUT(slow, race_rmmod_with_sessions, 600)
 		EXPECT_TRUE(mod_loaded());
 		EXPECT_LT(0, tally_of(&s.t, 0));
 		EXPECT_EQ(0, vm_stop(&g.vm, g.km));
-		rig_close(&g);
+		ASSERT_EQ(0, rig_close(&g)) {
+			TH_LOG("the guest did not stop");
+		}
 		/* one idle session left: still refused */
 		EXPECT_EQ(-EAGAIN, mod_unload());
 		close(idle);
