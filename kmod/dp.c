@@ -202,6 +202,7 @@ static void kmigrate_dp_drop(struct kmigrate_session *session)
 	mutex_lock(&session->lock);
 	put_pid(session->vm_pid);
 	session->vm_pid = NULL;
+	session->vm_kvm = NULL;
 	session->vm_mm = NULL;
 	session->state = KMIGRATE_SESSION_IDLE;
 	mutex_unlock(&session->lock);
@@ -322,6 +323,10 @@ static long kmigrate_dp_attach(struct kmigrate_session *session,
 		err = -EFAULT;
 		goto err_free;
 	}
+	/* Last check: from here on nothing fails. */
+	err = kmigrate_session_claim_vm(session, kvm);
+	if (err)
+		goto err_free;
 
 	mutex_lock(&session->lock);
 	memset(&session->stats, 0, sizeof(session->stats));
@@ -578,6 +583,29 @@ static long kmigrate_dp_harvest(struct kmigrate_session *session,
 /* ---------------------------------------------------------- sending -- */
 
 /*
+ * The bytes @rate (per second) allows in @ns nanoseconds, at most @max.
+ * Any u64 is a valid cap, and ns * rate passes 64 bits after a second at
+ * a cap near U64_MAX: mul_u64_u64_div_u64() cannot be used on the whole
+ * (x86's divq faults when the quotient does not fit), so whole seconds
+ * are multiplied with an overflow check and only the rest, whose
+ * quotient is below @rate, is divided.
+ */
+static u64 kmigrate_pace_refill(u64 ns, u64 rate, u64 max)
+{
+	u64 secs, add, part;
+	u32 rem;
+
+	secs = div_u64_rem(ns, NSEC_PER_SEC, &rem);
+	if (secs && rate > div64_u64(max, secs))
+		return max;
+	add = secs * rate;
+	if (add >= max)
+		return max;
+	part = mul_u64_u32_div(rate, rem, NSEC_PER_SEC);
+	return part >= max - add ? max : add + part;
+}
+
+/*
  * Waits until the cap allows another @bytes: a token bucket of 50 ms of
  * the cap (at least 64 KiB) that may go into debt by one record.  A
  * change of the cap wakes the wait, which starts over with the new one.
@@ -604,11 +632,9 @@ static int kmigrate_dp_pace(struct kmigrate_session *session,
 		if (!dp->pace_rate) {
 			dp->tokens = burst;
 		} else {
-			u64 add = mul_u64_u64_div_u64(now - dp->pace_ns,
-						      dp->pace_rate,
-						      NSEC_PER_SEC);
-
-			dp->tokens += min_t(u64, add, (u64)burst * 2);
+			dp->tokens += kmigrate_pace_refill(now - dp->pace_ns,
+							   dp->pace_rate,
+							   (u64)burst * 2);
 		}
 		dp->pace_rate = rate;
 		dp->pace_ns = now;

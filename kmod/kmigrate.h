@@ -20,6 +20,7 @@
 
 #include "compat.h"
 
+struct kvm;
 struct mm_struct;
 struct pid;
 struct kmigrate_dp;
@@ -38,6 +39,9 @@ struct kmigrate_dp;
  * @vm_pid: thread group owning the attached VM, NULL when none
  * @nr_vcpus: vCPUs at attach time
  * @mem_bytes: guest memory at attach time
+ * @vm_kvm: the attached VM (only compared, under kmigrate_lock and @lock:
+ *	no two sessions have the same VM, see kmigrate_session_claim_vm()),
+ *	NULL when none
  * @vm_mm: the attached VM's mm (only compared: the VM, which the data path
  *	holds, keeps it allocated), NULL when none
  * @dp: the data path (dp.c): attached VM, bound socket, pacing; NULL
@@ -66,6 +70,7 @@ struct kmigrate_session {
 	struct pid *vm_pid;
 	u32 nr_vcpus;
 	u64 mem_bytes;
+	const struct kvm *vm_kvm;
 	const struct mm_struct *vm_mm;
 	struct kmigrate_dp *dp;
 	struct mutex dp_lock;	/* serialises the data-path ioctls */
@@ -103,6 +108,13 @@ void kmigrate_config_update(const u32 *max_sessions,
  * kmigrate_lock and the session's lock.
  */
 int kmigrate_session_set_bandwidth(u32 id, u64 bandwidth);
+/*
+ * Makes @session the one session with @kvm attached: -EBUSY when another
+ * session has it (two collectors of one dirty ring corrupt KVM's state of
+ * it).  Context: process; takes kmigrate_lock and the sessions' locks.
+ */
+int kmigrate_session_claim_vm(struct kmigrate_session *session,
+			      const struct kvm *kvm);
 /*
  * A consistent copy of @session's counters, state and cap.  Context:
  * process; takes session->lock; the caller keeps @session alive (holds

@@ -274,6 +274,50 @@ int kmigrate_session_set_bandwidth(u32 id, u64 bandwidth)
 }
 
 /**
+ * kmigrate_session_claim_vm - attach @kvm to @session, if no other has it
+ * @session: kept alive by the caller, with no VM attached
+ * @kvm: the VM (only compared)
+ *
+ * A VM's dirty rings may have one collector only: each session keeps its
+ * own read position in them and hands entries back to KVM, so a second
+ * session reads behind the first and hands back (or, resyncing after what
+ * looks like an overflow, marks as collected) ring slots that KVM has
+ * already reset, which makes KVM's reset run past the entries it pushed:
+ * the ring then counts as full for ever (a WARN in kvm_dirty_ring_push(),
+ * a vCPU that cannot run again).  The check and the claim are one step
+ * under kmigrate_lock, so of two attaches at once one wins.
+ *
+ * Context: process context; takes kmigrate_lock, then each session's
+ * lock in turn (never two at once).  The caller releases the claim by
+ * clearing @session->vm_kvm under its lock.
+ * Return: 0, or -EBUSY when another session has @kvm attached.
+ */
+int kmigrate_session_claim_vm(struct kmigrate_session *session,
+			      const struct kvm *kvm)
+{
+	struct kmigrate_session *other;
+	unsigned long id = 0;
+	bool busy = false;
+
+	mutex_lock(&kmigrate_lock);
+	while (!busy && (other = kmigrate_session_next(&id))) {
+		if (other != session) {
+			mutex_lock(&other->lock);
+			busy = other->vm_kvm == kvm;
+			mutex_unlock(&other->lock);
+		}
+		id++;
+	}
+	if (!busy) {
+		mutex_lock(&session->lock);
+		session->vm_kvm = kvm;
+		mutex_unlock(&session->lock);
+	}
+	mutex_unlock(&kmigrate_lock);
+	return busy ? -EBUSY : 0;
+}
+
+/**
  * kmigrate_session_stats - a consistent copy of a session's counters
  * @session: kept alive by the caller
  * @stats: filled in

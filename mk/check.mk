@@ -26,6 +26,26 @@ lab-kselftest: deps
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 1 \
 		--payload $(BUILD)/payload/$$rel --timeout 900 -- sh kselftest/run.sh
 
+# The long fuzzing and racing of the module's interfaces (tests/kselftest/
+# modfuzz.c; a short version runs in every lab-kselftest): MODFUZZ_SECONDS
+# of fuzzing, each race MODFUZZ_RACES times, MODFUZZ_LOOPS load/unload
+# loops with sessions, then run.sh's kernel log and taint checks.
+# MODFUZZ_SEED=N reproduces a run (each run prints its seed).
+MODFUZZ_SECONDS	?= 600
+MODFUZZ_RACES	?= 20
+MODFUZZ_LOOPS	?= 1000
+MODFUZZ_SEED	?=
+.PHONY: lab-modfuzz
+lab-modfuzz: deps
+	@rel=$$($(TOP)/scripts/lab-kernel.sh $(LAB_KERNEL)) && \
+	$(MAKE) -s payload KREL=$$rel && \
+	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 1 \
+		--payload $(BUILD)/payload/$$rel --timeout 7200 -- \
+		KMIGRATE_SELFTESTS=modfuzz KMIGRATE_LOAD_LOOPS=10 \
+		MODFUZZ_SECONDS=$(MODFUZZ_SECONDS) MODFUZZ_RACES=$(MODFUZZ_RACES) \
+		MODFUZZ_LOOPS=$(MODFUZZ_LOOPS) $(if $(MODFUZZ_SEED),MODFUZZ_SEED=$(MODFUZZ_SEED)) \
+		sh kselftest/run.sh
+
 check: deps
 	@$(TOP)/tests/check.sh
 

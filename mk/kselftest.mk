@@ -1,7 +1,7 @@
 # In-lab kernel selftests of kmigrate.ko (tests/kselftest/).
 #
 #   make kselftest   -> $(BUILD)/kselftest/: chardev_test, genl_test,
-#                       dp_test, kmt_probe and run.sh (what a lab host runs from
+#                       dp_test, modfuzz, kmt_probe and run.sh (what a lab host runs from
 #                       /opt/kmigrate/kselftest, next to kmigrate.ko)
 #
 # The tests use the kernel's kselftest harness (mk/harness.mk) and libnl-3
@@ -15,7 +15,7 @@ include $(TOP)/mk/harness.mk
 KSELFTEST_SRC	:= $(TOP)/tests/kselftest
 KSELFTEST_OUT	:= $(BUILD)/kselftest
 KSELFTEST_OBJ	:= $(BUILD)/obj/kselftest
-KSELFTEST_BINS	:= chardev_test genl_test kmt_probe as_nobody dp_test
+KSELFTEST_BINS	:= chardev_test genl_test kmt_probe as_nobody dp_test modfuzz
 
 KSELFTEST_CC	?= $(CC)
 KSELFTEST_CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra -Werror \
@@ -53,6 +53,11 @@ $(KSELFTEST_OBJ)/.xxhash-ok:
 	@touch $@
 $(KSELFTEST_OUT)/dp_test: $(KSELFTEST_DP_OBJS)
 $(KSELFTEST_OUT)/dp_test: KSELFTEST_LDLIBS += $(shell pkg-config --libs libxxhash 2>/dev/null || echo -lxxhash)
+
+# modfuzz (fuzzing and races of the module's interfaces) makes its VMs
+# and connections with the same helpers.
+$(KSELFTEST_OBJ)/modfuzz.o: $(KSELFTEST_SRC)/dp_vm.h
+$(KSELFTEST_OUT)/modfuzz: $(KSELFTEST_DP_OBJS)
 
 kselftest-clean:
 	rm -rf $(KSELFTEST_OUT) $(KSELFTEST_OBJ)

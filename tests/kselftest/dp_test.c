@@ -452,6 +452,61 @@ TEST(attach_bad_fds)
 	dp_vm_destroy(&vm);
 }
 
+/*
+ * One session per VM: a second session's ATTACH of a VM that another has
+ * is refused with -EBUSY until that one lets go (DETACH_VM or close).  Two
+ * sessions collecting one VM's dirty rings corrupted KVM's state of them
+ * (found by modfuzz: WARN in kvm_dirty_ring_push(), a vCPU stuck on a ring
+ * full for ever); modfuzz's race_attach_two_files races the two ATTACHes.
+ */
+TEST(attach_one_vm_one_session)
+{
+	struct kmigrate_attach a;
+	struct dp_vm vm, vm2;
+	int km1, km2, km3;
+
+	ASSERT_EQ(0, dp_vm_create(&vm, 1024, 1)) {
+		TH_LOG("%s", vm.err);
+	}
+	ASSERT_EQ(0, dp_vm_create(&vm2, 0, 1)) {
+		TH_LOG("%s", vm2.err);
+	}
+	km1 = kmt_open(O_RDWR);
+	km2 = kmt_open(O_RDWR);
+	km3 = kmt_open(O_RDWR);
+	ASSERT_LE(0, km1);
+	ASSERT_LE(0, km2);
+	ASSERT_LE(0, km3);
+
+	memset(&a, 0, sizeof(a));
+	a.vm_fd = vm.vm;
+	ASSERT_EQ(0, kmt_ioctl(km1, KMIGRATE_ATTACH_VM, &a));
+	memset(&a, 0, sizeof(a));
+	a.vm_fd = vm.vm;
+	EXPECT_EQ(-EBUSY, kmt_ioctl(km2, KMIGRATE_ATTACH_VM, &a));
+	/* another VM is free */
+	memset(&a, 0, sizeof(a));
+	a.vm_fd = vm2.vm;
+	EXPECT_EQ(0, kmt_ioctl(km2, KMIGRATE_ATTACH_VM, &a));
+	/* released by DETACH_VM */
+	EXPECT_EQ(0, kmt_ioctl(km1, KMIGRATE_DETACH_VM, NULL));
+	memset(&a, 0, sizeof(a));
+	a.vm_fd = vm.vm;
+	EXPECT_EQ(0, kmt_ioctl(km3, KMIGRATE_ATTACH_VM, &a));
+	memset(&a, 0, sizeof(a));
+	a.vm_fd = vm.vm;
+	EXPECT_EQ(-EBUSY, kmt_ioctl(km1, KMIGRATE_ATTACH_VM, &a));
+	/* released by close */
+	close(km3);
+	memset(&a, 0, sizeof(a));
+	a.vm_fd = vm.vm;
+	EXPECT_EQ(0, kmt_ioctl(km1, KMIGRATE_ATTACH_VM, &a));
+	close(km1);
+	close(km2);
+	dp_vm_destroy(&vm2);
+	dp_vm_destroy(&vm);
+}
+
 TEST(attach_reports_the_vm)
 {
 	struct dp_ctx c;
@@ -1464,6 +1519,57 @@ TEST_F_TIMEOUT(slow, bandwidth_cap, SLOW_TIMEOUT)
 	ASSERT_EQ(0, get_stats(c.km, &st));
 	EXPECT_EQ(3ull * DP_MEM_PAGES, st.pages_sent);
 	EXPECT_GE(st.send_stalls, 1);
+	dp_reader_stop(&rd);
+	ctx_close(&c);
+	dp_reader_free(&rd);
+}
+
+/*
+ * A cap so high that the bucket refill, bytes = elapsed ns * cap / 1e9,
+ * does not fit 64 bits once a second has passed since the last send
+ * (found by modfuzz: x86's mul_u64_u64_div_u64() is mulq/divq, whose
+ * quotient overflow is a divide error, an oops in the ioctl).  Every cap
+ * a u64 holds is valid; sends after an idle second must just go.
+ */
+TEST_F_TIMEOUT(slow, huge_cap_after_idle_second, SLOW_TIMEOUT)
+{
+	/* The first and last overflow after 1.2 s, 2^63 only after 2 s. */
+	static const uint64_t caps[] = { UINT64_MAX, 1ull << 63, 16000000000000000000ull };
+	static uint64_t gfns[64];
+	struct kmigrate_bandwidth bw;
+	struct kmigrate_send s;
+	struct kmigrate_stats st;
+	struct dp_reader rd;
+	struct dp_ctx c;
+	unsigned int k;
+	uint32_t i;
+	int err;
+
+	err = ctx_open(&c, 0, 1, true);
+	ASSERT_EQ(0, err) {
+		TH_LOG("%s", c.err);
+	}
+	ASSERT_EQ(0, dp_reader_start(&rd, c.rx, 0));
+	for (i = 0; i < 64; i++) {
+		fill_page(c.vm.mem, 16 + i, 5);
+		gfns[i] = 16 + i;
+	}
+	ASSERT_EQ(0, do_round(c.km, 0, 0));
+	for (k = 0; k < ARRAY_SIZE(caps); k++) {
+		memset(&bw, 0, sizeof(bw));
+		bw.bytes_per_sec = caps[k];
+		ASSERT_EQ(0, kmt_ioctl(c.km, KMIGRATE_SET_BANDWIDTH, &bw));
+		ASSERT_EQ(0, send_pages(c.km, gfns, 64, 0, NULL, &s));
+		/* 1.2 s idle: the refill's product passes 2^64 * 1e9. */
+		usleep(1200000);
+		ASSERT_EQ(0, send_pages(c.km, gfns, 64, 0, NULL, &s)) {
+			TH_LOG("cap %llu", (unsigned long long)caps[k]);
+		}
+		EXPECT_EQ(64, s.pages);
+	}
+	ASSERT_EQ(0, get_stats(c.km, &st));
+	EXPECT_EQ(KMIGRATE_SESSION_RUNNING, st.state);
+	EXPECT_EQ(2ull * 64 * ARRAY_SIZE(caps), st.pages_sent);
 	dp_reader_stop(&rd);
 	ctx_close(&c);
 	dp_reader_free(&rd);

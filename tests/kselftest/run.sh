@@ -7,8 +7,8 @@
 #	sh /opt/kmigrate/kselftest/run.sh
 #
 # 1. the module loads and unloads cleanly LOOPS (100) times;
-# 2. each harness binary (chardev_test, genl_test, dp_test) runs against a freshly
-#    loaded module, which must unload cleanly afterwards;
+# 2. each harness binary (chardev_test, genl_test, dp_test, modfuzz) runs
+#    against a freshly loaded module, which must unload cleanly afterwards;
 # 3. rmmod is refused while /dev/kmigrate is open (by another process,
 #    then by this shell) and works once it is closed;
 # 4. the kernel log has no BUG/WARNING/Oops or kmigrate error lines and
@@ -22,14 +22,19 @@
 # anything failed.
 #
 # Environment: KMIGRATE_KO (default: ../kmigrate.ko next to this
-# directory), KMIGRATE_LOAD_LOOPS (default 100).
+# directory), KMIGRATE_LOAD_LOOPS (default 100), KMIGRATE_SELFTESTS (the
+# binaries of step 2, default all), and modfuzz's MODFUZZ_SEED,
+# MODFUZZ_SECONDS (20), MODFUZZ_ITERATIONS, MODFUZZ_RACES (1) and
+# MODFUZZ_LOOPS (50): the short version; `make lab-modfuzz` runs the long
+# one.
 
 KSFT_DIR=$(cd "$(dirname "$0")" && pwd)
 KO=${KMIGRATE_KO:-$KSFT_DIR/../kmigrate.ko}
 LOOPS=${KMIGRATE_LOAD_LOOPS:-100}
 PROBE=$KSFT_DIR/kmt_probe
 DEV=/dev/kmigrate
-TESTS="chardev_test genl_test dp_test cli_test.sh"
+TESTS=${KMIGRATE_SELFTESTS:-"chardev_test genl_test dp_test cli_test.sh modfuzz"}
+export KMIGRATE_KO="$KO"
 
 N=0
 FAILED=0

@@ -117,7 +117,9 @@ struct kmigrate_features {
  * struct kmigrate_attach - argument of KMIGRATE_ATTACH_VM
  * @vm_fd: in: a KVM VM file descriptor (from KVM_CREATE_VM) of the caller's
  *	own VM.  -EBADF: not an open fd; -EINVAL: not a KVM VM; -EPERM: a VM
- *	another process created; -EBUSY: this session has a VM already.
+ *	another process created; -EBUSY: this session has a VM already, or
+ *	another session has this VM attached (a VM's dirty rings have one
+ *	collector: DETACH_VM or close that session first).
  * @flags: in: must be zero (-EOPNOTSUPP).
  * @nr_vcpus: out: vCPUs the VM has now (more may be added later; each
  *	harvest walks the vCPUs there are then).
