@@ -10,7 +10,7 @@
 # Debian version of the source package (or a hash of the tarball) and <key>
 # a hash of the fragment's options.  In it:
 #   src/   the built kernel tree (kmigrate.ko builds against it: KDIR=src)
-#   lab/   what `lab.sh --kernel DIR` boots: vmlinux, vmlinuz, config,
+#   lab/   what `lab.sh --kernel DIR` boots: vmlinuz (no vmlinux, see below), config,
 #          release, meta/ (modules.dep, modules.builtin*, order), build -> ../src
 # Prints the lab/ directory on stdout.  A cached build is reused.
 #
@@ -122,7 +122,10 @@ mkdir -p "$lab/modules"
 cp -a "$md/." "$lab/modules/"
 rm -f "$lab/modules/build" "$lab/modules/source"
 rm -rf "$out/modroot"
-cp "$src/vmlinux" "$lab/vmlinux"
+# No vmlinux: QEMU would boot it through PVH, whose entry code
+# (arch/x86/platform/pvh/enlighten.c) runs KASAN-instrumented before the
+# KASAN shadow exists and triple-faults at once (an empty console and QEMU
+# gone, seen here).  The bzImage boots through the decompressor.
 cp "$src/arch/x86/boot/bzImage" "$lab/vmlinuz"
 cp "$src/.config" "$lab/config"
 echo "$rel" >"$lab/release"
