@@ -4,6 +4,9 @@
 
 LAB_KERNEL	?= 6.1
 lab_rel		= $(shell $(TOP)/scripts/lab-kernel.sh $(1))
+# LAB_KERNEL may also be a kernel directory (a path with a slash, from
+# tests/lab/kdebug_build.sh): its modules build against DIR/build.
+LAB_KREL_KDIR	= $(if $(findstring /,$(LAB_KERNEL)),KREL_KDIR=$(abspath $(LAB_KERNEL))/build)
 
 # payload KREL=<release>: what a lab host running <release> gets in /opt/kmigrate.
 # With the guest agent and the client probe (tests/lab/README.md) in bin/.
@@ -22,7 +25,7 @@ payload: tools kselftest module-lab lab-agent
 # The kernel selftests inside one lab host of kernel line LAB_KERNEL.
 lab-kselftest: deps
 	@rel=$$($(TOP)/scripts/lab-kernel.sh $(LAB_KERNEL)) && \
-	$(MAKE) -s payload KREL=$$rel && \
+	$(MAKE) -s payload KREL=$$rel $(LAB_KREL_KDIR) && \
 	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 1 \
 		--payload $(BUILD)/payload/$$rel --timeout 900 -- sh kselftest/run.sh
 
@@ -48,6 +51,17 @@ lab-modfuzz: deps
 
 check: deps
 	@$(TOP)/tests/check.sh
+
+.PHONY: check-kdebug
+# The debug-kernel line (not part of check): a kernel with KASAN, lockdep,
+# kmemleak, DEBUG_ATOMIC_SLEEP and DEBUG_OBJECTS built from Debian's
+# linux-source (tests/lab/kdebug_build.sh, cached) boots the lab hosts for
+# the kselftests and the migrate, migrate-tls and migrate-faults suites;
+# any KASAN, lockdep, kmemleak or WARN report fails (tests/lab/kdebug.sh).
+# KDEBUG_SUITES picks some of them.
+check-kdebug: deps
+	@$(TOP)/scripts/deps.sh kdebug
+	@$(TOP)/tests/lab/kdebug.sh $(KDEBUG_SUITES)
 
 # The main job: two emulated hypervisor hosts on a management and a
 # dedicated migration network, kmigrate.ko loaded on both.
@@ -167,7 +181,7 @@ LAB_MIG_ENV	= $(if $(LAB_MIG_DATAPATH),MIG_DATAPATH=$(LAB_MIG_DATAPATH))
 LAB_TLS		= sh $(TOP)/tests/lab-migrate/tls_certs.sh
 LAB_MIG_KO	= $(BUILD)/kmod/$(shell $(TOP)/scripts/lab-kernel.sh $(LAB_KERNEL))/kmod/kmigrate.ko
 lab-mig-module:
-	@rel=$$($(TOP)/scripts/lab-kernel.sh $(LAB_KERNEL)) && $(MAKE) -s module-lab KREL=$$rel
+	@rel=$$($(TOP)/scripts/lab-kernel.sh $(LAB_KERNEL)) && $(MAKE) -s module-lab KREL=$$rel $(LAB_KREL_KDIR)
 
 lab-migrate: deps tools lab-mig-module
 	rm -rf $(BUILD)/payload-mig

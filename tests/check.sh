@@ -63,6 +63,7 @@ step() {
 cd "$top" || exit 1
 step unit make -s unit
 step lab-explain sh tests/lab/console_explain_test.sh
+step kdebug-scan sh tests/lab/kdebug_scan_test.sh
 step vmm-host bash -c 'make -s vmm && build/vmm/wl_hosttest && build/vmm/mb_parse_test build/vmm/mb_guest.elf'
 # The migration receiver's decoder under libFuzzer for 45 s from the seeds
 # of tests/fuzz/corpus (tests/fuzz/run.sh; one skipped line without clang's

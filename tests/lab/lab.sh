@@ -3,13 +3,13 @@
 # nested SVM) booting Debian's own kernel, joined by two private links: a
 # management network and a dedicated migration network.
 #
-#   lab.sh run   --kernel 6.1|6.12|RELEASE [--hosts 1|2] [--payload DIR]
+#   lab.sh run   --kernel 6.1|6.12|RELEASE|DIR [--hosts 1|2] [--payload DIR]
 #                [--timeout SEC] [--mem MiB] [--smp N] [--log-dir DIR]
 #                -- COMMAND...
-#   lab.sh shell --kernel 6.1|6.12|RELEASE [--hosts 1|2] [--payload DIR]
+#   lab.sh shell --kernel 6.1|6.12|RELEASE|DIR [--hosts 1|2] [--payload DIR]
 #                [--mem MiB] [--smp N] [--log-dir DIR]
-#   lab.sh prepare --kernel 6.1|6.12|RELEASE   (fetch the kernel, build the
-#                                              cached base initramfs)
+#   lab.sh prepare --kernel 6.1|6.12|RELEASE|DIR   (fetch the kernel, build
+#                                              the cached base initramfs)
 #
 # See tests/lab/README.md for the layout inside a host, the environment
 # COMMAND gets, and the exit statuses (COMMAND's, 124 timeout, 125 lab).
@@ -39,8 +39,9 @@ FAIL_GRACE=${LAB_FAIL_GRACE:-20}	# seconds the other host gets after one failed
 QEMU=${LAB_QEMU:-qemu-system-x86_64}
 QEMU_CPU=${LAB_QEMU_CPU:-qemu64,+svm,+npt}
 
-# What in a console log means the kernel is unwell.
-OOPS_RE='Kernel panic|BUG:|Oops|WARNING:|general protection fault|Call Trace:'
+# What in a console log means the kernel is unwell (kmemleak's reports come
+# from a debug kernel, tests/lab/kdebug.sh).
+OOPS_RE='Kernel panic|BUG:|Oops|WARNING:|general protection fault|Call Trace:|unreferenced object 0x'
 STALL_RE='soft lockup|hard LOCKUP|rcu.*stall|blocked for more than|hung_task'
 
 say() { echo "lab: $*" >&2; }
@@ -52,10 +53,22 @@ usage() {
 
 # ---------------------------------------------------------------- kernels
 
-# Kernel line (6.1, 6.12) or release (6.1.0-56-amd64) -> release.
+# Kernel line (6.1, 6.12) or release (6.1.0-56-amd64) -> release.  A
+# directory (a path with a slash) is a locally built kernel laid out as the
+# cache's kernel/<rel>/ is (tests/lab/kdebug_build.sh makes one): vmlinux
+# and/or vmlinuz, config, meta/, a file "release" and, instead of image.deb,
+# the modules under modules/ (relative to lib/modules/<rel>/); it sets
+# LOCAL_KDIR.
 resolve_release() {
 	local want=$1 rel pat
 	case "$want" in
+	*/*)
+		[ -d "$want" ] || { say "--kernel $want: no such directory"; exit 2; }
+		if ! rel=$(cat "$want/release" 2>/dev/null) || [ -z "$rel" ]; then
+			die "--kernel $want: no release file (is it a kernel from tests/lab/kdebug_build.sh?)"
+		fi
+		echo "$rel"
+		;;
 	6.1 | 6.12)
 		if rel=$("$TOP/scripts/lab-kernel.sh" "$want" 2>/dev/null); then
 			echo "$rel"
@@ -72,7 +85,7 @@ resolve_release() {
 		echo "$rel"
 		;;
 	[0-9]*.*-amd64) echo "$want" ;;
-	*) say "unknown kernel '$want' (use 6.1, 6.12 or a release like 6.1.0-56-amd64)"; exit 2 ;;
+	*) say "unknown kernel '$want' (use 6.1, 6.12, a release like 6.1.0-56-amd64 or a kernel directory)"; exit 2 ;;
 	esac
 }
 
@@ -109,10 +122,11 @@ extract_vmlinux() {
 # those (*.ko, *.ko.*, modules.order) anywhere below the tree, .cache too.
 kernel_ok() {
 	local f
-	for f in .ok image.deb vmlinuz config meta/modules.dep meta/modules.builtin \
+	for f in .ok vmlinuz config meta/modules.dep meta/modules.builtin \
 		meta/modules.builtin.modinfo meta/order; do
 		[ -f "$1/$f" ] || return 1
 	done
+	[ -f "$1/image.deb" ] || [ -d "$1/modules" ]
 }
 
 fetch_kernel() {
@@ -199,7 +213,7 @@ copy_libs() {
 base_key() {
 	local t p
 	{
-		cat "${BASH_SOURCE[0]}" "$LAB_DIR/init"
+		cat "${BASH_SOURCE[0]}" "$LAB_DIR/init" "$KDIR_C/config"
 		sha256sum "$(command -v busybox)"
 		for t in $HOST_TOOLS; do
 			p=$(command -v "$t" 2>/dev/null) && stat -L -c '%n %s %Y' "$p"
@@ -208,7 +222,7 @@ base_key() {
 }
 
 build_base() {
-	local rel=$1 kd=$CACHE/kernel/$1 key st out t p m mods
+	local rel=$1 kd=$KDIR_C key st out t p m mods
 	key=$(base_key)
 	out=$CACHE/base/$rel-$key
 	# (modules.order: see kernel_ok about "make clean")
@@ -240,14 +254,21 @@ build_base() {
 	[ -e "$st/usr/bin/dash" ] && ln -sf ../usr/bin/dash "$st/bin/sh"
 	: >"$st.have"
 	find "$st/usr/bin" "$st/usr/sbin" -type f | copy_libs "$st" "$st.have"
-	# Modules, from the package, decompressed (busybox modprobe and fast
-	# loading want that).
+	# Modules, from the package (or a local kernel's modules/),
+	# decompressed (busybox modprobe and fast loading want that).
 	# shellcheck disable=SC2086 # lists of words
 	mods=$(module_closure "$kd/meta" $LOAD_MODULES $SHIP_MODULES)
-	mkdir -p "$st.x"
-	# shellcheck disable=SC2046,SC2086 # one word per module file
-	timeout 600 dpkg-deb --fsys-tarfile "$kd/image.deb" |
-		tar -x -C "$st.x" $(printf "./lib/modules/$rel/%s " $mods)
+	mkdir -p "$st.x/lib/modules/$rel"
+	if [ -z "$mods" ]; then
+		:	# all built in
+	elif [ -f "$kd/image.deb" ]; then
+		# shellcheck disable=SC2046,SC2086 # one word per module file
+		timeout 600 dpkg-deb --fsys-tarfile "$kd/image.deb" |
+			tar -x -C "$st.x" $(printf "./lib/modules/$rel/%s " $mods)
+	else
+		# shellcheck disable=SC2086 # one word per module file
+		(cd "$kd/modules" && cp --parents $mods "$st.x/lib/modules/$rel/")
+	fi
 	for m in $mods; do
 		p=$st/lib/modules/$rel/${m%.ko*}.ko
 		mkdir -p "$(dirname "$p")"
@@ -296,8 +317,13 @@ prepare() {
 	mkdir -p "$CACHE/kernel" "$CACHE/base"
 	exec 8>"$CACHE/lock"
 	flock -w 1800 8 || die "timed out waiting for the lab cache lock"
-	fetch_kernel "$rel"
-	KDIR_C=$CACHE/kernel/$rel
+	if [ -n "$LOCAL_KDIR" ]; then
+		KDIR_C=$LOCAL_KDIR
+		kernel_ok "$KDIR_C" || die "--kernel $KDIR_C: not a complete kernel directory (needs .ok, vmlinuz, config, meta/, modules/)"
+	else
+		fetch_kernel "$rel"
+		KDIR_C=$CACHE/kernel/$rel
+	fi
 	BASE=$(build_base "$rel")
 	exec 8>&-
 }
@@ -469,7 +495,7 @@ MODE=$1
 shift
 case "$MODE" in run | shell | prepare) ;; -h | --help | help) usage ;; *) usage ;; esac
 
-KERNEL='' HOSTS=1 PAYLOAD='' TIMEOUT=600 MEM=1024 SMP='' LOGDIR=
+KERNEL='' HOSTS=1 PAYLOAD='' TIMEOUT=600 MEM=1024 SMP='' LOGDIR=${LAB_LOG_DIR:-}
 while [ $# -gt 0 ]; do
 	opt=$1
 	case "$opt" in
@@ -495,6 +521,10 @@ COMMAND="$*"
 [ -n "$KERNEL" ] || { say "--kernel is required"; exit 2; }
 case "$HOSTS" in 1 | 2) ;; *) say "--hosts must be 1 or 2"; exit 2 ;; esac
 case "$TIMEOUT$MEM${SMP:-1}" in *[!0-9]*) say "--timeout, --mem and --smp take numbers"; exit 2 ;; esac
+# A slow kernel (the debug line, tests/lab/kdebug.sh) scales every
+# COMMAND deadline at once.
+case "${LAB_TIMEOUT_SCALE:-1}" in '' | *[!0-9]* | 0) say "LAB_TIMEOUT_SCALE takes a positive integer"; exit 2 ;; esac
+TIMEOUT=$((TIMEOUT * ${LAB_TIMEOUT_SCALE:-1}))
 # On a 2-core build machine two 1-vCPU hosts boot fastest (see README).
 [ -n "$SMP" ] || SMP=$((3 - HOSTS))
 if [ "$MODE" = run ] && [ -z "$COMMAND" ]; then say "run needs '-- COMMAND'"; exit 2; fi
@@ -508,6 +538,8 @@ for t in "$QEMU" busybox cpio depmod setpriv flock; do
 done
 
 REL=$(resolve_release "$KERNEL")
+LOCAL_KDIR=
+case "$KERNEL" in */*) LOCAL_KDIR=$(cd "$KERNEL" && pwd) ;; esac
 KDIR_C='' BASE=
 prepare "$REL"
 [ "$MODE" = prepare ] && { echo "$REL"; exit 0; }
