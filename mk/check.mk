@@ -30,7 +30,7 @@ lab-kselftest: deps
 		--payload $(BUILD)/payload/$$rel --timeout 900 -- sh kselftest/run.sh
 
 # The long fuzzing and racing of the module's interfaces (tests/kselftest/
-# modfuzz.c; a short version runs in every lab-kselftest): MODFUZZ_SECONDS
+# modfuzz*.c; a short version runs in every lab-kselftest): MODFUZZ_SECONDS
 # of fuzzing, each race MODFUZZ_RACES times, MODFUZZ_LOOPS load/unload
 # loops with sessions, then run.sh's kernel log and taint checks.
 # MODFUZZ_SEED=N reproduces a run (each run prints its seed).

@@ -55,9 +55,12 @@ $(KSELFTEST_OUT)/dp_test: $(KSELFTEST_DP_OBJS)
 $(KSELFTEST_OUT)/dp_test: KSELFTEST_LDLIBS += $(shell pkg-config --libs libxxhash 2>/dev/null || echo -lxxhash)
 
 # modfuzz (fuzzing and races of the module's interfaces) makes its VMs
-# and connections with the same helpers.
-$(KSELFTEST_OBJ)/modfuzz.o: $(KSELFTEST_SRC)/dp_vm.h
-$(KSELFTEST_OUT)/modfuzz: $(KSELFTEST_DP_OBJS)
+# and connections with the same helpers; its harness, tests and main are
+# modfuzz.c, the rest modfuzz_*.c (modfuzz.h).
+KSELFTEST_MODFUZZ_OBJS := $(addprefix $(KSELFTEST_OBJ)/modfuzz_,env.o model.o fuzz.o race.o loops.o opts.o)
+
+$(KSELFTEST_OBJ)/modfuzz.o $(KSELFTEST_MODFUZZ_OBJS): $(KSELFTEST_SRC)/dp_vm.h $(KSELFTEST_SRC)/modfuzz.h
+$(KSELFTEST_OUT)/modfuzz: $(KSELFTEST_DP_OBJS) $(KSELFTEST_MODFUZZ_OBJS)
 
 kselftest-clean:
 	rm -rf $(KSELFTEST_OUT) $(KSELFTEST_OBJ)
