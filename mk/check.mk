@@ -119,7 +119,7 @@ lab-migrate-linux: deps tools lab-mig-module
 	$(TOP)/tests/lab/lab.sh prepare --kernel $(LAB_KERNEL) >/dev/null && \
 	p=$(BUILD)/payload-lmig && rm -rf $$p && mkdir -p $$p/bin && \
 	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-vm/linux_mig_test.sh $(TOP)/tests/lib/labtest.sh \
-		$$p/bin/ && \
+		$(TOP)/tests/lab-vm/agentlib.sh $$p/bin/ && \
 	cp $(LAB_CACHE_DIR)/kernel/$$rel/vmlinuz $$p/vmlinuz && \
 	sh $(TOP)/tests/lab-vm/linux_mig_initrd.sh $$p/initrd.cpio && \
 	cp $(LAB_MIG_KO) $$p/ && $(LAB_TLS) $$p/tls && \
@@ -136,7 +136,7 @@ lab-migrate-linux-disk: deps tools lab-mig-module
 	$(TOP)/tests/lab/lab.sh prepare --kernel $(LAB_KERNEL) >/dev/null && \
 	p=$(BUILD)/payload-lmigd && rm -rf $$p && mkdir -p $$p/bin && \
 	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-vm/linux_mig_test.sh $(TOP)/tests/lib/labtest.sh \
-		$$p/bin/ && \
+		$(TOP)/tests/lab-vm/agentlib.sh $$p/bin/ && \
 	cp $(LAB_CACHE_DIR)/kernel/$$rel/vmlinuz $$p/vmlinuz && \
 	sh $(TOP)/tests/lab-vm/virtio_mods.sh $(LAB_CACHE_DIR)/kernel/$$rel/image.deb $$rel $$p/m && \
 	mv $$p/m/guest $$p/mods && rm -rf $$p/m && \
