@@ -22,8 +22,9 @@ LOG=$KMIGRATE_RUN_DIR/lm.console
 BOOT_S=${LINUX_BOOT_S:-240}
 . "$D/bin/agentlib.sh"	# lab_shared_disk, agent_wait, agent_check
 say() { printf '\n--- %s\n' "$*"; }
-# show CMD ARGS...: the command as an operator types it, then run it
-show() {
+# show CMD ARGS...: the command as an operator types it, then run it;
+# show_within SECONDS CMD ARGS...: the same, ended after SECONDS
+show_line() {
 	_l='$'
 	for _a in "$@"; do
 		case $_a in
@@ -32,8 +33,9 @@ show() {
 		esac
 	done
 	printf '%s\n' "$_l"
-	"$@"
 }
+show() { show_line "$@"; "$@"; }
+show_within() { _t=$1; shift; show_line "$@"; timeout "$_t" "$@"; }
 
 say "host $(hostname): kernel $(uname -r)"
 insmod ./kmigrate.ko
@@ -71,7 +73,8 @@ if [ "$LAB_HOST" = b ]; then
 	show $KM stop vm1
 
 	say "listening again: a Linux guest comes next"
-	show $KM listen --address "$LAB_MIG_ADDR" --port $PORT --once
+	# (a boots the guest first: up to BOOT_S)
+	show_within $((BOOT_S + 240)) $KM listen --address "$LAB_MIG_ADDR" --port $PORT --once
 	say "the Linux guest now runs here"
 	show $KM vms
 	say "the guest checks itself (over kmigrate console): its writers stop, then it reads its memory and disk back"
@@ -106,6 +109,7 @@ t0=$(date +%s)
 if ! agent_wait "$LOG" "KMAGENT guest started" "$BOOT_S"; then
 	echo "the guest did not start its agent in $BOOT_S s; its console:" >&2
 	tail -n 40 "$LOG" >&2
+	$KM stop lm >/dev/null 2>&1 || true
 	exit 1
 fi
 echo "booted in $(($(date +%s) - t0)) s: $(grep -a 'KMAGENT guest up' "$LOG" | tr -d '\r' | tail -n 1)"
