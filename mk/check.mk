@@ -64,12 +64,24 @@ check-kdebug: deps
 	@$(TOP)/tests/lab/kdebug.sh $(KDEBUG_SUITES)
 
 # The main job: two emulated hypervisor hosts on a management and a
-# dedicated migration network, kmigrate.ko loaded on both.
+# dedicated migration network, kmigrate.ko loaded on both; a workload guest,
+# then a stock Linux guest with the agent and a disk on the lab's shared
+# storage, live-migrate from a to b (tests/demo/demo-host.sh).  The payload
+# gets what the Linux guest needs, as lab-migrate-linux-disk's: the lab
+# kernel (vmlinuz), its virtio modules (mods: the guest's, which the hosts
+# load too) and the agent's initramfs with them (initrd.cpio).
+# (Two recipe lines: make -n runs the one with $(MAKE), not the lab.)
 demo: deps
+	@rel=$$($(TOP)/scripts/lab-kernel.sh $(LAB_KERNEL)) && $(MAKE) -s payload KREL=$$rel
 	@rel=$$($(TOP)/scripts/lab-kernel.sh $(LAB_KERNEL)) && \
-	$(MAKE) -s payload KREL=$$rel && \
-	$(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
-		--payload $(BUILD)/payload/$$rel --timeout 300 -- sh bin/demo-host.sh
+	$(TOP)/tests/lab/lab.sh prepare --kernel $(LAB_KERNEL) >/dev/null && \
+	p=$(BUILD)/payload/$$rel && \
+	cp $(LAB_CACHE_DIR)/kernel/$$rel/vmlinuz $$p/vmlinuz && \
+	sh $(TOP)/tests/lab-vm/virtio_mods.sh $(LAB_CACHE_DIR)/kernel/$$rel/image.deb $$rel $$p/m && \
+	mv $$p/m/guest $$p/mods && rm -rf $$p/m && \
+	sh $(TOP)/tests/lab-vm/agent_initrd.sh $$p/initrd.cpio $(LABVM_OUT)/kmagent $$p/mods && \
+	LAB_SHARED_DISK=256 $(TOP)/tests/lab/lab.sh run --kernel $(LAB_KERNEL) --hosts 2 \
+		--payload $$p --timeout 600 -- sh bin/demo-host.sh
 
 .PHONY: lab-vmm
 # The VMM selftest (dirty harvesting loses no page, local migration of the
@@ -119,7 +131,7 @@ lab-migrate-linux: deps tools lab-mig-module
 	$(TOP)/tests/lab/lab.sh prepare --kernel $(LAB_KERNEL) >/dev/null && \
 	p=$(BUILD)/payload-lmig && rm -rf $$p && mkdir -p $$p/bin && \
 	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-vm/linux_mig_test.sh $(TOP)/tests/lib/labtest.sh \
-		$$p/bin/ && \
+		$(TOP)/tests/lab-vm/agentlib.sh $$p/bin/ && \
 	cp $(LAB_CACHE_DIR)/kernel/$$rel/vmlinuz $$p/vmlinuz && \
 	sh $(TOP)/tests/lab-vm/linux_mig_initrd.sh $$p/initrd.cpio && \
 	cp $(LAB_MIG_KO) $$p/ && $(LAB_TLS) $$p/tls && \
@@ -136,7 +148,7 @@ lab-migrate-linux-disk: deps tools lab-mig-module
 	$(TOP)/tests/lab/lab.sh prepare --kernel $(LAB_KERNEL) >/dev/null && \
 	p=$(BUILD)/payload-lmigd && rm -rf $$p && mkdir -p $$p/bin && \
 	cp $(BUILD)/bin/kmigrate $(TOP)/tests/lab-vm/linux_mig_test.sh $(TOP)/tests/lib/labtest.sh \
-		$$p/bin/ && \
+		$(TOP)/tests/lab-vm/agentlib.sh $$p/bin/ && \
 	cp $(LAB_CACHE_DIR)/kernel/$$rel/vmlinuz $$p/vmlinuz && \
 	sh $(TOP)/tests/lab-vm/virtio_mods.sh $(LAB_CACHE_DIR)/kernel/$$rel/image.deb $$rel $$p/m && \
 	mv $$p/m/guest $$p/mods && rm -rf $$p/m && \

@@ -20,6 +20,11 @@
 #                                 sets PROBE_GAP_MS, PROBE_LOST, PROBE_SENT,
 #                                 PROBE_TCP and PROBE_TICKER (survived|lost|-),
 #                                 PROBE_TICKS_MISSING; its exit status
+#   lab_shared_disk MODDIR        the lab's shared disk (LAB_SHARED_DISK,
+#                                 serial kmshared) on this lab host: loads
+#                                 MODDIR's modules (virtio_mods.sh's guest/:
+#                                 the host runs the same kernel), sets DISK
+#                                 to /dev/vdX; 1 when it is not there in 10 s
 # Env: KM (kmigrate), KMPROBE (default: kmprobe next to this file).
 
 KMPROBE=${KMPROBE:-$(dirname "$0")/kmprobe}
@@ -76,4 +81,20 @@ probe_finish() {
 	PROBE_TCP=$(echo "${PROBE_TCP:--}" | sed 's/true/survived/; s/false/lost/')
 	PROBE_TICKER=$(echo "${PROBE_TICKER:--}" | sed 's/true/survived/; s/false/lost/')
 	return $_rc
+}
+
+lab_shared_disk() {
+	for _m in $(cat "$1/order" 2>/dev/null); do
+		insmod "$1/$_m.ko" 2>/dev/null
+	done
+	DISK=
+	_i=0
+	while [ $_i -lt 100 ] && [ -z "$DISK" ]; do
+		for _s in /sys/block/*/serial; do
+			[ "$(cat "$_s" 2>/dev/null)" = kmshared ] && DISK=/dev/$(basename "$(dirname "$_s")")
+		done
+		[ -n "$DISK" ] || sleep 0.1
+		_i=$((_i + 1))
+	done
+	[ -b "$DISK" ]
 }

@@ -3,7 +3,7 @@
 #
 # Live migration of a running Linux guest (no devices) between two lab hosts:
 #   tests/lab/lab.sh run --kernel 6.1 --hosts 2 --payload DIR -- sh bin/linux_mig_test.sh
-# with DIR/bin/{kmigrate,linux_mig_test.sh,labtest.sh}, DIR/vmlinuz (the lab
+# with DIR/bin/{kmigrate,linux_mig_test.sh,labtest.sh,agentlib.sh}, DIR/vmlinuz (the lab
 # kernel), DIR/initrd.cpio (linux_mig_initrd.sh), DIR/tls, DIR/kmigrate.ko.
 #
 #   a: `kmigrate run lm --kernel --initrd --vcpus 2`; the guest writes 8 MiB
@@ -47,6 +47,7 @@ OUT=/tmp/linux_mig_test.$$
 mkdir -p "$OUT"
 
 . "$(dirname "$0")/labtest.sh"	# ok, jfield, info, wait_gone, km_module_load
+. "$(dirname "$0")/agentlib.sh"	# lab_shared_disk
 
 echo "# host $LAB_HOST, kernel $(uname -r), migration address $LAB_MIG_ADDR"
 
@@ -76,18 +77,7 @@ DISK=
 if [ "${MIG_DISK:-0}" = 1 ]; then
 	# the host's virtio_blk (the same kernel: the guest's modules), then the
 	# shared disk by its serial
-	for m in $(cat "$D/mods/order" 2>/dev/null); do
-		insmod "$D/mods/$m.ko" 2>/dev/null
-	done
-	i=0
-	while [ $i -lt 100 ] && [ -z "$DISK" ]; do
-		for s in /sys/block/*/serial; do
-			[ "$(cat "$s" 2>/dev/null)" = kmshared ] && DISK=/dev/$(basename "$(dirname "$s")")
-		done
-		[ -n "$DISK" ] || sleep 0.1
-		i=$((i + 1))
-	done
-	[ -b "$DISK" ]
+	lab_shared_disk "$D/mods"
 	ok $? "the lab's shared disk is here: ${DISK:-none}"
 fi
 
