@@ -196,7 +196,7 @@ void fz_harvest(struct fz *z, struct fz_sess *s)
 	}
 	if (one_in(&z->r, 12) && h.ring_fetch) {
 		h.ring_fetch = (uintptr_t)z->unmapped;
-		maybe_fault = h.nr_ring_fetch > 0;
+		maybe_fault |= h.nr_ring_fetch > 0;	/* h.gfns may be bad too */
 	}
 	if (one_in(&z->r, 8)) {
 		h.flags = 1u << rn(&z->r, 32);
